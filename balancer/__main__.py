@@ -1,0 +1,3 @@
+from balancer.cli import app
+
+app(prog_name="balancer")

@@ -1,0 +1,191 @@
+"""Check step: what makes a scenario impossible, found before any solver runs.
+
+Each finding carries the numbers that prove it, so a planner can see what to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+import numpy as np
+from ortools.graph.python import max_flow
+
+from balancer.balance import capacity_room
+from balancer.problem import Problem, staff_capacity, type_eligibility
+from balancer.scenario import Scenario
+
+MAX_NAMES = 8
+"""How many ids a message lists before it says 'and N more'."""
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    """Stable identifier, e.g. `no-eligible-staff`."""
+    severity: Severity
+    message: str
+    """One paragraph for people, with the numbers."""
+    numbers: dict = field(default_factory=dict)
+    """The same numbers for programs (summary.json)."""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["severity"] = self.severity.value
+        return d
+
+
+def names(ids, limit: int = MAX_NAMES) -> str:
+    ids = [str(i) for i in ids]
+    more = len(ids) - limit
+    return ", ".join(ids[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def check(scenario: Scenario, problem: Problem) -> list[Finding]:
+    findings = unassignable(scenario, problem)
+    findings += warnings(scenario, problem)
+    if scenario.policy.capacity == "hard" and not any(f.severity is Severity.ERROR for f in findings):
+        findings += capacity_cut(problem)
+    return findings
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
+
+
+def unassignable(scenario: Scenario, problem: Problem) -> list[Finding]:
+    """Classes nobody may take: why, type by type, group by group."""
+    empty = np.flatnonzero(problem.class_degree == 0)
+    if len(empty) == 0:
+        return []
+    why_type = _type_reasons(scenario)
+    case_class = problem.item_class[problem.case_item]
+    cases = scenario.cases
+    findings = []
+    for k in empty:
+        rows = cases.iloc[np.flatnonzero(case_class == k)]
+        hours = float(problem.class_hours[k])
+        grouped = rows["group"].notna().any()
+        if grouped:
+            for name, members in rows.groupby("group", sort=False):
+                findings.append(_group_finding(name, members, why_type, scenario, problem))
+            continue
+        types = rows["type"].unique()
+        if len(types) == 1 and why_type[types[0]][1] == 0:
+            reason = why_type[types[0]][0]
+        else:
+            reason = "every prosecutor who could take them is excluded by a conflict of interest"
+        findings.append(Finding(
+            "no-eligible-staff", Severity.ERROR,
+            f"{len(rows)} case(s) of type {names(types)} ({hours:g} hours: {names(rows['id'])}) "
+            f"have no eligible prosecutor: {reason}.",
+            {"cases": rows["id"].tolist(), "hours": hours, "types": list(map(str, types))},
+        ))
+    return findings
+
+
+def _type_reasons(scenario: Scenario) -> dict[str, tuple[str, int]]:
+    """For each case type: who may take it, step by step, and how many remain."""
+    staff = scenario.staff
+    capacity = staff_capacity(scenario)
+    eligible = type_eligibility(scenario, capacity)
+    out = {}
+    for t, row in zip(scenario.model.case_types, eligible):
+        steps = []
+        if t.specialisation is not None:
+            holders = staff["specialisations"].map(lambda s, x=t.specialisation: x in s).sum()
+            steps.append(f"it needs specialisation '{t.specialisation}', held by {holders}")
+        if t.min_grade is not None:
+            steps.append(f"grade {t.min_grade} or above")
+        steps.append(f"time in the period; {int(row.sum())} prosecutor(s) meet all of that")
+        out[t.id] = ("; ".join(steps), int(row.sum()))
+    return out
+
+
+def _group_finding(name, members, why_type, scenario, problem) -> Finding:
+    capacity = staff_capacity(scenario)
+    eligible = type_eligibility(scenario, capacity)
+    pos = {t.id: i for i, t in enumerate(scenario.model.case_types)}
+    ids = problem.staff_ids
+    per_type = []
+    for t in members["type"].unique():
+        who = ids[eligible[pos[t]]]
+        per_type.append(f"{t}: {len(who)} eligible ({names(who, 5)})")
+    excluded = sorted({s for ex in members["excluded"] for s in ex})
+    extra = f"; excluded by conflicts: {names(excluded)}" if excluded else ""
+    return Finding(
+        "group-without-common-staff", Severity.ERROR,
+        f"group {name}: its {len(members)} cases ({names(members['id'])}) must go to one "
+        f"prosecutor, but no prosecutor may take all of them — {'; '.join(per_type)}{extra}.",
+        {"group": str(name), "cases": members["id"].tolist(), "excluded": excluded},
+    )
+
+
+def warnings(scenario: Scenario, problem: Problem) -> list[Finding]:
+    out = []
+    away = problem.staff_ids[problem.capacity <= 0]
+    if len(away):
+        out.append(Finding(
+            "staff-without-time", Severity.WARNING,
+            f"{len(away)} prosecutor(s) have no time in the period and get no cases: {names(away)}.",
+            {"staff": away.tolist()},
+        ))
+    held = scenario.cases["assigned_to"].notna().sum()
+    if held:
+        out.append(Finding(
+            "assigned-cases-redrawn", Severity.WARNING,
+            f"{held} case(s) name a current holder (assigned_to); this version draws every case "
+            "afresh, so they may move.",
+            {"cases": int(held)},
+        ))
+    work = float(problem.class_hours.sum() + problem.base_load.sum())
+    capacity = float(problem.capacity.sum())
+    if work > capacity:
+        out.append(Finding(
+            "over-capacity", Severity.WARNING,
+            f"the office is over capacity: {work:,.1f} hours of work (backlog and current load) "
+            f"against {capacity:,.1f} hours available ({work / capacity:.0%}).",
+            {"work_hours": work, "capacity_hours": capacity},
+        ))
+    return out
+
+
+def capacity_cut(problem: Problem, scale: float = 1000.0) -> list[Finding]:
+    """With hard capacity: the backlog must fit the free hours. If it cannot, the min-cut of the
+    flow network (source → classes → eligible staff → sink) names the cases that overflow."""
+    K, P = problem.n_classes, problem.n_staff
+    source, sink = K + P, K + P + 1
+    room = capacity_room(problem)
+    demand = np.round(problem.class_hours * scale).astype(np.int64)
+    big = int(demand.sum()) + 1
+    tails = np.concatenate([np.full(K, source), problem.edge_class, K + np.arange(P)])
+    heads = np.concatenate([np.arange(K), K + problem.edge_staff, np.full(P, sink)])
+    caps = np.concatenate([demand, np.full(problem.n_edges, big),
+                           np.floor(room * scale).astype(np.int64)])
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(tails, heads, caps)
+    flow.solve(source, sink)
+    side = np.asarray(flow.get_source_side_min_cut())
+    classes = side[side < K]
+    staff = side[(side >= K) & (side < K + P)] - K
+    hours = float(problem.class_hours[classes].sum())
+    free = float(room[staff].sum())
+    if hours <= free * (1 + 1e-9) + 1e-6:  # exact check: rounding alone is no infeasibility
+        return []
+    items = int(problem.class_count[classes].sum())
+    case_class = problem.item_class[problem.case_item]
+    cases = problem.case_ids[np.isin(case_class, classes)]
+    return [Finding(
+        "capacity-exceeded", Severity.ERROR,
+        f"with hard capacity the backlog cannot fit: these {len(cases)} case(s) "
+        f"({items} allocation unit(s), {hours:,.1f} hours; {names(cases)}) can only go to these "
+        f"{len(staff)} prosecutor(s), whose free capacity is {free:,.1f} hours "
+        f"({names(problem.staff_ids[staff])}) — {hours - free:,.1f} hours short.",
+        {"cases": cases.tolist(), "hours": hours, "staff": problem.staff_ids[staff].tolist(),
+         "free_hours": free, "short_hours": hours - free},
+    )]

@@ -1,0 +1,60 @@
+"""Write step: output files, each written to a temporary name and renamed, never left partial."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from balancer.pipeline import Result
+
+FORMATS = ("csv", "parquet", "xlsx")
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    fmt = path.suffix.lstrip(".")
+    if fmt == "csv":
+        atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+    elif fmt == "parquet":
+        atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+    elif fmt == "xlsx":
+        atomic_write(path, lambda tmp: df.to_excel(tmp, index=False, engine="openpyxl"))
+    else:
+        raise ValueError(f"unknown table format {fmt!r}; expected one of {FORMATS}")
+
+
+def write_json(data: dict, path: Path) -> None:
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_outputs(result: Result, out_dir: str | Path, formats=("csv",)) -> list[Path]:
+    """assignments and staff tables in each format, then summary.json (last: it marks a whole run)."""
+    out = Path(out_dir)
+    written = []
+    if result.plan is not None:
+        for fmt in dict.fromkeys(formats):
+            for name, table in (("assignments", result.plan.assignments), ("staff", result.plan.staff)):
+                path = out / f"{name}.{fmt}"
+                write_table(table, path)
+                written.append(path)
+    write_json(result.summary(), out / "summary.json")
+    written.append(out / "summary.json")
+    return written

@@ -1,0 +1,120 @@
+"""The whole run as one call: compile → check → balance → design → draw → plan.
+
+Every step is a plain function in its own module; this only orders them, times them and keeps
+what each produced, so the CLI, the batch runner and Python users share one path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib.metadata import version
+
+import numpy as np
+
+from balancer import balance as balance_step
+from balancer import lottery
+from balancer.checks import Finding, check, has_errors
+from balancer.plan import Plan, make_plan
+from balancer.problem import Problem, compile_problem
+from balancer.scenario import Scenario
+
+
+class Status(str, Enum):
+    DONE = "done"
+    """A plan was drawn."""
+    INFEASIBLE = "infeasible"
+    """The pre-solve checks found the scenario impossible; `findings` say why."""
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    status: Status
+    seed: int
+    findings: list[Finding]
+    timings: dict[str, float] = field(default_factory=dict)
+    problem: Problem | None = None
+    balance: balance_step.Balance | None = None
+    design: lottery.Design | None = None
+    plan: Plan | None = None
+
+    @property
+    def metrics(self) -> dict:
+        return self.plan.metrics if self.plan is not None else {}
+
+    def summary(self) -> dict:
+        """What summary.json holds (DESIGN.md, "Outputs")."""
+        sc = self.scenario
+        return {
+            "scenario": sc.name,
+            "description": sc.description,
+            "inputs": sc.inputs,
+            "inputs_sha256": inputs_digest(sc.inputs),
+            "seed": self.seed,
+            "version": package_version(),
+            "status": self.status.value,
+            "policy": sc.policy.model_dump(mode="json"),
+            "metrics": self.metrics,
+            "findings": [f.to_dict() for f in self.findings],
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+        }
+
+
+def package_version() -> str:
+    try:
+        return version("balancer")
+    except Exception:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def inputs_digest(inputs: dict[str, str]) -> str:
+    """One SHA-256 over every input file's own hash (name-sorted)."""
+    return hashlib.sha256(json.dumps(sorted(inputs.items())).encode()).hexdigest()
+
+
+def fresh_seed() -> int:
+    """A seed nobody can predict (the OS's CSPRNG); always recorded with the result."""
+    return secrets.randbits(64)
+
+
+def solve(scenario: Scenario, *, seed: int | None = None) -> Result:
+    """Run every step after loading. `seed` beats `policy.seed`; neither: a fresh one."""
+    policy = scenario.policy
+    if seed is None:
+        seed = policy.seed if policy.seed is not None else fresh_seed()
+    timings: dict[str, float] = {}
+    hard = policy.capacity == "hard"
+
+    with _timed(timings, "compile"):
+        problem = compile_problem(scenario)
+    with _timed(timings, "check"):
+        findings = check(scenario, problem)
+    result = Result(scenario, Status.INFEASIBLE, seed, findings, timings, problem)
+    if has_errors(findings):
+        return result
+    with _timed(timings, "balance"):
+        result.balance = balance_step.leximin(problem)
+    with _timed(timings, "design"):
+        result.design = lottery.design(
+            problem, result.balance, tolerance=policy.tolerance,
+            max_probability=policy.max_probability, hard_capacity=hard,
+        )
+    with _timed(timings, "draw"):
+        item_staff = lottery.draw(problem, result.design, np.random.default_rng(seed))
+    with _timed(timings, "plan"):
+        result.plan = make_plan(problem, result.balance, result.design, item_staff)
+    result.status = Status.DONE
+    return result
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str):
+    t0 = time.perf_counter()
+    yield
+    timings[step] = time.perf_counter() - t0

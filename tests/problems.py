@@ -1,0 +1,53 @@
+"""Random numeric problems for property tests of the balance and lottery steps (no files)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from balancer.problem import Problem
+
+
+def make_problem(capacity, base_load, classes) -> Problem:
+    """`classes`: list of (weight, count, eligible staff indices); one case per item."""
+    P = len(capacity)
+    weights = np.array([c[0] for c in classes], dtype=float)
+    counts = np.array([c[1] for c in classes], dtype=np.int64)
+    eligible = [sorted(set(c[2])) for c in classes]
+    item_class = np.repeat(np.arange(len(classes)), counts)
+    n = len(item_class)
+    edge_class = np.concatenate([[k] * len(e) for k, e in enumerate(eligible)]).astype(np.int64)
+    edge_staff = np.concatenate([e for e in eligible]).astype(np.int64)
+    start = np.r_[0, np.cumsum([len(e) for e in eligible])].astype(np.int64)
+    return Problem(
+        staff_ids=np.array([f"P{p}" for p in range(P)], dtype=object),
+        capacity=np.asarray(capacity, dtype=float),
+        base_load=np.asarray(base_load, dtype=float),
+        case_ids=np.array([f"C{i}" for i in range(n)], dtype=object),
+        case_type=np.array([f"k{k}" for k in item_class], dtype=object),
+        case_weight=weights[item_class],
+        case_item=np.arange(n, dtype=np.int64),
+        item_class=item_class,
+        class_weight=weights,
+        class_count=counts,
+        class_label=np.array([f"k{k}" for k in range(len(classes))], dtype=object),
+        edge_class=edge_class,
+        edge_staff=edge_staff,
+        class_edge_start=start,
+    )
+
+
+@st.composite
+def problems(draw, max_staff: int = 7, max_classes: int = 6, max_count: int = 6):
+    """Small random problems with uneven capacities, base loads and eligibility."""
+    P = draw(st.integers(2, max_staff))
+    capacity = draw(st.lists(st.integers(10, 120), min_size=P, max_size=P))
+    base = draw(st.lists(st.integers(0, 40), min_size=P, max_size=P))
+    n_classes = draw(st.integers(1, max_classes))
+    classes = []
+    for _ in range(n_classes):
+        weight = draw(st.sampled_from([1.0, 2.0, 3.5, 5.0, 8.0, 13.0]))
+        count = draw(st.integers(1, max_count))
+        eligible = draw(st.lists(st.integers(0, P - 1), min_size=1, max_size=P, unique=True))
+        classes.append((weight, count, eligible))
+    return make_problem(capacity, base, classes)
