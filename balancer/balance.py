@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from balancer.problem import Problem
+from balancer.problem import Problem, pooled_rows
 from balancer.solver import QP, solve_qp
 
 
@@ -72,8 +72,14 @@ def leximin(problem: Problem) -> Balance:
         ]
     ).tocsr()
     b_eq = np.concatenate([problem.class_hours / unit, np.zeros(P)])
-    A_le = sp.hstack([-sp.identity(E), sp.csr_matrix((E, P))]).tocsr()  # z ≥ 0
-    x = solve_qp(QP(diag, q, A_eq, b_eq, A_le, np.zeros(E)))
+    pooled, pooled_rhs = pooled_rows(problem)
+    w_e = problem.class_weight[problem.edge_class]
+    A_le = sp.vstack([
+        sp.hstack([-sp.identity(E), sp.csr_matrix((E, P))]),  # z ≥ 0
+        sp.hstack([pooled @ sp.diags(unit / w_e), sp.csr_matrix((pooled.shape[0], P))]),  # items
+    ]).tocsr()
+    b_le = np.concatenate([np.zeros(E), pooled_rhs])
+    x = solve_qp(QP(diag, q, A_eq, b_eq, A_le, b_le))
 
     flow = np.maximum(x[:E], 0.0) * unit
     load = by_staff @ flow

@@ -7,10 +7,17 @@ balance band may force more, which the design reports). One QP on classes.
 
 draw: dependent rounding (Gandhi, Khuller, Parthasarathy, Srinivasan, JACM 2006) over a
 Shmoys–Tardos slot graph (Shmoys & Tardos 1993). Guarantees, for every seed:
-  * each item goes to exactly one eligible prosecutor,
+  * each item goes to exactly one eligible prosecutor, never to one it excludes,
   * P(item → p) = π exactly (π as gridded to 2⁻²⁰ of an item, and reported as such),
-  * each prosecutor's realised load is within one case weight (the largest it may receive) of its
-    fluid load.
+  * each prosecutor's realised load from the rounded items is within one case weight (the
+    largest it may receive) of its fluid load.
+
+Pooled items (conflicted cases kept in a large class, see `balancer.problem.POOL_MIN_STAFF`)
+take their class's distribution outside their exclusions, π_cp = x_kp / (n_k − x_k(X_c)), and are
+drawn by stratified sampling within their class (one uniform offset, evenly spaced points, each
+point mapped through its own item's distribution): P(c → p) = π_cp exactly, and a class's M_k
+pooled items spread like evenly spaced draws, not like independent ones. The rest of the class
+is rounded as above on what the pooled items leave.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from balancer.balance import Balance, capacity_room, flow_structure, hour_unit
-from balancer.problem import Problem
+from balancer.problem import Problem, pooled_rows
 from balancer.solver import QP, solve_qp
 
 GRID = 1 << 20
@@ -38,6 +45,10 @@ BAND_SLACK = 1e-7
 class Design:
     units: np.ndarray
     """(E,) expected items of the edge's class going to its prosecutor, in 1/GRID items."""
+    rounded_units: np.ndarray
+    """(E,) the part of `units` that is not pooled: what dependent rounding draws."""
+    pooled_scale: np.ndarray
+    """(M,) 1 / (n_k − x_k(X_c)) of each pooled item: its π on a non-excluded edge is x × this."""
     cap: np.ndarray
     """(K,) the probability cap each class was held to (max_probability, or 1/|E_k| above it)."""
     over_cap: np.ndarray
@@ -50,8 +61,13 @@ class Design:
         return self.units / GRID
 
     def probability(self, problem: Problem) -> np.ndarray:
-        """(E,) π of each edge: the probability that one item of the class goes there."""
-        return self.units / (GRID * problem.class_count[problem.edge_class])
+        """(E,) π of each edge for the class's items that are not pooled."""
+        rounded = (problem.class_count - problem.class_pooled)[problem.edge_class]
+        return self.rounded_units / (GRID * np.maximum(rounded, 1))
+
+    def pooled_probability(self, m: np.ndarray, edge: np.ndarray) -> np.ndarray:
+        """π of pooled item number m on `edge`, an edge of its class it does not exclude."""
+        return self.count()[edge] * self.pooled_scale[m]
 
 
 def design(problem: Problem, balance: Balance, *, tolerance: float, max_probability: float,
@@ -87,26 +103,68 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
             sp.hstack([I_E, -I_E]),  # x − s ≤ cap
         ]
     ).tocsr()
-    b_le = np.concatenate([upper, -lower, np.zeros(2 * E), cap_e])
+    pooled, pooled_rhs = pooled_rows(problem)
+    A_le = sp.vstack([A_le, sp.hstack([pooled, sp.csr_matrix(pooled.shape)])]).tocsr()
+    b_le = np.concatenate([upper, -lower, np.zeros(2 * E), cap_e, pooled_rhs])
     diag = np.concatenate([2.0 / n_e, np.zeros(E)])  # ½ Σ 2x²/n = Σ n (x/n)² = Σ_c Σ_p π²
     q = np.concatenate([np.zeros(E), CAP_PENALTY / n_e])
     x = solve_qp(QP(diag, q, A_eq, n_k, A_le, b_le))
-    units = grid_counts(problem, x[:E])
+    units = grid_counts(problem, x[:E], problem.class_count)
+    rounded_units, scale = split_pooled(problem, units)
     over = np.zeros(K, dtype=bool)
     over[problem.edge_class[units > cap_e * GRID * (1 + 1e-6) + 1]] = True
-    return Design(units=units, cap=cap, over_cap=over, max_probability=max_probability)
+    return Design(units=units, rounded_units=rounded_units, pooled_scale=scale, cap=cap,
+                  over_cap=over, max_probability=max_probability)
 
 
-def grid_counts(problem: Problem, count: np.ndarray) -> np.ndarray:
-    """Round expected counts to 1/GRID items so that each class sums to exactly n_k items.
+def load_bound(problem: Problem, design: Design) -> np.ndarray:
+    """(P,) hours by which a realised load may differ from the design's expected load.
+
+    Rounded items: one case weight, the heaviest this prosecutor may receive (Shmoys–Tardos slots
+    under dependent rounding). Pooled items of class k: their count at p stays within
+    1 + 4 M_k δ_k items of its expectation, where δ_k = max_c x_k(X_c) / (n_k − x_k(X_c)) bounds
+    how far a pooled item's distribution function is from the class's (stratified points put
+    ⌊Mℓ⌋ to ⌈Mℓ⌉ of M points in any interval of length ℓ).
+    """
+    on = design.rounded_units > 0
+    bound = np.zeros(problem.n_staff)
+    np.maximum.at(bound, problem.edge_staff[on], problem.class_weight[problem.edge_class[on]])
+    if len(problem.pooled_item):
+        m, edge = problem.pooled_edges()
+        excluded_mass = np.bincount(m, weights=design.count()[edge], minlength=len(design.pooled_scale))
+        cls = problem.item_class[problem.pooled_item]
+        delta = np.zeros(problem.n_classes)
+        np.maximum.at(delta, cls, excluded_mass * design.pooled_scale)
+        items = np.where(problem.class_pooled > 0, 1.0 + 4.0 * problem.class_pooled * delta, 0.0)
+        hours = (items * problem.class_weight)[problem.edge_class]
+        bound += np.bincount(problem.edge_staff, weights=hours * (design.units > 0), minlength=problem.n_staff)
+    return bound
+
+
+def split_pooled(problem: Problem, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the pooled items take of each edge in expectation, and what is left to round."""
+    x = units / GRID
+    m, edge = problem.pooled_edges()
+    cls = problem.item_class[problem.pooled_item]
+    excluded_mass = np.bincount(m, weights=x[edge], minlength=len(cls))
+    scale = 1.0 / (problem.class_count[cls] - excluded_mass)
+    # Σ_c π_c on edge e = x_e (Σ_{c in class} s_c − Σ_{c excluding e} s_c)
+    per_class = np.bincount(cls, weights=scale, minlength=problem.n_classes)
+    per_edge = per_class[problem.edge_class] - np.bincount(edge, weights=scale[m], minlength=len(x))
+    left = problem.class_count - problem.class_pooled
+    return grid_counts(problem, x * (1.0 - per_edge), left), scale
+
+
+def grid_counts(problem: Problem, count: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Round expected counts to 1/GRID items so that class k sums to exactly totals[k] items.
 
     Largest-remainder rounding within each class; the rounding moves no π by more than 2⁻²⁰.
     """
     scaled = np.maximum(count, 0.0)
     sums = np.bincount(problem.edge_class, weights=scaled, minlength=problem.n_classes)
-    scaled *= (problem.class_count * GRID / np.where(sums > 0, sums, 1.0))[problem.edge_class]
+    scaled *= (totals * GRID / np.where(sums > 0, sums, 1.0))[problem.edge_class]
     units = np.floor(scaled).astype(np.int64)
-    short = problem.class_count * GRID - np.bincount(
+    short = totals * GRID - np.bincount(
         problem.edge_class, weights=units, minlength=problem.n_classes
     ).astype(np.int64)
     # Within each class, hand out the missing units to the largest remainders first.
@@ -119,13 +177,59 @@ def grid_counts(problem: Problem, count: np.ndarray) -> np.ndarray:
 
 def draw(problem: Problem, design: Design, rng: np.random.Generator) -> np.ndarray:
     """(I,) the prosecutor each item goes to, drawn with marginals exactly π."""
-    won = round_slots(problem, design.units, rng)
+    won = round_slots(problem, design.rounded_units, rng)
     # Which concrete item of a class fills which of its won slots: a uniform random permutation.
-    shuffled = rng.permutation(len(problem.item_class))
+    rounded = np.ones(len(problem.item_class), dtype=bool)
+    rounded[problem.pooled_item] = False
+    shuffled = rng.permutation(np.flatnonzero(rounded))
     shuffled = shuffled[np.argsort(problem.item_class[shuffled], kind="stable")]
     item_staff = np.empty(len(problem.item_class), dtype=np.int64)
     item_staff[shuffled] = np.repeat(problem.edge_staff, won)  # edges are sorted by class
+    if len(problem.pooled_item):
+        item_staff[problem.pooled_item] = problem.edge_staff[draw_pooled(problem, design, rng)]
     return item_staff
+
+
+def draw_pooled(problem: Problem, design: Design, rng: np.random.Generator) -> np.ndarray:
+    """(M,) the edge each pooled item takes: stratified within its class, exact per item.
+
+    Class k's M_k pooled items get the points (U + 0..M_k−1) / M_k in random order, U uniform:
+    each point alone is uniform on [0, 1), so mapping it through the item's own cumulative
+    distribution gives exactly π_c; together they are evenly spread.
+    """
+    x = design.count()
+    cum = np.cumsum(x)
+    cls = problem.item_class[problem.pooled_item]
+    order = rng.permutation(len(cls))
+    order = order[np.argsort(cls[order], kind="stable")]
+    rank = np.empty(len(cls), dtype=np.int64)
+    first = np.searchsorted(cls[order], cls[order])  # position where each class's block begins
+    rank[order] = np.arange(len(cls)) - first
+    offset = rng.random(problem.n_classes)
+    point = (offset[cls] + rank) / problem.class_pooled[cls]
+    start, stop = problem.class_edge_start[cls], problem.class_edge_start[cls + 1]
+    base = np.where(start > 0, cum[start - 1], 0.0)
+    chosen = np.empty(len(cls), dtype=np.int64)
+    m_of, excl_edge = problem.pooled_edges()
+    bounds = problem.pooled_excl_start
+    for m in range(len(cls)):
+        skip = np.sort(excl_edge[bounds[m] : bounds[m + 1]])
+        target = base[m] + point[m] / design.pooled_scale[m]  # mass to pass, excluded edges aside
+        for e in skip:  # excluded edges lie in the way: step over them
+            if cum[e] - x[e] <= target:
+                target += x[e]
+        e = int(np.searchsorted(cum[start[m] : stop[m]], target, side="right")) + start[m]
+        chosen[m] = _nearest_allowed(e, start[m], stop[m], x, set(skip.tolist()))
+    return chosen
+
+
+def _nearest_allowed(e: int, lo: int, hi: int, x: np.ndarray, skip: set) -> int:
+    """Guard against round-off at an interval's end: the nearest edge with mass, not excluded."""
+    e = min(max(e, lo), hi - 1)
+    for cand in list(range(e, hi)) + list(range(e - 1, lo - 1, -1)):
+        if x[cand] > 0 and cand not in skip:
+            return cand
+    raise AssertionError("a pooled item has no edge left")  # excluded by pooled_rows
 
 
 def round_slots(problem: Problem, units: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -27,13 +27,15 @@ def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np
     pi = design.probability(problem)
     edge_of = pd.Series(np.arange(problem.n_edges),
                         index=problem.edge_class * problem.n_staff + problem.edge_staff)
-    case_class = problem.item_class[problem.case_item]
-    case_edge = edge_of.reindex(case_class * problem.n_staff + case_staff).to_numpy()
+    item_pi = pi[edge_of.reindex(problem.item_class * problem.n_staff + item_staff).to_numpy()]
+    m = np.arange(len(problem.pooled_item))
+    pooled_edge = problem.edge_index(problem.item_class[problem.pooled_item], item_staff[problem.pooled_item])
+    item_pi[problem.pooled_item] = design.pooled_probability(m, pooled_edge)
     assignments = pd.DataFrame({
         "case_id": problem.case_ids,
         "staff_id": problem.staff_ids[case_staff],
         "weight_hours": problem.case_weight,
-        "probability": pi[case_edge],
+        "probability": item_pi[problem.case_item],
     })
     assigned = np.bincount(case_staff, weights=problem.case_weight, minlength=problem.n_staff)
     u = utilisation(problem, assigned)
@@ -93,24 +95,55 @@ def balance_metrics(problem: Problem, balance: Balance, assigned: np.ndarray) ->
 
 
 def randomness_metrics(problem: Problem, design: Design) -> dict:
-    """How unpredictable the lottery is, per case (every case of a class shares its π row)."""
+    """How unpredictable the lottery is, per item: the rounded items of a class share one π row;
+    each pooled item has its class's row without its exclusions, rescaled (closed forms below)."""
     pi = design.probability(problem)
     k = problem.edge_class
-    n = problem.class_count.astype(np.float64)
-    items = n.sum()
     per_class = lambda values: np.bincount(k, weights=values, minlength=problem.n_classes)  # noqa: E731
-    collision = per_class(pi**2)
-    entropy = per_class(np.where(pi > 0, -pi * np.log(np.where(pi > 0, pi, 1.0)), 0.0))
+    xlogx = lambda v: np.where(v > 0, v * np.log(np.where(v > 0, v, 1.0)), 0.0)  # noqa: E731
+    n = (problem.class_count - problem.class_pooled).astype(np.float64)
     max_pi = np.zeros(problem.n_classes)
     np.maximum.at(max_pi, k, pi)
-    support = per_class((pi > 0).astype(np.float64))
-    return {
-        "max_probability": float(pi.max(initial=0.0)),
-        "mean_max_probability": float(n @ max_pi / items),
-        "support_size": int(n @ support),
-        "mean_entropy": float(n @ entropy / items),
-        "mean_effective_candidates": float(n @ (1.0 / np.where(collision > 0, collision, 1.0)) / items),
-        "expected_overlap": float(n @ collision / items),
-        "items_cap_relaxed_by_eligibility": int(n[design.cap > design.max_probability].sum()),
-        "items_over_cap_by_balance": int(n[design.over_cap].sum()),
+    rows = {  # one value per class (weight n) ...
+        "collision": (per_class(pi**2), n),
+        "entropy": (-per_class(xlogx(pi)), n),
+        "max": (max_pi, n),
+        "support": (per_class((pi > 0).astype(np.float64)), n),
     }
+    if len(problem.pooled_item):  # ... and one per pooled item (weight 1)
+        x = design.count()
+        s = design.pooled_scale
+        m, edge = problem.pooled_edges()
+        cls = problem.item_class[problem.pooled_item]
+        minus = lambda values: np.bincount(m, weights=values[edge], minlength=len(s))  # noqa: E731
+        ones = np.ones(len(s))
+        collision = s**2 * (per_class(x**2)[cls] - minus(x**2))
+        entropy = -np.log(s) - s * (per_class(xlogx(x))[cls] - minus(xlogx(x)))
+        support = per_class((x > 0).astype(np.float64))[cls] - minus((x > 0).astype(np.float64))
+        top = np.array([_max_outside(problem, x, i) for i in range(len(s))]) * s
+        for key, value in zip(rows, (collision, entropy, top, support)):
+            rows[key] = (np.r_[rows[key][0], value], np.r_[rows[key][1], ones])
+    mean = lambda key: float(rows[key][1] @ rows[key][0] / rows[key][1].sum())  # noqa: E731
+    collision, weight = rows["collision"]
+    over_pooled = int((rows["max"][0][problem.n_classes:] > design.cap[problem.item_class[problem.pooled_item]] + 1e-6).sum())
+    return {
+        "max_probability": float(rows["max"][0][weight > 0].max(initial=0.0)),
+        "mean_max_probability": mean("max"),
+        "support_size": int(rows["support"][1] @ rows["support"][0]),
+        "mean_entropy": mean("entropy"),
+        "mean_effective_candidates": float(weight @ (1.0 / np.where(collision > 0, collision, 1.0)) / weight.sum()),
+        "expected_overlap": mean("collision"),
+        "items_cap_relaxed_by_eligibility": int(problem.class_count[design.cap > design.max_probability].sum()),
+        "items_over_cap_by_balance": int(n[design.over_cap].sum()) + over_pooled,
+        "pooled_items": int(len(problem.pooled_item)),
+    }
+
+
+def _max_outside(problem: Problem, x: np.ndarray, m: int) -> float:
+    """Largest x on pooled item m's class edges that m does not exclude."""
+    k = problem.item_class[problem.pooled_item[m]]
+    lo, hi = problem.class_edge_start[k], problem.class_edge_start[k + 1]
+    xs = x[lo:hi].copy()
+    excl = problem.pooled_excl_staff[problem.pooled_excl_start[m] : problem.pooled_excl_start[m + 1]]
+    xs[problem.edge_index(np.full(len(excl), k), excl) - lo] = 0.0
+    return float(xs.max(initial=0.0))

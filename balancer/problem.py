@@ -12,10 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from balancer.scenario import Scenario
 
 DAYS_PER_YEAR = 365
+
+POOL_MIN_STAFF = 64
+"""Classes with more eligible prosecutors than this keep their conflicted cases *pooled*.
+
+A case with exclusions is exact and simplest as a class of its own, but then it costs one edge
+per eligible prosecutor: with 1 % conflicts at 100k cases × 2,000 staff that is over a million
+edges. In a large class the conflicted cases stay in the class instead, and cost in proportion to
+their exclusions (see `pooled_rows` and `balancer.lottery`)."""
+
+POOL_MAX_SHARE = 0.25
+"""Pool only while conflicted cases are at most this share of their class (see `pooled_rows`)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,12 @@ class Problem:
     """(E,) prosecutor of each edge."""
     class_edge_start: np.ndarray
     """(K+1,) edges of class k are `edge_class_start[k]:edge_class_start[k+1]`."""
+    pooled_item: np.ndarray
+    """(M,) items that stay in their (large) class although they exclude some of its staff."""
+    pooled_excl_start: np.ndarray
+    """(M+1,) the staff pooled item m excludes are `pooled_excl_staff[start[m]:start[m+1]]`."""
+    pooled_excl_staff: np.ndarray
+    """Excluded staff of the pooled items, each a member of its class's eligible set."""
 
     @property
     def n_staff(self) -> int:
@@ -72,6 +90,40 @@ class Problem:
     def class_degree(self) -> np.ndarray:
         """(K,) number of eligible prosecutors of each class."""
         return np.diff(self.class_edge_start)
+
+    @property
+    def class_pooled(self) -> np.ndarray:
+        """(K,) number of pooled (conflicted) items in each class."""
+        return np.bincount(self.item_class[self.pooled_item], minlength=self.n_classes)
+
+    def edge_index(self, cls: np.ndarray, staff: np.ndarray) -> np.ndarray:
+        """Edge of each (class, staff) pair; the pair must be an edge."""
+        key = self.edge_class * self.n_staff + self.edge_staff  # sorted: class, then staff
+        return np.searchsorted(key, np.asarray(cls) * self.n_staff + np.asarray(staff))
+
+    def pooled_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """(item number m, edge) for every (pooled item, excluded prosecutor) pair."""
+        counts = np.diff(self.pooled_excl_start)
+        m = np.repeat(np.arange(len(self.pooled_item)), counts)
+        cls = self.item_class[self.pooled_item[m]]
+        return m, self.edge_index(cls, self.pooled_excl_staff)
+
+
+def pooled_rows(problem: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Rows `A x ≤ rhs` (x: expected items per edge) that keep pooled exclusions drawable.
+
+    For each pooled item c of class k: Σ_{p ∈ X_c} x_kp ≤ n_k − M_k, where M_k is the number of
+    pooled items in k. This lets each conflicted case take the class's own distribution outside
+    its exclusions, π_cp = x_kp / (n_k − x_k(X_c)), with what is left for the other cases never
+    negative (Σ_c 1/(n_k − x_k(X_c)) ≤ M_k / M_k = 1). It asks a little more than Hall's
+    condition (n_k − #cases excluding all of X_c), which is why pooling is kept to classes where
+    conflicts are a small share (POOL_MAX_SHARE).
+    """
+    m, edge = problem.pooled_edges()
+    rows = sp.csr_matrix((np.ones(len(m)), (m, edge)), shape=(len(problem.pooled_item), problem.n_edges))
+    cls = problem.item_class[problem.pooled_item]
+    rhs = (problem.class_count - problem.class_pooled)[cls].astype(np.float64)
+    return rows, rhs
 
 
 def compile_problem(scenario: Scenario) -> Problem:
@@ -143,19 +195,34 @@ def type_eligibility(scenario: Scenario, capacity: np.ndarray) -> np.ndarray:
 @dataclass
 class _Items:
     case_item: np.ndarray  # (N,) item of each case
-    row_key: np.ndarray  # (I,) index into `rows`: the item's eligible set
+    row_key: np.ndarray  # (I,) index into `rows`: the item's eligible set before exclusions
     weight: np.ndarray  # (I,) hours of the item
-    label: list[str]  # (I,) description for messages
-    rows: np.ndarray  # (R, P) distinct eligible sets
+    label: np.ndarray  # (I,) description for messages
+    rows: list  # distinct eligible sets, (P,) bool each
+    excluded: dict  # item -> staff indices it excludes, within its eligible set (non-empty only)
+
+
+class _Rows:
+    """Distinct eligible sets, numbered as they are first seen."""
+
+    def __init__(self, first: np.ndarray) -> None:
+        self.rows = list(first)
+        self.index = {row.tobytes(): i for i, row in enumerate(first)}
+
+    def key(self, row: np.ndarray) -> int:
+        k = row.tobytes()
+        if k not in self.index:
+            self.index[k] = len(self.rows)
+            self.rows.append(row)
+        return self.index[k]
 
 
 def _items(cases, type_idx, weight, eligible_by_type, staff_pos) -> _Items:
-    """Single cases keep their type's eligible set; groups and exclusions get their own rows.
+    """Single cases keep their type's eligible set; a group gets the intersection of its members'.
 
     Only the few cases in a group or with exclusions are handled one by one; the rest is vectorised.
     """
     n = len(cases)
-    n_types = eligible_by_type.shape[0]
     excluded = cases["excluded"].to_numpy()
     has_excl = cases["excluded"].map(len).to_numpy() > 0
     group = cases["group"].to_numpy()
@@ -166,53 +233,69 @@ def _items(cases, type_idx, weight, eligible_by_type, staff_pos) -> _Items:
     item_weight = weight.copy()
     labels = np.asarray(cases["type"].to_numpy(), dtype=object).copy()
     keep = np.ones(n, dtype=bool)  # items are numbered by their first case
-    row_index: dict[bytes, int] = {eligible_by_type[t].tobytes(): t for t in range(n_types)}
-    rows = list(eligible_by_type)
-
-    def key_of(row: np.ndarray) -> int:
-        k = row.tobytes()
-        if k not in row_index:
-            row_index[k] = len(rows)
-            rows.append(row)
-        return row_index[k]
+    rows = _Rows(eligible_by_type)
+    gone: dict[int, np.ndarray] = {}
 
     for c in np.flatnonzero(has_excl & ~in_group):
-        row = eligible_by_type[type_idx[c]].copy()
-        row[staff_pos.get_indexer(list(excluded[c]))] = False
-        row_key[c] = key_of(row)
-        dropped = sorted(set(excluded[c]))
-        labels[c] = f"{labels[c]} excluding {', '.join(dropped)}"
+        gone[c] = staff_pos.get_indexer(list(excluded[c]))
 
     if in_group.any():
         members = pd.Series(np.flatnonzero(in_group)).groupby(group[in_group], sort=False)
         for name, idx in members:
             idx = idx.to_numpy()
             first = idx[0]
-            row = np.logical_and.reduce(eligible_by_type[type_idx[idx]], axis=0)
-            gone = {s for c in idx for s in excluded[c]}
-            if gone:
-                row[staff_pos.get_indexer(sorted(gone))] = False
             case_item[idx] = first
             keep[idx[1:]] = False
-            row_key[first] = key_of(row)
+            row_key[first] = rows.key(np.logical_and.reduce(eligible_by_type[type_idx[idx]], axis=0))
             item_weight[first] = weight[idx].sum()
             types = "+".join(sorted({str(t) for t in cases["type"].to_numpy()[idx]}))
             labels[first] = f"group {name} ({len(idx)} cases: {types})"
+            excl = sorted({s for c in idx for s in excluded[c]})
+            if excl:
+                gone[first] = staff_pos.get_indexer(excl)
 
-    # Renumber items 0..I-1 in order of their first case.
+    # Renumber items 0..I-1 in order of their first case; keep only exclusions that matter.
     new_id = np.cumsum(keep) - 1
+    excluded_items = {}
+    for first, staff in gone.items():
+        staff = np.unique(staff[rows.rows[row_key[first]][staff]])
+        if len(staff):
+            excluded_items[int(new_id[first])] = staff
     return _Items(
         case_item=new_id[case_item],
         row_key=row_key[keep],
         weight=item_weight[keep],
-        label=list(labels[keep]),
-        rows=np.array(rows, dtype=bool).reshape(len(rows), eligible_by_type.shape[1]),
+        label=labels[keep],
+        rows=rows,
+        excluded=excluded_items,
     )
+
+
+def _pooling(items: _Items, staff_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decide which conflicted items stay pooled in their class; the others get a class (and an
+    eligible set) of their own. Returns the items' final row keys and the pooled items."""
+    key = pd.MultiIndex.from_arrays([items.row_key, items.weight])
+    base, _ = key.factorize()
+    n_base = np.bincount(base)
+    conflicted = np.array(sorted(items.excluded), dtype=np.int64)
+    m_base = np.bincount(base[conflicted], minlength=len(n_base))
+    degree = np.array([items.rows.rows[r].sum() for r in items.row_key[conflicted]], dtype=np.int64)
+    sizes = np.array([len(items.excluded[i]) for i in conflicted], dtype=np.int64)
+    b = base[conflicted]
+    pooled = (degree > POOL_MIN_STAFF) & (m_base[b] <= POOL_MAX_SHARE * n_base[b]) & (2 * sizes < degree)
+    row_key = items.row_key.copy()
+    for i in conflicted[~pooled]:
+        row = items.rows.rows[row_key[i]].copy()
+        row[items.excluded[i]] = False
+        row_key[i] = items.rows.key(row)
+        items.label[i] = f"{items.label[i]} excluding {', '.join(map(str, staff_ids[items.excluded[i]]))}"
+    return row_key, conflicted[pooled]
 
 
 def _classes(scenario, capacity, cases, type_idx, weight, eligible_by_type, items: _Items) -> Problem:
     """Count interchangeable items (same eligible set, same weight) into classes."""
-    keys = pd.DataFrame({"row": items.row_key, "weight": items.weight})
+    row_key, pooled = _pooling(items, scenario.staff["id"].to_numpy(dtype=object))
+    keys = pd.DataFrame({"row": row_key, "weight": items.weight})
     item_class, uniques = pd.MultiIndex.from_frame(keys).factorize()
     item_class = item_class.astype(np.int64)
     class_row = uniques.get_level_values(0).to_numpy(np.int64)
@@ -220,12 +303,13 @@ def _classes(scenario, capacity, cases, type_idx, weight, eligible_by_type, item
     class_count = np.bincount(item_class, minlength=len(class_row)).astype(np.int64)
     first_item = np.full(len(class_row), -1, dtype=np.int64)
     first_item[item_class[::-1]] = np.arange(len(item_class))[::-1]
-    class_label = np.array([items.label[i] for i in first_item], dtype=object)
 
-    class_rows = items.rows[class_row]
-    edge_class, edge_staff = np.nonzero(class_rows)  # row-major: sorted by class
+    rows = np.array(items.rows.rows, dtype=bool).reshape(len(items.rows.rows), -1)
+    class_rows = rows[class_row]
+    edge_class, edge_staff = np.nonzero(class_rows)  # row-major: sorted by class, then staff
     start = np.zeros(len(class_row) + 1, dtype=np.int64)
     np.cumsum(class_rows.sum(axis=1), out=start[1:])
+    excl = [items.excluded[i] for i in pooled]
     staff = scenario.staff
     return Problem(
         staff_ids=staff["id"].to_numpy(dtype=object),
@@ -238,8 +322,11 @@ def _classes(scenario, capacity, cases, type_idx, weight, eligible_by_type, item
         item_class=item_class,
         class_weight=class_weight,
         class_count=class_count,
-        class_label=class_label,
+        class_label=items.label[first_item],
         edge_class=edge_class.astype(np.int64),
         edge_staff=edge_staff.astype(np.int64),
         class_edge_start=start,
+        pooled_item=pooled,
+        pooled_excl_start=np.r_[0, np.cumsum([len(x) for x in excl])].astype(np.int64),
+        pooled_excl_staff=np.concatenate(excl).astype(np.int64) if excl else np.zeros(0, np.int64),
     )

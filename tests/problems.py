@@ -34,6 +34,9 @@ def make_problem(capacity, base_load, classes) -> Problem:
         edge_class=edge_class,
         edge_staff=edge_staff,
         class_edge_start=start,
+        pooled_item=np.zeros(0, np.int64),
+        pooled_excl_start=np.zeros(1, np.int64),
+        pooled_excl_staff=np.zeros(0, np.int64),
     )
 
 
@@ -51,3 +54,20 @@ def problems(draw, max_staff: int = 7, max_classes: int = 6, max_count: int = 6)
         eligible = draw(st.lists(st.integers(0, P - 1), min_size=1, max_size=P, unique=True))
         classes.append((weight, count, eligible))
     return make_problem(capacity, base, classes)
+
+
+def item_probabilities(problem: Problem, design) -> np.ndarray:
+    """(items, staff) dense π, built from the definitions: a rounded item has its class's π row;
+    a pooled item has its class's expected counts outside its exclusions, normalised to one."""
+    P = problem.n_staff
+    by_class = np.zeros((problem.n_classes, P))
+    by_class[problem.edge_class, problem.edge_staff] = design.probability(problem)
+    pi = by_class[problem.item_class]
+    counts = np.zeros((problem.n_classes, P))
+    counts[problem.edge_class, problem.edge_staff] = design.count()
+    for m, item in enumerate(problem.pooled_item):
+        row = counts[problem.item_class[item]].copy()
+        start, stop = problem.pooled_excl_start[m], problem.pooled_excl_start[m + 1]
+        row[problem.pooled_excl_staff[start:stop]] = 0.0
+        pi[item] = row / row.sum()
+    return pi

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 from balancer.balance import leximin
-from balancer.lottery import GRID, design, draw
-from tests.problems import make_problem, problems
+from balancer.lottery import GRID, design, draw, load_bound
+from tests.problems import item_probabilities, make_problem, problems
 
 FALSE_ALARM = 1e-3
 """Chance that a correct draw fails the frequency test (Bonferroni over all pairs tested)."""
@@ -25,6 +25,13 @@ def designed(problem, tolerance=0.05, max_probability=0.5):
 def fluid_load(problem, d):
     hours = d.count() * problem.class_weight[problem.edge_class]
     return np.bincount(problem.edge_staff, weights=hours, minlength=problem.n_staff)
+
+
+def assert_within_load_bound(problem, d, item_staff):
+    realised = np.bincount(item_staff, weights=problem.class_weight[problem.item_class],
+                           minlength=problem.n_staff)
+    gap = np.abs(realised - fluid_load(problem, d))
+    assert np.all(gap <= load_bound(problem, d) + 1e-4), (gap, load_bound(problem, d))
 
 
 def eligible_pairs(problem):
@@ -40,12 +47,7 @@ def test_each_item_once_to_an_eligible_prosecutor_within_the_load_bound(problem,
     pairs = eligible_pairs(problem)
     assert all(pair in pairs for pair in zip(problem.item_class.tolist(), item_staff.tolist()))
     # The bound: realised load within the largest weight this prosecutor could receive.
-    realised = np.bincount(item_staff, weights=problem.class_weight[problem.item_class],
-                           minlength=problem.n_staff)
-    on_edge = d.units > 0
-    heaviest = np.zeros(problem.n_staff)
-    np.maximum.at(heaviest, problem.edge_staff[on_edge], problem.class_weight[problem.edge_class[on_edge]])
-    assert np.all(np.abs(realised - fluid_load(problem, d)) <= heaviest + 1e-9)
+    assert_within_load_bound(problem, d, item_staff)
 
 
 @settings(max_examples=30, deadline=None)
@@ -78,9 +80,7 @@ def frequency_test(problem, d, draws: int, seed: int = 0, claimed=None) -> None:
     rows = np.arange(len(problem.item_class))
     for _ in range(draws):
         hits[rows, draw(problem, d, rng)] += 1
-    pi = np.zeros((problem.n_classes, problem.n_staff))
-    pi[problem.edge_class, problem.edge_staff] = (claimed or d).probability(problem)
-    expected = pi[problem.item_class]
+    expected = item_probabilities(problem, claimed or d)
     assert hits[expected == 0].sum() == 0, "an item went where π is 0"
     tested = expected > 0
     k, p = hits[tested], expected[tested]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((ROOT / "scenarios").rglob("*.yaml"))
+PREFLIB = ROOT.parent / "shared" / "data" / "preflib-csconf-176x146" / "scenario.yaml"
+
+
+def scenario_params():
+    """Every shipped scenario, plus the real PrefLib bidding data where this checkout has it."""
+    params = [pytest.param(p, id=str(p.relative_to(ROOT))) for p in SHIPPED]
+    params.append(pytest.param(
+        PREFLIB, id="preflib-csconf",
+        marks=pytest.mark.skipif(not PREFLIB.exists(), reason="shared/data is not beside this checkout"),
+    ))
+    return params
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

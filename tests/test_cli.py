@@ -1,0 +1,86 @@
+"""The CLI and the output contract (DESIGN.md, "Outputs"), and that it matches the Python API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import balancer
+from tests.conftest import ROOT
+
+DEMO = ROOT / "scenarios" / "demo-office.yaml"
+ASSIGNMENT_COLUMNS = ["case_id", "staff_id", "weight_hours", "probability"]
+STAFF_COLUMNS = ["staff_id", "capacity_hours", "base_load_hours", "assigned_hours", "load_hours",
+                 "utilisation", "target_utilisation", "cases"]
+
+
+def balancer_cli(*args):
+    return subprocess.run([sys.executable, "-m", "balancer", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    done = balancer_cli("run", DEMO, "--out", out, "--seed", 42, "--format", "parquet", "--format", "xlsx")
+    return done, out
+
+
+def test_run_writes_the_contract(demo_run):
+    done, out = demo_run
+    assert done.returncode == 0, done.stderr
+    assignments = pd.read_csv(out / "assignments.csv", dtype={"case_id": str, "staff_id": str})
+    staff = pd.read_csv(out / "staff.csv", dtype={"staff_id": str})
+    assert list(assignments.columns) == ASSIGNMENT_COLUMNS
+    assert list(staff.columns) == STAFF_COLUMNS
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "demo-office" and summary["seed"] == 42
+    assert summary["status"] == "done"
+    assert set(summary["inputs"]) == {"demo-office.yaml", "../models/demo.yaml"}
+    assert len(summary["inputs_sha256"]) == 64
+    assert summary["version"] == balancer.pipeline.package_version()
+    for key in ("max_utilisation", "min_utilisation", "mean_utilisation", "spread", "gini",
+                "max_distance_from_target_hours", "max_probability", "mean_max_probability",
+                "support_size", "mean_entropy", "mean_effective_candidates"):
+        assert key in summary["metrics"]
+    assert set(summary["timings"]) >= {"compile", "check", "balance", "design", "draw", "plan"}
+    # other formats hold the same tables; no temporary files are left behind
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "assignments.parquet"), assignments,
+                                  check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_excel(out / "staff.xlsx", dtype={"staff_id": str}), staff,
+                                  check_dtype=False)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_run_prints_loads_and_headline(demo_run):
+    done, _ = demo_run
+    assert "load per prosecutor" in done.stdout and "before" in done.stdout
+    assert "effective candidates per case" in done.stdout
+    assert "seed 42" in done.stdout
+
+
+def test_python_api_gives_what_the_cli_gives(demo_run, tmp_path):
+    _, out = demo_run
+    result = balancer.solve(balancer.load_scenario(DEMO), seed=42)
+    balancer.write_outputs(result, tmp_path)
+    assert (tmp_path / "assignments.csv").read_bytes() == (out / "assignments.csv").read_bytes()
+    assert (tmp_path / "staff.csv").read_bytes() == (out / "staff.csv").read_bytes()
+
+
+def test_validate_checks_without_solving(tmp_path):
+    done = balancer_cli("validate", DEMO)
+    assert done.returncode == 0 and "valid" in done.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEMO.read_text().replace("tolerance:", "tolerence:"))
+    done = balancer_cli("validate", bad)
+    assert done.returncode == 2
+    assert "tolerence" in done.stderr and "bad.yaml:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_quiet_prints_nothing_on_success(tmp_path):
+    done = balancer_cli("run", DEMO, "--out", tmp_path, "--quiet")
+    assert done.returncode == 0 and done.stdout == ""
