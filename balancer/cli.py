@@ -64,6 +64,9 @@ def run(
     sc = _load(scenario)
     try:
         result = solve(sc, seed=seed)
+    except InputError as e:
+        typer.echo(f"invalid input: {e.message}", err=True)
+        raise typer.Exit(EXIT_INVALID)
     except BalancerError as e:
         typer.echo(f"failed: {e}", err=True)
         raise typer.Exit(EXIT_FAILED)

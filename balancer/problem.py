@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from balancer.errors import InputError
 from balancer.scenario import Scenario
 
 DAYS_PER_YEAR = 365
@@ -128,6 +129,11 @@ def pooled_rows(problem: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
 
 def compile_problem(scenario: Scenario) -> Problem:
     """Turn a scenario into capacity/base-load vectors and case classes with their eligible staff."""
+    if scenario.cases.empty:
+        raise InputError(
+            "the scenario has no cases to allocate (a `caseload` alone is for staffing models)",
+            file=scenario.path, field="cases", expected="a `cases` list or table with at least one case",
+        )
     capacity = staff_capacity(scenario)
     staff = scenario.staff
     cases = scenario.cases

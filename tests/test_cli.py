@@ -84,3 +84,16 @@ def test_validate_checks_without_solving(tmp_path):
 def test_quiet_prints_nothing_on_success(tmp_path):
     done = balancer_cli("run", DEMO, "--out", tmp_path, "--quiet")
     assert done.returncode == 0 and done.stdout == ""
+
+
+def test_a_scenario_without_cases_is_refused_clearly(tmp_path):
+    scenario = tmp_path / "staffing.yaml"
+    scenario.write_text("""\
+name: staffing-only
+case_types: [{id: theft, weight_hours: 5}]
+staff: [{id: A, fte: 1}]
+caseload: [{type: theft, filings: 100}]
+""")
+    done = balancer_cli("run", scenario, "--out", tmp_path / "out")
+    assert done.returncode == 2
+    assert "staffing.yaml" in done.stderr and "'cases'" in done.stderr and "Traceback" not in done.stderr
