@@ -13,8 +13,9 @@ from rich.table import Table
 
 from balancer.checks import Finding, Severity
 from balancer.errors import BalancerError, InputError
-from balancer.io import write_outputs
+from balancer.io import FORMATS, write_outputs, write_table
 from balancer.pipeline import Result, Status, solve
+from balancer.plan import probability_table
 from balancer.scenario import load_scenario
 
 EXIT_DONE, EXIT_INFEASIBLE, EXIT_INVALID, EXIT_FAILED = 0, 1, 2, 3
@@ -58,9 +59,15 @@ def run(
         "--format", help="Also write the tables in this format (repeatable); CSV is always written.")] = None,
     seed: Annotated[Optional[int], typer.Option(
         help="Seed for the draw; default: the policy's, else a fresh one from the OS.", min=0)] = None,
+    probabilities: Annotated[Optional[Path], typer.Option(
+        help="Also write the whole class × prosecutor probability table here (.csv, .parquet or .xlsx).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
 ) -> None:
     """Balance the backlog, draw one assignment at random, and write the plan."""
+    if probabilities is not None and probabilities.suffix.lstrip(".") not in FORMATS:
+        typer.echo(f"invalid input: --probabilities {probabilities}: expected a file name ending in "
+                   f"{', '.join('.' + f for f in FORMATS)}.", err=True)
+        raise typer.Exit(EXIT_INVALID)
     sc = _load(scenario)
     try:
         result = solve(sc, seed=seed)
@@ -72,6 +79,8 @@ def run(
         raise typer.Exit(EXIT_FAILED)
     formats = ["csv", *(f.value for f in fmt or [])]
     write_outputs(result, out, formats)
+    if probabilities is not None and result.design is not None:
+        write_table(probability_table(result.problem, result.design), probabilities)
     _print_findings(result.findings, quiet)
     if result.status is Status.INFEASIBLE:
         typer.echo(f"infeasible: diagnosis written to {out / 'summary.json'}", err=True)

@@ -61,6 +61,28 @@ def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np
     return Plan(assignments=assignments, staff=staff, metrics=metrics)
 
 
+def probability_table(problem: Problem, design: Design) -> pd.DataFrame:
+    """The whole lottery, one row per class × eligible prosecutor with π > 0.
+
+    `probability` is π for each of the class's cases without a pooled conflict; a pooled case's π
+    is `expected_cases / (cases − its excluded prosecutors' expected_cases)` on the prosecutors it
+    does not exclude (see README, "What is guaranteed").
+    """
+    pi = design.probability(problem)
+    k = problem.edge_class
+    table = pd.DataFrame({
+        "class": k,
+        "class_label": problem.class_label[k],
+        "cases": problem.class_count[k],
+        "pooled_cases": problem.class_pooled[k],
+        "weight_hours": problem.class_weight[k],
+        "staff_id": problem.staff_ids[problem.edge_staff],
+        "probability": pi,
+        "expected_cases": design.count(),
+    })
+    return table[design.units > 0].reset_index(drop=True)
+
+
 def gini(values: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0: all equal)."""
     v = np.sort(values)

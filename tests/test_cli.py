@@ -97,3 +97,23 @@ caseload: [{type: theft, filings: 100}]
     done = balancer_cli("run", scenario, "--out", tmp_path / "out")
     assert done.returncode == 2
     assert "staffing.yaml" in done.stderr and "'cases'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_probability_table_matches_the_assignments(tmp_path):
+    table_path = tmp_path / "pi.csv"
+    done = balancer_cli("run", DEMO, "--out", tmp_path / "out", "--seed", 5, "--probabilities", table_path)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(table_path, dtype={"staff_id": str})
+    # each class's probabilities form a distribution over its eligible prosecutors
+    sums = table.groupby("class")["probability"].sum()
+    assert ((sums - 1).abs() < 1e-9).all()
+    assert ((table["probability"] > 0) & (table["probability"] <= 1)).all()
+    # every drawn pair appears in the table with the probability assignments.csv reports
+    assignments = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype={"staff_id": str})
+    pairs = set(zip(table["staff_id"], table["probability"]))  # CSV keeps floats exactly
+    assert all(pair in pairs for pair in zip(assignments["staff_id"], assignments["probability"]))
+
+
+def test_probability_table_needs_a_known_format(tmp_path):
+    done = balancer_cli("run", DEMO, "--out", tmp_path, "--probabilities", tmp_path / "pi.txt")
+    assert done.returncode == 2 and "pi.txt" in done.stderr
