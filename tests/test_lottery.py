@@ -131,3 +131,26 @@ def test_frequency_test_catches_a_draw_that_breaks_its_promise():
         pytest.skip("the two designs happen to coincide on this instance")
     with pytest.raises(AssertionError):
         frequency_test(problem, d, draws=3000, claimed=promised)
+
+
+@settings(max_examples=30, deadline=None)
+@given(problems())
+def test_tolerance_zero_keeps_the_leximin_loads(problem):
+    d = designed(problem, tolerance=0.0)
+    target = leximin(problem).load
+    np.testing.assert_allclose(fluid_load(problem, d), target, atol=1e-4 * problem.capacity.max())
+
+
+def collision(problem, d):
+    """Σ over items of Σ_p π² — the chance two independent draws agree, summed over items."""
+    pi = d.probability(problem)
+    return float(np.bincount(problem.edge_class, weights=pi**2) @ problem.class_count)
+
+
+@settings(max_examples=30, deadline=None)
+@given(problems())
+def test_more_tolerance_buys_more_randomness(problem):
+    """The band only widens, so the most spread-out lottery can only get more spread out."""
+    tight, loose = (collision(problem, designed(problem, tolerance=t, max_probability=1.0))
+                    for t in (0.0, 0.1))
+    assert loose <= tight + 1e-4
