@@ -49,7 +49,7 @@ class Result:
         return self.plan.metrics if self.plan is not None else {}
 
     def summary(self) -> dict:
-        """What summary.json holds (DESIGN.md, "Outputs")."""
+        """What summary.json holds (README, "Outputs")."""
         sc = self.scenario
         return {
             "scenario": sc.name,

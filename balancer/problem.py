@@ -3,7 +3,7 @@
 The unit of allocation is an *item*: a single case, or a `group` of related cases that must go to
 one prosecutor together. Items with the same eligible set and the same weight are interchangeable,
 so they are counted into *classes*; every later step works on class × prosecutor *edges*, never on
-case × prosecutor pairs (DESIGN.md, "The mathematics", point 1).
+case × prosecutor pairs.
 """
 
 from __future__ import annotations

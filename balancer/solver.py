@@ -1,4 +1,4 @@
-"""The one place a QP solver is called, so it can be swapped (DESIGN.md, "Solvers").
+"""The one place a QP solver is called, so it can be swapped (README, "What is guaranteed").
 
 Clarabel (interior point) measured fastest on the class-level QPs here; HiGHS' QP solver stalls on
 them at 100k cases. Both balance and lottery design are *separable* QPs: a diagonal quadratic over

@@ -1,4 +1,4 @@
-"""The CLI and the output contract (DESIGN.md, "Outputs"), and that it matches the Python API."""
+"""The CLI and the output contract (README, "Outputs"), and that it matches the Python API."""
 
 from __future__ import annotations
 
