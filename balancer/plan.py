@@ -147,7 +147,10 @@ def randomness_metrics(problem: Problem, design: Design) -> dict:
             rows[key] = (np.r_[rows[key][0], value], np.r_[rows[key][1], ones])
     mean = lambda key: float(rows[key][1] @ rows[key][0] / rows[key][1].sum())  # noqa: E731
     collision, weight = rows["collision"]
-    over_pooled = int((rows["max"][0][problem.n_classes:] > design.cap[problem.item_class[problem.pooled_item]] + 1e-6).sum())
+    item_cases = np.bincount(problem.case_item, minlength=len(problem.item_class))
+    class_cases = np.bincount(problem.item_class, weights=item_cases, minlength=problem.n_classes)
+    pooled_over = rows["max"][0][problem.n_classes:] > design.cap[problem.item_class[problem.pooled_item]] + 1e-6
+    over_pooled = int(item_cases[problem.pooled_item][pooled_over].sum())
     return {
         "max_probability": float(rows["max"][0][weight > 0].max(initial=0.0)),
         "mean_max_probability": mean("max"),
@@ -155,8 +158,8 @@ def randomness_metrics(problem: Problem, design: Design) -> dict:
         "mean_entropy": mean("entropy"),
         "mean_effective_candidates": float(weight @ (1.0 / np.where(collision > 0, collision, 1.0)) / weight.sum()),
         "expected_overlap": mean("collision"),
-        "items_cap_relaxed_by_eligibility": int(problem.class_count[design.cap > design.max_probability].sum()),
-        "items_over_cap_by_balance": int(n[design.over_cap].sum()) + over_pooled,
+        "cases_cap_relaxed_by_eligibility": int(class_cases[design.cap > design.max_probability].sum()),
+        "cases_over_cap_by_balance": int(class_cases[design.over_cap].sum()) + over_pooled,
         "pooled_items": int(len(problem.pooled_item)),
     }
 

@@ -9,7 +9,7 @@ import pytest
 
 import balancer
 from balancer.lottery import load_bound
-from tests.conftest import scenario_params
+from tests.conftest import ROOT, scenario_params
 
 SEEDS = (0, 1, 2)
 
@@ -87,3 +87,13 @@ def test_seed_comes_from_the_os_unless_given(loaded):
         assert a.seed != b.seed
     else:
         assert a.seed == b.seed == policy_seed
+
+
+def test_forced_assignments_are_counted():
+    """groups-and-conflicts has a corruption case only one prosecutor may take: its π is 1, and
+    the summary counts it among the cases whose cap eligibility relaxed."""
+    result = balancer.solve(balancer.load_scenario(ROOT / "scenarios" / "groups-and-conflicts.yaml"), seed=0)
+    m = result.metrics
+    assert m["max_probability"] == pytest.approx(1.0)
+    forced = result.plan.assignments["probability"] > 1 - 1e-9
+    assert 1 <= forced.sum() <= m["cases_cap_relaxed_by_eligibility"]

@@ -154,3 +154,11 @@ def test_more_tolerance_buys_more_randomness(problem):
     tight, loose = (collision(problem, designed(problem, tolerance=t, max_probability=1.0))
                     for t in (0.0, 0.1))
     assert loose <= tight + 1e-4
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(problems(max_staff=5, max_classes=4, max_count=4))
+def test_frequencies_match_pi_on_generated_instances(problem):
+    """The frequency test on hypothesis-generated instances; derandomised so that the suite's
+    false-alarm rate stays fixed (8 examples × FALSE_ALARM)."""
+    frequency_test(problem, designed(problem), draws=1500)
