@@ -123,6 +123,8 @@ def _print_plan(result: Result) -> None:
         ("largest gap from target", f"{m['max_distance_from_target_hours']:.1f} h"),
         ("max π / mean max π", f"{m['max_probability']:.2f} / {m['mean_max_probability']:.2f}"),
         ("effective candidates per case", f"{m['mean_effective_candidates']:.1f}"),
+        ("mean entropy per case", f"{m['mean_entropy']:.2f} nats"),
+        ("support (case, prosecutor) pairs", f"{m['support_size']:,}"),
         ("chance two draws agree on a case", f"{m['expected_overlap']:.1%}"),
     ]
     for k, v in rows:

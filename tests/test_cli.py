@@ -59,7 +59,7 @@ def test_run_writes_the_contract(demo_run):
 def test_run_prints_loads_and_headline(demo_run):
     done, _ = demo_run
     assert "load per prosecutor" in done.stdout and "before" in done.stdout
-    assert "effective candidates per case" in done.stdout
+    assert "effective candidates per case" in done.stdout and "mean entropy per case" in done.stdout
     assert "seed 42" in done.stdout
 
 
