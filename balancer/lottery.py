@@ -236,7 +236,7 @@ def round_slots(problem: Problem, units: np.ndarray, rng: np.random.Generator) -
     """(E,) integer items per edge: dependent rounding of `units` over the slot graph."""
     won, pieces = slot_graph(problem, units)
     if len(pieces[0]):
-        for edge in dependent_rounding(*pieces, n_class_nodes=problem.n_classes, rng=rng):
+        for edge in dependent_rounding(*pieces, rng=rng):
             won[edge] += 1
     return won
 
@@ -273,7 +273,21 @@ def slot_graph(problem: Problem, units: np.ndarray):
                  piece_amount, piece_edge)
 
 
-def dependent_rounding(u_node, v_node, amount, edge, *, n_class_nodes, rng):
+def _alternate(seq: list[int], val: list[int], coin: float) -> None:
+    """Shift value up on seq's even pieces and down on its odd ones (or the reverse), as far as
+    the first piece reaches 0 or GRID; the direction is drawn so each piece keeps its expectation:
+    +α with probability β/(α+β), −β otherwise."""
+    up, down = seq[0::2], seq[1::2]
+    alpha = min(min(GRID - val[i] for i in up), min((val[i] for i in down), default=GRID))
+    beta = min(min(val[i] for i in up), min((GRID - val[i] for i in down), default=GRID))
+    shift = alpha if coin * (alpha + beta) < beta else -beta
+    for i in up:
+        val[i] += shift
+    for i in down:
+        val[i] -= shift
+
+
+def dependent_rounding(u_node, v_node, amount, edge, *, rng):
     """Round pieces in (0, GRID) to 0 or GRID, keeping every node's sum within floor/ceil.
 
     Repeatedly finds a cycle or a maximal path of fractional pieces and shifts value alternately
@@ -329,20 +343,12 @@ def dependent_rounding(u_node, v_node, amount, edge, *, n_class_nodes, rng):
                 continue
             keep_from = where[v]
             seq = path[keep_from:] + [nxt]
-        # Alternate +/− along seq; pick the shift that keeps every expectation.
-        up, down = seq[0::2], seq[1::2]
-        alpha = min(min(GRID - val[i] for i in up), min((val[i] for i in down), default=GRID))
-        beta = min(min(val[i] for i in up), min((GRID - val[i] for i in down), default=GRID))
         try:
             coin = next(coins)
-        except StopIteration:
+        except StopIteration:  # coins come in batches: one numpy call per 4,096 steps
             coins = iter(rng.random(4096).tolist())
             coin = next(coins)
-        shift = alpha if coin * (alpha + beta) < beta else -beta
-        for i in up:
-            val[i] += shift
-        for i in down:
-            val[i] -= shift
+        _alternate(seq, val, coin)
         first_settled = None
         for j, i in enumerate(seq):
             if val[i] in (0, GRID):
