@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -13,8 +15,21 @@ from rich.table import Table
 
 from balancer.checks import Finding, Severity
 from balancer.errors import BalancerError, InputError
-from balancer.io import FORMATS, write_outputs, write_table
-from balancer.pipeline import Result, Status, solve
+from balancer.io import FORMATS, atomic_write, write_outputs, write_table
+from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, solve
+from balancer.register import (
+    DEFAULT_FILE,
+    SALT_BYTES,
+    RedrawWithoutReason,
+    Register,
+    RegisterError,
+    current_operator,
+    default_location,
+    record_draw,
+    replay,
+    seed_commitment,
+    software_versions,
+)
 from balancer.plan import probability_table
 from balancer.scenario import load_scenario
 
@@ -39,8 +54,7 @@ def _load(path: Path):
     try:
         return load_scenario(path)
     except InputError as e:
-        typer.echo(f"invalid input: {e.message}", err=True)
-        raise typer.Exit(EXIT_INVALID)
+        _invalid(e.message)
 
 
 @app.command()
@@ -61,33 +75,172 @@ def run(
         help="Seed for the draw; default: the policy's, else a fresh one from the OS.", min=0)] = None,
     probabilities: Annotated[Optional[Path], typer.Option(
         help="Also write the whole class × prosecutor probability table here (.csv, .parquet or .xlsx).")] = None,
+    register: Annotated[Optional[str], typer.Option(
+        help=f"Draw register: a SQLite file or a postgresql:// URL [default: {DEFAULT_FILE} beside OUT].")] = None,
+    operator: Annotated[Optional[str], typer.Option(help="Who runs the draw [default: the OS user].")] = None,
+    reason: Annotated[Optional[str], typer.Option(
+        help="Why these inputs are drawn again; required when they were drawn before.")] = None,
+    commitment: Annotated[Optional[int], typer.Option(
+        help="Use the seed committed in this register record (needs --seed-file).")] = None,
+    seed_file: Annotated[Optional[Path], typer.Option(help="The sealed seed file `balancer commit` wrote.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
 ) -> None:
-    """Balance the backlog, draw one assignment at random, and write the plan."""
+    """Balance the backlog, draw one assignment at random, record it in the register, write the plan."""
     if probabilities is not None and probabilities.suffix.lstrip(".") not in FORMATS:
-        typer.echo(f"invalid input: --probabilities {probabilities}: expected a file name ending in "
-                   f"{', '.join('.' + f for f in FORMATS)}.", err=True)
-        raise typer.Exit(EXIT_INVALID)
+        _invalid(f"--probabilities {probabilities}: expected a file name ending in "
+                 f"{', '.join('.' + f for f in FORMATS)}.")
+    if (commitment is None) != (seed_file is None):
+        _invalid("--commitment and --seed-file go together: the seed file holds the committed seed.")
     sc = _load(scenario)
+    salt = None
+    if commitment is not None:
+        seed, salt = _read_seed_file(seed_file, commitment)
     try:
         result = solve(sc, seed=seed)
     except InputError as e:
-        typer.echo(f"invalid input: {e.message}", err=True)
-        raise typer.Exit(EXIT_INVALID)
+        _invalid(e.message)
     except BalancerError as e:
         typer.echo(f"failed: {e}", err=True)
         raise typer.Exit(EXIT_FAILED)
     formats = ["csv", *(f.value for f in fmt or [])]
-    write_outputs(result, out, formats)
-    if probabilities is not None and result.design is not None:
-        write_table(probability_table(result.problem, result.design), probabilities)
     _print_findings(result.findings, quiet)
     if result.status is Status.INFEASIBLE:
+        write_outputs(result, out, formats)
         typer.echo(f"infeasible: diagnosis written to {out / 'summary.json'}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+    # Recorded first, written after: a crash in between leaves a recorded draw without files,
+    # never files that claim a draw the register does not hold.
+    record = _record(result, register or default_location(out), operator, reason, commitment, salt)
+    write_outputs(result, out, formats)
+    if probabilities is not None:
+        write_table(probability_table(result.problem, result.design), probabilities)
+    if record["redraw_of"]:
+        typer.echo(f"RE-DRAW: these inputs were drawn before (register records "
+                   f"{', '.join(map(str, record['redraw_of']))}); reason given: {record['reason']}", err=True)
     if not quiet:
         _print_plan(result)
-        console.print(f"seed {result.seed} — plan written to {out}/")
+        console.print(f"seed {result.seed} — draw recorded as record {record['id']} in "
+                      f"{record['register']} — plan written to {out}/")
+
+
+def _invalid(message: str) -> NoReturn:
+    typer.echo(f"invalid input: {message}", err=True)
+    raise typer.Exit(EXIT_INVALID)
+
+
+def _open_register(location) -> Register:
+    try:
+        return Register(location)
+    except RegisterError as e:
+        typer.echo(f"failed: {e}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _record(result: Result, location, operator, reason, commitment, salt) -> dict:
+    """Append the draw; a re-draw without a reason is refused (nothing recorded, nothing written)."""
+    with _open_register(location) as reg:
+        try:
+            rec = record_draw(reg, result, operator=operator or current_operator(), reason=reason,
+                              commitment_id=commitment, seed_salt=salt)
+        except RedrawWithoutReason as e:
+            _invalid(f"{e} Use --reason.")
+        except RegisterError as e:
+            typer.echo(f"failed: {e}", err=True)
+            raise typer.Exit(EXIT_FAILED)
+        result.record = {"register": reg.location, "id": rec.id, "hash": rec.hash,
+                         "prev_hash": rec.prev_hash, "operator": rec.operator, "reason": rec.reason,
+                         "redraw_of": rec.redraw_of, "commitment_id": rec.commitment_id}
+    return result.record
+
+
+def _read_seed_file(path: Path, commitment: int) -> tuple[int, bytes]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        seed, salt, made_for = int(data["seed"]), bytes.fromhex(data["salt"]), int(data["commitment"])
+    except FileNotFoundError:
+        _invalid(f"{path}: no such seed file.")
+    except (ValueError, KeyError, TypeError):
+        _invalid(f"{path}: not a seed file written by `balancer commit` "
+                 "(expected JSON with commitment, seed and salt).")
+    if made_for != commitment:
+        _invalid(f"{path}: this seed file belongs to commitment {made_for}, not {commitment}.")
+    return seed, salt
+
+
+@app.command()
+def commit(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file the draw will use.")],
+    seed_file: Annotated[Path, typer.Option(help="Where to write the secret seed (keep it sealed).")],
+    register: Annotated[str, typer.Option(help="Draw register: a SQLite file or a postgresql:// URL.")] = DEFAULT_FILE,
+    operator: Annotated[Optional[str], typer.Option(help="Who commits [default: the OS user].")] = None,
+) -> None:
+    """Fix the draw's seed before anyone can see its result: record a commitment to a fresh secret
+    seed and the inputs' hashes; `run --commitment ID --seed-file FILE` later uses and reveals it."""
+    sc = _load(scenario)
+    if seed_file.exists():
+        _invalid(f"{seed_file} exists already: a seed file is written once.")
+    seed, salt = fresh_seed(), secrets.token_bytes(SALT_BYTES)
+    with _open_register(register) as reg:
+        try:
+            rec = reg.append_commitment(
+                scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
+                policy=sc.policy.model_dump(mode="json"), seed_commitment=seed_commitment(seed, salt),
+                versions=software_versions(), operator=operator or current_operator())
+        except RegisterError as e:
+            typer.echo(f"failed: {e}", err=True)
+            raise typer.Exit(EXIT_FAILED)
+    secret = json.dumps({"commitment": rec.id, "seed": seed, "salt": salt.hex()}) + "\n"
+    atomic_write(seed_file, lambda tmp: (tmp.write_text(secret, encoding="utf-8"), tmp.chmod(0o600)))
+    console.print(f"commitment {rec.id} recorded in {reg.location}: seed commitment "
+                  f"{rec.seed_commitment}. Keep {seed_file} sealed until the draw: "
+                  f"balancer run {scenario} --commitment {rec.id} --seed-file {seed_file} --out DIR")
+
+
+@app.command()
+def history(
+    register: Annotated[str, typer.Option(help="Draw register: a SQLite file or a postgresql:// URL.")] = DEFAULT_FILE,
+    scenario: Annotated[Optional[str], typer.Option(help="Only this scenario's records.")] = None,
+) -> None:
+    """List the recorded draws and commitments, with how often each set of inputs was drawn."""
+    with _open_register(register) as reg:
+        records, counts = reg.history(scenario), reg.redraw_counts()
+    table = Table(title=f"register {reg.location}")
+    for col in ("id", "time (UTC)", "kind", "scenario", "operator", "draws of these inputs", "re-draw of", "reason"):
+        table.add_column(col)
+    for r in records:
+        draws = str(counts.get(r.inputs_sha256, 0))
+        table.add_row(str(r.id), r.created_at[:19], r.kind, r.scenario, r.operator, draws,
+                      ", ".join(map(str, r.redraw_of)), r.reason or "")
+    console.print(table)
+
+
+@app.command()
+def verify(
+    record_id: Annotated[Optional[int], typer.Argument(help="The draw to replay.")] = None,
+    inputs: Annotated[Optional[Path], typer.Option(help="The scenario the draw was made from.")] = None,
+    chain: Annotated[bool, typer.Option("--chain", help="Check the whole hash chain instead.")] = False,
+    register: Annotated[str, typer.Option(help="Draw register: a SQLite file or a postgresql:// URL.")] = DEFAULT_FILE,
+) -> None:
+    """Replay a recorded draw from its seed and inputs and compare results, or check the chain.
+    Exit 0 when it holds, 1 when it does not."""
+    if chain == (record_id is not None) or (record_id is not None and inputs is None):
+        _invalid("give either --chain, or a RECORD_ID with --inputs SCENARIO.")
+    with _open_register(register) as reg:
+        if chain:
+            report = reg.verify_chain()
+            console.print(str(report))
+            raise typer.Exit(EXIT_DONE if report.ok else EXIT_INFEASIBLE)
+        try:
+            rec = reg.get(record_id)
+        except RegisterError as e:
+            _invalid(str(e))
+    problems = replay(rec, _load(inputs))
+    for p in problems:
+        typer.echo(f"mismatch: {p}", err=True)
+    if problems:
+        raise typer.Exit(EXIT_INFEASIBLE)
+    console.print(f"record {rec.id} verified: replaying seed {rec.seed} on these inputs gives the "
+                  f"recorded result {rec.result_sha256}.")
 
 
 def _print_findings(findings: list[Finding], quiet: bool) -> None:

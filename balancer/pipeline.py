@@ -43,6 +43,8 @@ class Result:
     balance: balance_step.Balance | None = None
     design: lottery.Design | None = None
     plan: Plan | None = None
+    record: dict | None = None
+    """The register's record of this draw (id, hash, re-draws), once it is recorded."""
 
     @property
     def metrics(self) -> dict:
@@ -63,6 +65,7 @@ class Result:
             "metrics": self.metrics,
             "findings": [f.to_dict() for f in self.findings],
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "register": self.record,
         }
 
 

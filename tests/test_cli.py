@@ -25,7 +25,7 @@ def balancer_cli(*args):
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
+    out = tmp_path_factory.mktemp("demo") / "out"  # the register goes beside it, in this test's folder
     done = balancer_cli("run", DEMO, "--out", out, "--seed", 42, "--format", "parquet", "--format", "xlsx")
     return done, out
 
@@ -82,7 +82,7 @@ def test_validate_checks_without_solving(tmp_path):
 
 
 def test_quiet_prints_nothing_on_success(tmp_path):
-    done = balancer_cli("run", DEMO, "--out", tmp_path, "--quiet")
+    done = balancer_cli("run", DEMO, "--out", tmp_path / "out", "--quiet")
     assert done.returncode == 0 and done.stdout == ""
 
 
@@ -115,5 +115,5 @@ def test_probability_table_matches_the_assignments(tmp_path):
 
 
 def test_probability_table_needs_a_known_format(tmp_path):
-    done = balancer_cli("run", DEMO, "--out", tmp_path, "--probabilities", tmp_path / "pi.txt")
+    done = balancer_cli("run", DEMO, "--out", tmp_path / "out", "--probabilities", tmp_path / "pi.txt")
     assert done.returncode == 2 and "pi.txt" in done.stderr

@@ -1,0 +1,650 @@
+"""The draw register: an append-only, hash-chained record of every draw.
+
+One table, `draw_register`, in a SQLite file (the default: a path) or in PostgreSQL (a
+`postgresql://…` URL). Every record holds what is needed to reproduce and audit a draw — the
+scenario, the SHA-256 of every input file, the policy, the seed, the software versions, the
+SHA-256 of the drawn assignment (`result_digest`), the metrics, who drew it and, for a re-draw of
+inputs that were drawn before, why — and the hash of the record before it:
+
+    hash = SHA-256(canonical JSON of every field of the record except `hash`, `prev_hash` included)
+
+where the canonical JSON has sorted keys, no whitespace, UTF-8 text and no NaN/Infinity (such
+floats are stored as the strings "nan", "inf", "-inf"); the first record's `prev_hash` is 64 zeros.
+`verify_chain` recomputes every hash and link in id order, so an edited, deleted, inserted or
+reordered record is found and named. What a chain cannot show on its own is the loss of its newest
+records: publish the head's hash (`Register.head()`) to pin those too.
+
+Appends are serialised — SQLite `BEGIN IMMEDIATE`, PostgreSQL `LOCK TABLE … IN EXCLUSIVE MODE` —
+and read the head, check for earlier draws and insert in one transaction, so concurrent processes
+keep one consistent chain with contiguous ids, and a process killed at any point leaves either its
+whole record or none. Triggers refuse UPDATE, DELETE (and, in PostgreSQL, TRUNCATE) on the table;
+someone with the rights to drop them can still edit it, and that is what `verify_chain` detects.
+
+A draw can be announced before it happens by a *commitment*: `seed_commitment(seed, salt)` is
+recorded first, the seed and salt are revealed with the draw, and anyone can check them against it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import getpass
+import hashlib
+import json
+import math
+import numbers
+import re
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from balancer.errors import BalancerError
+from balancer.pipeline import inputs_digest, solve
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE = "draw_register"
+GENESIS = "0" * 64
+"""`prev_hash` of the first record."""
+LOCK_TIMEOUT = 30.0
+"""Seconds an append waits for another process's append before giving up."""
+KINDS = ("draw", "commitment")
+SALT_BYTES = 16
+"""Least salt length for a seed commitment: a shorter salt would let a guessed seed be checked."""
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_JSON_FIELDS = ("inputs", "policy", "versions", "metrics", "redraw_of")
+
+
+class RegisterError(BalancerError):
+    """The register cannot be opened, read or appended to; the message says why."""
+
+
+class RedrawWithoutReason(RegisterError):
+    """These inputs were drawn before and the new draw gives no reason for drawing them again."""
+
+    def __init__(self, inputs_sha256: str, earlier: list[tuple[int, str, str]]) -> None:
+        self.inputs_sha256 = inputs_sha256
+        self.earlier = earlier
+        """(id, created_at, operator) of each earlier draw of the same inputs, oldest first."""
+        listed = "; ".join(f"record {i} at {t} by {op}" for i, t, op in earlier)
+        n = len(earlier)
+        super().__init__(
+            f"these inputs (sha256 {inputs_sha256[:12]}…) were drawn {'once' if n == 1 else f'{n} times'} "
+            f"before: {listed}. A re-draw must say why the earlier draw is not used: give a reason. "
+            f"Nothing was recorded."
+        )
+
+
+metadata = sa.MetaData()
+table = sa.Table(
+    TABLE, metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # head + 1, under the lock
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("scenario", sa.Text, nullable=False, index=True),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("inputs_sha256", sa.Text, nullable=False, index=True),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("seed", sa.Text),  # decimal text: seeds are up to 2**64 - 1, beyond a signed BIGINT
+    sa.Column("versions", sa.Text, nullable=False),
+    sa.Column("result_sha256", sa.Text),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("operator", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("redraw_of", sa.Text, nullable=False),
+    sa.Column("commitment_id", sa.Integer),
+    sa.Column("seed_commitment", sa.Text),
+    sa.Column("seed_salt", sa.Text),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+)
+"""JSON fields (inputs, policy, versions, metrics, redraw_of) are stored as canonical JSON text."""
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    kind: str
+    """"draw", or "commitment" (a seed commitment announced before its draw)."""
+    created_at: str
+    """UTC, ISO 8601 with microseconds, taken while holding the write lock (so it never goes back)."""
+    scenario: str
+    inputs: dict[str, str]
+    """SHA-256 of every input file, by name (as in summary.json)."""
+    inputs_sha256: str
+    policy: dict
+    seed: int | None
+    versions: dict[str, str]
+    result_sha256: str | None
+    """`result_digest` of the drawn assignments (None for a commitment)."""
+    metrics: dict
+    operator: str
+    reason: str | None
+    redraw_of: list[int]
+    """Ids of the earlier draws of the same inputs (empty for a first draw)."""
+    commitment_id: int | None
+    seed_commitment: str | None
+    seed_salt: str | None
+    """Hex salt of a committed seed, revealed with the draw so anyone can check the commitment."""
+    prev_hash: str
+    hash: str
+
+    def hashed_fields(self) -> dict:
+        """Everything the hash covers: every field but `hash`."""
+        d = dataclasses.asdict(self)
+        del d["hash"]
+        return d
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.hashed_fields())).hexdigest()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    """Records examined: all of them when ok, else up to and including the first broken one."""
+    first_broken: int | None = None
+    """Id of the first record whose hash or link does not hold."""
+    problem: str | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"chain intact: {self.checked} record{'s' * (self.checked != 1)} verified"
+        return f"chain broken at record {self.first_broken}: {self.problem}"
+
+
+class Register:
+    """An open draw register. `url_or_path`: a file path (a SQLite file, created with its folder if
+    missing), a `sqlite:///…` URL or a `postgresql://…` URL (psycopg 3)."""
+
+    def __init__(self, url_or_path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        self.lock_timeout = float(lock_timeout)
+        url = _url(url_or_path)
+        self._sqlite = url.get_backend_name() == "sqlite"
+        self.location = (url.database or ":memory:") if self._sqlite else \
+            url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+        try:
+            if self._sqlite:
+                self._engine = _sqlite_engine(url, self.lock_timeout)
+            else:
+                self._engine = sa.create_engine(url)
+        except (ImportError, sa_exc.ArgumentError) as e:
+            raise RegisterError(f"cannot open the register {self.location}: {e}. PostgreSQL needs "
+                                f"psycopg 3: pip install 'psycopg[binary]>=3.1'") from None
+        self._create()
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append_draw(
+        self, *, scenario: str, inputs: dict[str, str], inputs_sha256: str, policy: dict,
+        seed: int | None, versions: dict[str, str], result_sha256: str | None, metrics: dict,
+        operator: str, reason: str | None = None, commitment_id: int | None = None,
+        seed_salt: bytes | None = None, require_reason: bool = True,
+    ) -> Record:
+        """Record a draw. If the same inputs were drawn before, `redraw_of` lists those draws and,
+        unless `require_reason` is False, a non-empty `reason` is required
+        (`RedrawWithoutReason`, and nothing is recorded)."""
+        _check_sha(inputs_sha256, "inputs_sha256")
+        if result_sha256 is not None:
+            _check_sha(result_sha256, "result_sha256")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise RegisterError(f"seed must be an integer or None, not {seed!r}")
+        _check_operator(operator)
+        reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
+        with self._writing() as conn:
+            t = table.c
+            earlier = conn.execute(
+                sa.select(t.id, t.created_at, t.operator)
+                .where(t.kind == "draw", t.inputs_sha256 == inputs_sha256).order_by(t.id)
+            ).all()
+            if earlier and require_reason and reason is None:
+                raise RedrawWithoutReason(inputs_sha256, [tuple(r) for r in earlier])
+            if commitment_id is not None:
+                self._check_commitment(conn, int(commitment_id), inputs_sha256, seed, seed_salt)
+            return self._insert(
+                conn, kind="draw", scenario=scenario, inputs=inputs, inputs_sha256=inputs_sha256,
+                policy=policy, seed=None if seed is None else int(seed), versions=versions,
+                result_sha256=result_sha256, metrics=metrics, operator=operator, reason=reason,
+                redraw_of=[r.id for r in earlier],
+                commitment_id=None if commitment_id is None else int(commitment_id),
+                seed_commitment=None, seed_salt=None if seed_salt is None else bytes(seed_salt).hex(),
+            )
+
+    def append_commitment(
+        self, *, scenario: str, inputs: dict[str, str], inputs_sha256: str, policy: dict,
+        seed_commitment: str, versions: dict[str, str], operator: str,
+    ) -> Record:
+        """Announce a draw before it happens: `seed_commitment(seed, salt)` binds its seed."""
+        _check_sha(inputs_sha256, "inputs_sha256")
+        _check_sha(seed_commitment, "seed_commitment")
+        _check_operator(operator)
+        with self._writing() as conn:
+            return self._insert(
+                conn, kind="commitment", scenario=scenario, inputs=inputs,
+                inputs_sha256=inputs_sha256, policy=policy, seed=None, versions=versions,
+                result_sha256=None, metrics={}, operator=operator, reason=None, redraw_of=[],
+                commitment_id=None, seed_commitment=seed_commitment, seed_salt=None,
+            )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, record_id: int) -> Record:
+        with self._reading() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == int(record_id))).first()
+        if row is None:
+            raise RegisterError(f"the register {self.location} has no record {record_id}")
+        return _readable(row, self.location)
+
+    def head(self) -> Record | None:
+        """The newest record (publish its hash to make the whole chain up to it tamper-evident)."""
+        with self._reading() as conn:
+            row = conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(1)).first()
+        return None if row is None else _readable(row, self.location)
+
+    def history(self, scenario: str | None = None) -> list[Record]:
+        """Every record (draws and commitments), or one scenario's, oldest first."""
+        query = sa.select(table).order_by(table.c.id)
+        if scenario is not None:
+            query = query.where(table.c.scenario == scenario)
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [_readable(r, self.location) for r in rows]
+
+    def redraw_counts(self) -> dict[str, int]:
+        """inputs_sha256 → how many times those inputs were drawn (commitments not counted)."""
+        t = table.c
+        with self._reading() as conn:
+            rows = conn.execute(
+                sa.select(t.inputs_sha256, sa.func.count()).where(t.kind == "draw")
+                .group_by(t.inputs_sha256).order_by(t.inputs_sha256)
+            ).all()
+        return {h: int(n) for h, n in rows}
+
+    def verify_chain(self) -> ChainReport:
+        """Recompute every record's hash and its link to the one before, in id order."""
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(table).order_by(table.c.id)).all()
+        prev_id, prev_hash = 0, GENESIS
+        for n, row in enumerate(rows, start=1):
+            rid = row.id
+
+            def broken(problem: str) -> ChainReport:
+                return ChainReport(ok=False, checked=n, first_broken=rid, problem=problem)
+
+            if rid != prev_id + 1:
+                missing = "record 1 is missing" if prev_id == 0 else f"it follows record {prev_id}"
+                return broken(f"ids are not contiguous ({missing}): records were deleted or renumbered")
+            try:
+                record = _from_row(row)
+            except (ValueError, TypeError) as e:
+                return broken(f"the record cannot be read ({e}): it was edited")
+            if record.prev_hash != prev_hash:
+                before = "the start of the chain" if prev_id == 0 else f"record {prev_id}'s hash"
+                return broken(f"its prev_hash does not match {before}: a record before it was "
+                              f"deleted, inserted, replaced or moved")
+            if record.compute_hash() != record.hash:
+                return broken("its stored hash does not match its contents: the record was edited")
+            prev_id, prev_hash = rid, record.hash
+        return ChainReport(ok=True, checked=len(rows))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Register({self.location!r})"
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _insert(self, conn: Connection, **fields: Any) -> Record:
+        head = conn.execute(
+            sa.select(table.c.id, table.c.hash).order_by(table.c.id.desc()).limit(1)
+        ).first()
+        values = {
+            "id": 1 if head is None else head.id + 1,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "prev_hash": GENESIS if head is None else head.hash,
+            **{k: _plain(v) for k, v in fields.items()},
+        }
+        record = Record(**values, hash="")
+        record = dataclasses.replace(record, hash=record.compute_hash())
+        conn.execute(table.insert().values(**_to_row(record)))
+        return record
+
+    def _check_commitment(self, conn: Connection, commitment_id: int, inputs_sha256: str,
+                          seed: int | None, salt: bytes | None) -> None:
+        """The commitment exists, was made for these inputs, binds this seed, and is not used yet."""
+        t = table.c
+        row = conn.execute(sa.select(t.kind, t.inputs_sha256, t.seed_commitment)
+                           .where(t.id == commitment_id)).first()
+        if row is None or row.kind != "commitment":
+            what = "does not exist" if row is None else f"is a {row.kind}, not a commitment"
+            raise RegisterError(f"commitment_id {commitment_id}: record {commitment_id} {what}. "
+                                f"Nothing was recorded.")
+        if row.inputs_sha256 != inputs_sha256:
+            raise RegisterError(
+                f"commitment_id {commitment_id}: the commitment was made for other inputs "
+                f"(sha256 {row.inputs_sha256[:12]}…, this draw's are {inputs_sha256[:12]}…). "
+                f"Nothing was recorded.")
+        if seed is None or salt is None or seed_commitment(seed, salt) != row.seed_commitment:
+            raise RegisterError(f"commitment_id {commitment_id}: the seed and salt given do not match "
+                                f"the commitment. Nothing was recorded.")
+        used = conn.execute(sa.select(t.id).where(t.kind == "draw", t.commitment_id == commitment_id)).first()
+        if used is not None:
+            raise RegisterError(f"commitment_id {commitment_id} was already used by draw {used.id}: a "
+                                f"commitment fixes one draw. Nothing was recorded.")
+
+    def _create(self) -> None:
+        """Create the table (and its append-only triggers) once, under a lock, if missing."""
+        with self._errors("open"):
+            with self._engine.connect() as conn:
+                exists = sa.inspect(conn).has_table(TABLE)
+            if not exists:
+                with self._engine.connect() as conn:
+                    if self._sqlite:
+                        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                    with conn.begin():
+                        if not self._sqlite:
+                            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CREATE_LOCK})
+                        if not sa.inspect(conn).has_table(TABLE):
+                            metadata.create_all(conn)
+                            for statement in (_SQLITE_TRIGGERS if self._sqlite else _PG_TRIGGERS):
+                                conn.exec_driver_sql(statement)
+            with self._engine.connect() as conn:
+                columns = {c["name"] for c in sa.inspect(conn).get_columns(TABLE)}
+        if missing := [c.name for c in table.columns if c.name not in columns]:
+            raise RegisterError(f"{self.location} has a table '{TABLE}' that is not a draw register "
+                                f"(no column {', '.join(missing)})")
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One transaction holding the register's write lock (appends wait for each other)."""
+        with self._errors("append to"), self._engine.connect() as conn:
+            if self._sqlite:
+                conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                if not self._sqlite:
+                    ms = max(1, round(self.lock_timeout * 1000))
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                    name = conn.dialect.identifier_preparer.format_table(table)
+                    conn.exec_driver_sql(f"LOCK TABLE {name} IN EXCLUSIVE MODE")
+                yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._errors("read"), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sa_exc.SQLAlchemyError as e:
+            orig = getattr(e, "orig", None)
+            text = (str(orig if orig is not None else e).strip().splitlines() or [type(e).__name__])[0]
+            if _is_lock_timeout(orig):
+                raise RegisterError(
+                    f"cannot {action} the register {self.location}: it is busy — another process held "
+                    f"its write lock for more than {self.lock_timeout:g} s ({text}). Nothing was recorded."
+                ) from None
+            raise RegisterError(f"cannot {action} the register {self.location}: {text}") from None
+        except ImportError as e:
+            raise RegisterError(f"cannot {action} the register {self.location}: {e}. PostgreSQL "
+                                f"needs psycopg 3: pip install 'psycopg[binary]>=3.1'") from None
+
+
+def result_digest(assignments: pd.DataFrame) -> str:
+    """SHA-256 of a drawn assignment, whatever the order of its rows.
+
+    The canonical form is the compact JSON array (no spaces, UTF-8) of one `[case_id, staff_id,
+    probability]` triple of strings per row — the probability as Python's `repr` of the float, the
+    shortest text that reads back to it exactly — sorted by those strings (code-point order)."""
+    missing = [c for c in ("case_id", "staff_id", "probability") if c not in assignments.columns]
+    if missing:
+        raise RegisterError(f"result_digest: the assignment table has no column {', '.join(missing)}")
+    rows = sorted(zip(
+        assignments["case_id"].astype(str).tolist(),
+        assignments["staff_id"].astype(str).tolist(),
+        [repr(float(p)) for p in assignments["probability"].tolist()],
+    ))
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def seed_commitment(seed: int, salt: bytes) -> str:
+    """SHA-256 of `salt ‖ seed` with the seed as 8 bytes, unsigned big-endian.
+
+    Publish it before the draw, reveal seed and salt after: the fixed-width seed means no other
+    (salt, seed) split of the same bytes exists, and a salt of at least 16 random bytes
+    (`secrets.token_bytes(16)`) means nobody can find the seed from the commitment by trying seeds."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+        raise RegisterError(f"a committed seed must be an integer from 0 to 2**64 - 1, not {seed!r}")
+    if not isinstance(salt, (bytes, bytearray)) or len(salt) < SALT_BYTES:
+        raise RegisterError(f"the salt of a seed commitment must be at least {SALT_BYTES} random bytes")
+    return hashlib.sha256(bytes(salt) + int(seed).to_bytes(8, "big")).hexdigest()
+
+
+def current_operator() -> str:
+    """The operating-system user running the draw, or "unknown"."""
+    try:
+        return getpass.getuser() or "unknown"
+    except Exception:  # no USER/LOGNAME and no passwd entry (containers)
+        return "unknown"
+
+
+def software_versions() -> dict[str, str]:
+    """Versions that decide a draw: balancer, Python, and the numerical libraries it uses."""
+    out = {"python": sys.version.split()[0]}
+    for dist in ("balancer", "numpy", "scipy", "pandas", "clarabel", "ortools"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8, strict JSON (no NaN/Infinity)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+_PG_CREATE_LOCK = 0x62616C616E636572  # "balancer": serialises creating the table
+_SQLITE_TRIGGERS = [
+    f"CREATE TRIGGER {TABLE}_no_update BEFORE UPDATE ON {TABLE} "
+    f"BEGIN SELECT RAISE(ABORT, 'the draw register is append-only'); END",
+    f"CREATE TRIGGER {TABLE}_no_delete BEFORE DELETE ON {TABLE} "
+    f"BEGIN SELECT RAISE(ABORT, 'the draw register is append-only'); END",
+]
+_PG_TRIGGERS = [
+    f"CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION 'the draw register is append-only'; END $$",
+    f"CREATE TRIGGER {TABLE}_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON {TABLE} "
+    f"FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only()",
+]
+
+
+def _url(url_or_path: str | Path) -> URL:
+    text = str(url_or_path)
+    if isinstance(url_or_path, PurePath) or "://" not in text:
+        path = Path(text).expanduser().absolute()
+        _make_folder(path)
+        return URL.create("sqlite", database=str(path))
+    try:
+        url = make_url(text)
+    except sa_exc.ArgumentError as e:
+        raise RegisterError(f"cannot read the register address {text!r}: {e}") from None
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if "+" not in url.drivername:  # plain postgresql://: psycopg 3, not SQLAlchemy's psycopg2
+            url = url.set(drivername="postgresql+psycopg")
+        return url
+    if backend == "sqlite":
+        if url.database and url.database != ":memory:":
+            _make_folder(Path(url.database).expanduser().absolute())
+        return url
+    raise RegisterError(f"unsupported register address {url.render_as_string(hide_password=True)!r}: "
+                        f"expected a file path, sqlite:///FILE or postgresql://USER@HOST/DB")
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RegisterError(f"cannot create the register {path}: {e.strerror or e}") from None
+
+
+def _sqlite_engine(url: URL, timeout: float) -> Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": timeout})
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record):
+        # Let us say how a transaction begins (pysqlite would issue a deferred BEGIN itself).
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        # Appends take the write lock at BEGIN (IMMEDIATE) and so never deadlock upgrading a read.
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    return engine
+
+
+def _is_lock_timeout(orig: BaseException | None) -> bool:
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
+        return True
+    return "database is locked" in str(orig)
+
+
+def _check_sha(value: Any, name: str) -> None:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise RegisterError(f"{name} must be a SHA-256 in lower-case hex (64 characters), not {value!r}")
+
+
+def _check_operator(operator: Any) -> None:
+    if not isinstance(operator, str) or not operator.strip():
+        raise RegisterError(f"operator must name who draws (e.g. current_operator()), not {operator!r}")
+
+
+def _plain(value: Any) -> Any:
+    """The JSON value a record holds for `value`: what reading it back gives, so that the hash of
+    a record just written and of the same record read later are the same."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        return f if math.isfinite(f) else str(f)  # "nan", "inf", "-inf": JSON has no such numbers
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars (bool_ is not Integral)
+        return _plain(value.item())
+    if hasattr(value, "tolist"):  # numpy arrays
+        return _plain(value.tolist())
+    return str(value)
+
+
+def _to_row(record: Record) -> dict:
+    row = dataclasses.asdict(record)
+    for name in _JSON_FIELDS:
+        row[name] = canonical_json(row[name]).decode("utf-8")
+    row["seed"] = None if record.seed is None else str(record.seed)
+    return row
+
+
+def _from_row(row: sa.Row) -> Record:
+    d = dict(row._mapping)
+    for name in _JSON_FIELDS:
+        d[name] = json.loads(d[name])
+    d["seed"] = None if d["seed"] is None else int(d["seed"])
+    return Record(**d)
+
+
+def _readable(row: sa.Row, location: str) -> Record:
+    try:
+        return _from_row(row)
+    except (ValueError, TypeError) as e:
+        raise RegisterError(f"record {row.id} of the register {location} cannot be read ({e}); "
+                            f"run verify_chain") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# A solved run → its record
+# ---------------------------------------------------------------------------------------------
+
+HEADLINE = ("n_cases", "n_staff", "max_utilisation", "min_utilisation", "spread", "gini",
+            "target_max_utilisation", "max_probability", "mean_effective_candidates")
+"""The metrics a record keeps (summary.json has all of them)."""
+
+DEFAULT_FILE = "balancer-register.sqlite"
+
+
+def default_location(out_dir: str | Path) -> Path:
+    """Beside the output folder, so runs into sibling folders share one register and a re-draw
+    into a fresh folder is still seen."""
+    return Path(out_dir).resolve().parent / DEFAULT_FILE
+
+
+def record_draw(register: Register, result, *, operator: str, reason: str | None = None,
+                commitment_id: int | None = None, seed_salt: bytes | None = None) -> Record:
+    """Append the draw of a solved `balancer.pipeline.Result` to the register."""
+    sc = result.scenario
+    return register.append_draw(
+        scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
+        policy=sc.policy.model_dump(mode="json"), seed=result.seed, versions=software_versions(),
+        result_sha256=result_digest(result.plan.assignments),
+        metrics={k: result.metrics[k] for k in HEADLINE if k in result.metrics},
+        operator=operator, reason=reason, commitment_id=commitment_id, seed_salt=seed_salt,
+    )
+
+
+def replay(rec: Record, sc) -> list[str]:
+    """What differs between a recorded draw and a replay of it on `sc`; empty when it holds."""
+    if rec.kind != "draw":
+        return [f"record {rec.id} is a {rec.kind}, not a draw"]
+    changed = sorted(k for k in set(rec.inputs) | set(sc.inputs) if rec.inputs.get(k) != sc.inputs.get(k))
+    if changed:
+        return [f"input files differ from the recorded ones: {', '.join(changed)}"]
+    if sc.policy.model_dump(mode="json") != rec.policy:
+        return ["the policy differs from the recorded one"]
+    result = solve(sc, seed=rec.seed)
+    if result.plan is None:
+        return ["the replay is infeasible"]
+    digest = result_digest(result.plan.assignments)
+    if digest != rec.result_sha256:
+        versions = {k: v for k, v in software_versions().items() if rec.versions.get(k) != v}
+        hint = f" (software differs: {versions} now, {rec.versions} then)" if versions else ""
+        return [f"the replay gives result {digest}, the record says {rec.result_sha256}{hint}"]
+    return []

@@ -1,0 +1,135 @@
+"""The register through the command line: every run recorded, re-draws flagged and justified,
+draws replayable, commitments honoured, and no output files for a draw that is not recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from balancer.register import Register, seed_commitment
+from tests.conftest import ROOT
+
+DEMO = ROOT / "scenarios" / "demo-office.yaml"
+POSTGRES = os.environ.get("BALANCER_TEST_POSTGRES")
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "balancer", *map(str, args)],
+                          capture_output=True, text=True, **kw)
+
+
+def start(*args):
+    return subprocess.Popen([sys.executable, "-m", "balancer", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_redraws_are_refused_without_a_reason_and_flagged_with_one(tmp_path):
+    first = cli("run", DEMO, "--out", tmp_path / "a", "-q")
+    assert first.returncode == 0, first.stderr
+    register = tmp_path / "balancer-register.sqlite"  # beside the output folder
+    assert register.exists()
+
+    again = cli("run", DEMO, "--out", tmp_path / "b", "-q")
+    assert again.returncode == 2
+    assert "drawn once before: record 1" in again.stderr and "--reason" in again.stderr
+    assert not (tmp_path / "b").exists()  # nothing written for an unrecorded draw
+
+    justified = cli("run", DEMO, "--out", tmp_path / "b", "-q", "--reason", "appeal")
+    assert justified.returncode == 0
+    assert "RE-DRAW" in justified.stderr and "records 1" in justified.stderr
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["register"]["id"] == 2 and summary["register"]["redraw_of"] == [1]
+    assert summary["register"]["reason"] == "appeal"
+
+    listing = cli("history", "--register", register, "--scenario", "demo-office")
+    assert listing.returncode == 0 and "appeal" in listing.stdout
+    assert cli("history", "--register", register, "--scenario", "nobody").stdout.count("demo-office") == 0
+    with Register(register) as reg:
+        assert [r.redraw_of for r in reg.history()] == [[], [1]]
+        assert list(reg.redraw_counts().values()) == [2]
+
+
+def test_verify_replays_a_draw_and_notices_changed_inputs(tmp_path):
+    assert cli("run", DEMO, "--out", tmp_path / "a", "-q", "--operator", "clerk-7").returncode == 0
+    register = tmp_path / "balancer-register.sqlite"
+    done = cli("verify", 1, "--inputs", DEMO, "--register", register)
+    assert done.returncode == 0 and "verified" in done.stdout
+
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(DEMO.read_text().replace("../models/demo.yaml", str(ROOT / "models" / "demo.yaml"))
+                      .replace("D25-040", "D25-999"))
+    done = cli("verify", 1, "--inputs", edited, "--register", register)
+    assert done.returncode == 1 and "input files differ" in done.stderr
+
+    assert cli("verify", "--chain", "--register", register).returncode == 0
+    with sqlite3.connect(register) as db:  # tamper behind the register's back
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("UPDATE draw_register SET operator = 'someone else' WHERE id = 1")
+    done = cli("verify", "--chain", "--register", register)
+    assert done.returncode == 1 and "record 1" in done.stdout
+
+
+def test_a_committed_seed_is_used_revealed_and_checkable(tmp_path):
+    register = tmp_path / "reg.sqlite"
+    sealed = tmp_path / "sealed.json"
+    done = cli("commit", DEMO, "--seed-file", sealed, "--register", register)
+    assert done.returncode == 0, done.stderr
+    secret = json.loads(sealed.read_text())
+    assert oct(sealed.stat().st_mode & 0o777) == "0o600"
+    done = cli("run", DEMO, "--out", tmp_path / "out", "-q", "--register", register,
+               "--commitment", secret["commitment"], "--seed-file", sealed)
+    assert done.returncode == 0, done.stderr
+    with Register(register) as reg:
+        commitment, drawn = reg.history()
+    assert drawn.seed == secret["seed"] and drawn.commitment_id == commitment.id
+    # anyone can now check the revealed seed against what was committed before the draw
+    assert seed_commitment(drawn.seed, bytes.fromhex(drawn.seed_salt)) == commitment.seed_commitment
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["seed"] == secret["seed"]
+
+
+def test_killed_while_recording_leaves_no_output_files(tmp_path):
+    register = tmp_path / "reg.sqlite"
+    Register(register).close()
+    holder = sqlite3.connect(register, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the register's write lock: the run must wait for it
+    try:
+        run = start("run", DEMO, "--out", tmp_path / "out", "--register", register)
+        time.sleep(4)  # imported, solved, and now waiting to record
+        assert run.poll() is None, run.communicate()
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not (tmp_path / "out" / "assignments.csv").exists()
+    assert not (tmp_path / "out" / "summary.json").exists()
+    with Register(register) as reg:
+        assert reg.history() == [] and reg.verify_chain().ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not POSTGRES, reason="no PostgreSQL server (run .ci/postgres.sh)"))])
+def test_two_runs_at_once_both_land_in_the_chain(tmp_path, backend):
+    register = str(tmp_path / "reg.sqlite") if backend == "sqlite" else POSTGRES
+    with Register(register) as reg:
+        before = len(reg.history())
+    runs = [start("run", DEMO, "--out", tmp_path / f"out{i}", "-q", "--register", register,
+                  "--reason", f"concurrency test {i}") for i in range(2)]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    with Register(register) as reg:
+        records = reg.history()
+        assert len(records) == before + 2 and reg.verify_chain().ok
+    ids = sorted(json.loads((tmp_path / f"out{i}" / "summary.json").read_text())["register"]["id"]
+                 for i in range(2))
+    assert ids == [records[-2].id, records[-1].id]
