@@ -32,6 +32,7 @@ from balancer.register import (
 )
 from balancer.plan import probability_table
 from balancer.scenario import load_scenario
+from balancer import staffing as staffing_model
 
 EXIT_DONE, EXIT_INFEASIBLE, EXIT_INVALID, EXIT_FAILED = 0, 1, 2, 3
 STAFF_ROWS = 15
@@ -121,6 +122,50 @@ def run(
         _print_plan(result)
         console.print(f"seed {result.seed} — draw recorded as record {record['id']} in "
                       f"{record['register']} — plan written to {out}/")
+
+
+@app.command()
+def staffing(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file with a `caseload`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the output files.")],
+    target: Annotated[float, typer.Option(help="Highest utilisation anyone may reach.")] = 0.85,
+    sweep: Annotated[Optional[str], typer.Option(
+        help="What-if: intake=A:B:STEP, weight.TYPE=A:B:STEP or hours_per_fte=A:B:STEP.")] = None,
+    hire_grade: Annotated[Optional[list[str]], typer.Option(
+        help="Only these grades may be hired (repeatable) [default: any grade].")] = None,
+) -> None:
+    """Staff needed for the caseload: the plain weighted-caseload formula next to the fewest hires
+    that keep everyone at or below --target. Exit 1 when no number of hires is enough."""
+    sc = _load(scenario)
+    try:
+        spec = staffing_model.parse_sweep(sweep, sc) if sweep is not None else None
+        result = staffing_model.plan_staffing(sc, target=target, hire_grades=hire_grade)
+        table = staffing_model.run_sweep(sc, spec, target, hire_grade) if spec is not None else None
+    except InputError as e:
+        _invalid(e.message)
+    staffing_model.write_staffing(result, out, table)
+    _print_staffing(result)
+    for message in result.findings:
+        typer.echo(f"{'finding' if result.feasible else 'infeasible'}: {message}", err=True)
+    if not result.feasible:
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _print_staffing(result) -> None:
+    table = Table(title=f"{result.scenario}: staffing at target {result.target:.0%}")
+    cols = ("office", "specialisation", "workload h", "available h", "FTE in post", "formula need",
+            "formula gap", "hires")
+    for col in cols:
+        table.add_column(col, justify="left" if col in cols[:2] else "right")
+    for r in result.table.itertuples():
+        table.add_row(r.office, r.specialisation, f"{r.workload_hours:,.0f}", f"{r.available_hours:,.0f}",
+                      f"{r.fte_in_post:.2f}", f"{r.formula_need_fte:.2f}", f"{r.formula_gap_fte:+.2f}",
+                      f"{r.hires} {('(' + r.hires_by_grade + ')') if r.hires_by_grade else ''}".strip()
+                      if result.feasible else "—")
+    console.print(table)
+    if result.feasible:
+        console.print(f"{result.total_hires} hire(s); best highest utilisation {result.max_utilisation_before:.0%} "
+                      f"with the staff in post, {result.max_utilisation_after:.0%} after the hires.")
 
 
 def _invalid(message: str) -> NoReturn:
