@@ -44,6 +44,7 @@ app = typer.Typer(
     help="Measure workload and allocate cases at random, evenly, to qualified prosecutors.",
 )
 console = Console(highlight=False)
+RegisterOption = Annotated[str, typer.Option(help="Draw register: a SQLite file or a postgresql:// URL.")]
 
 
 class Format(str, Enum):
@@ -216,7 +217,7 @@ def _read_seed_file(path: Path, commitment: int) -> tuple[int, bytes]:
 def commit(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file the draw will use.")],
     seed_file: Annotated[Path, typer.Option(help="Where to write the secret seed (keep it sealed).")],
-    register: Annotated[str, typer.Option(help="Draw register: a SQLite file or a postgresql:// URL.")] = DEFAULT_FILE,
+    register: RegisterOption = DEFAULT_FILE,
     operator: Annotated[Optional[str], typer.Option(help="Who commits [default: the OS user].")] = None,
 ) -> None:
     """Fix the draw's seed before anyone can see its result: record a commitment to a fresh secret
@@ -243,7 +244,7 @@ def commit(
 
 @app.command()
 def history(
-    register: Annotated[str, typer.Option(help="Draw register: a SQLite file or a postgresql:// URL.")] = DEFAULT_FILE,
+    register: RegisterOption = DEFAULT_FILE,
     scenario: Annotated[Optional[str], typer.Option(help="Only this scenario's records.")] = None,
 ) -> None:
     """List the recorded draws and commitments, with how often each set of inputs was drawn."""
@@ -264,7 +265,7 @@ def verify(
     record_id: Annotated[Optional[int], typer.Argument(help="The draw to replay.")] = None,
     inputs: Annotated[Optional[Path], typer.Option(help="The scenario the draw was made from.")] = None,
     chain: Annotated[bool, typer.Option("--chain", help="Check the whole hash chain instead.")] = False,
-    register: Annotated[str, typer.Option(help="Draw register: a SQLite file or a postgresql:// URL.")] = DEFAULT_FILE,
+    register: RegisterOption = DEFAULT_FILE,
 ) -> None:
     """Replay a recorded draw from its seed and inputs and compare results, or check the chain.
     Exit 0 when it holds, 1 when it does not."""
