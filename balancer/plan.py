@@ -24,13 +24,10 @@ class Plan:
 
 def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np.ndarray) -> Plan:
     case_staff = item_staff[problem.case_item]
-    pi = design.probability(problem)
-    edge_of = pd.Series(np.arange(problem.n_edges),
-                        index=problem.edge_class * problem.n_staff + problem.edge_staff)
-    item_pi = pi[edge_of.reindex(problem.item_class * problem.n_staff + item_staff).to_numpy()]
-    m = np.arange(len(problem.pooled_item))
-    pooled_edge = problem.edge_index(problem.item_class[problem.pooled_item], item_staff[problem.pooled_item])
-    item_pi[problem.pooled_item] = design.pooled_probability(m, pooled_edge)
+    item_edge = problem.edge_index(problem.item_class, item_staff)
+    item_pi = design.probability(problem)[item_edge]
+    pooled = problem.pooled_item
+    item_pi[pooled] = design.pooled_probability(np.arange(len(pooled)), item_edge[pooled])
     assignments = pd.DataFrame({
         "case_id": problem.case_ids,
         "staff_id": problem.staff_ids[case_staff],
