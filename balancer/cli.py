@@ -186,16 +186,13 @@ def _record(result: Result, location, operator, reason, commitment, salt) -> dic
     """Append the draw; a re-draw without a reason is refused (nothing recorded, nothing written)."""
     with _open_register(location) as reg:
         try:
-            rec = record_draw(reg, result, operator=operator or current_operator(), reason=reason,
-                              commitment_id=commitment, seed_salt=salt)
+            record_draw(reg, result, operator=operator or current_operator(), reason=reason,
+                        commitment_id=commitment, seed_salt=salt)
         except RedrawWithoutReason as e:
             _invalid(f"{e} Use --reason.")
         except RegisterError as e:
             typer.echo(f"failed: {e}", err=True)
             raise typer.Exit(EXIT_FAILED)
-        result.record = {"register": reg.location, "id": rec.id, "hash": rec.hash,
-                         "prev_hash": rec.prev_hash, "operator": rec.operator, "reason": rec.reason,
-                         "redraw_of": rec.redraw_of, "commitment_id": rec.commitment_id}
     return result.record
 
 

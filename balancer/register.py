@@ -619,15 +619,20 @@ def default_location(out_dir: str | Path) -> Path:
 
 def record_draw(register: Register, result, *, operator: str, reason: str | None = None,
                 commitment_id: int | None = None, seed_salt: bytes | None = None) -> Record:
-    """Append the draw of a solved `balancer.pipeline.Result` to the register."""
+    """Append the draw of a solved `balancer.pipeline.Result` to the register, and note the record
+    on the result (so `summary.json` names it)."""
     sc = result.scenario
-    return register.append_draw(
+    rec = register.append_draw(
         scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
         policy=sc.policy.model_dump(mode="json"), seed=result.seed, versions=software_versions(),
         result_sha256=result_digest(result.plan.assignments),
         metrics={k: result.metrics[k] for k in HEADLINE if k in result.metrics},
         operator=operator, reason=reason, commitment_id=commitment_id, seed_salt=seed_salt,
     )
+    result.record = {"register": register.location, "id": rec.id, "hash": rec.hash,
+                     "prev_hash": rec.prev_hash, "operator": rec.operator, "reason": rec.reason,
+                     "redraw_of": rec.redraw_of, "commitment_id": rec.commitment_id}
+    return rec
 
 
 def replay(rec: Record, sc) -> list[str]:
