@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -117,3 +118,13 @@ def test_probability_table_matches_the_assignments(tmp_path):
 def test_probability_table_needs_a_known_format(tmp_path):
     done = balancer_cli("run", DEMO, "--out", tmp_path / "out", "--probabilities", tmp_path / "pi.txt")
     assert done.returncode == 2 and "pi.txt" in done.stderr
+
+
+def test_outputs_are_ordinary_files_and_the_seed_file_is_private(demo_run, tmp_path):
+    _, out = demo_run
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (out / "assignments.csv").stat().st_mode & 0o777 == 0o666 & ~mask
+    sealed = tmp_path / "sealed.json"
+    assert balancer_cli("commit", DEMO, "--seed-file", sealed, "--register", tmp_path / "r.sqlite").returncode == 0
+    assert sealed.stat().st_mode & 0o777 == 0o600
