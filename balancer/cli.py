@@ -126,6 +126,62 @@ def run(
 
 
 @app.command()
+def batch(
+    paths: Annotated[list[str], typer.Argument(help="Scenario files, folders (their allocation scenarios) and globs.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for batch.csv and one folder per variant.")],
+    jobs: Annotated[Optional[int], typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes (default: min(2, CPUs)).")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option(
+        help="KEY=V1,V2,… (repeatable): one variant per point of the product, e.g. policy.tolerance=0,0.02.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="KEY=VALUE for every variant (repeatable); a --grid of the same key wins.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo variants whose outputs are up to date.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Solve many scenarios and variants like `run`, one folder each, and a table OUT/batch.csv.
+    Draws are NOT recorded in the register. Keys: policy.<field>, model.hours_per_fte,
+    model.case_types.<id>.weight_hours. Exit 0 all done, 1 any infeasible or failed, 2 any invalid."""
+    from balancer import batch as batch_runs
+
+    try:
+        files = batch_runs.expand_paths(paths)
+        planned = batch_runs.plan_jobs(files, out, batch_runs.parse_sets(set_ or []),
+                                       batch_runs.parse_grid(grid or []), force=force)
+    except InputError as e:
+        _invalid(e.message)
+    if not planned:
+        _invalid(f"no allocation scenario found in {', '.join(paths)}.")
+    n_jobs = jobs or batch_runs.default_jobs()
+    if quiet:
+        rows = batch_runs.run_batch(planned, out, n_jobs)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[failures]} not done"), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("batch", total=len(planned), failures=0)
+            failures = 0
+
+            def on_row(row: dict) -> None:
+                nonlocal failures
+                failures += row["status"] != batch_runs.DONE
+                progress.update(task, advance=1, failures=failures)
+
+            rows = batch_runs.run_batch(planned, out, n_jobs, on_row)
+    for row in rows:
+        if row["status"] != batch_runs.DONE:
+            name = row["scenario"] + (f" [{row['variant']}]" if row["variant"] else "")
+            typer.echo(f"{row['status']}: {name}: {row['error']}", err=True)
+    if not quiet:
+        counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "infeasible", "invalid", "failed")}
+        reused = sum(bool(r["reused"]) for r in rows)
+        console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) +
+                      f" ({reused} up to date, skipped) — table in {out / batch_runs.TABLE}")
+    raise typer.Exit(batch_runs.exit_code(rows))
+
+
+@app.command()
 def staffing(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file with a `caseload`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the output files.")],

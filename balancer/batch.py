@@ -1,0 +1,390 @@
+"""Batch runs: many scenarios and variants of them, each solved like `balancer run`, one table.
+
+    balancer batch scenarios/ extra/*.yaml --out runs --grid policy.tolerance=0,0.02 --set policy.seed=1
+
+- **Paths** are scenario files, folders (every `*.yaml` below them that is an allocation scenario,
+  i.e. has `cases:`; `staffing-*.yaml` are skipped) and globs (`*`, `?`, `[…]`, `**`; matches are
+  filtered like a folder's files). A file named explicitly is always taken.
+- **Variants.** `--set KEY=VALUE` applies to every run; `--grid KEY=V1,V2,…` (repeatable) gives the
+  cartesian product of its values. Keys are dotted: `policy.<field>`, `model.hours_per_fte`,
+  `model.case_types.<type id>.weight_hours`; values are read as YAML scalars and validated by the
+  scenario's pydantic models, so a bad key or value makes that row `invalid`, not the batch.
+  **Precedence:** the `--set` values are applied first, then the grid point's, so a grid value wins
+  over a `--set` of the same key. A variant is named by its grid values only
+  (`tolerance=0.02,hours_per_fte=1400`, in the order the `--grid` options were given), and its
+  outputs go to `OUT/<scenario name>__<variant>/` (`OUT/<scenario name>/` without a grid).
+- **Isolation.** Every variant is solved on its own; an invalid, infeasible or failing one is a
+  row of `batch.csv` with its error, never the end of the batch. `exit_code` gives 0 when every
+  row is done, 1 when any is infeasible or failed, 2 when any is invalid (2 wins over 1).
+- **Atomic outputs and resumption.** A variant's files (`balancer.write_outputs`, then
+  `variant.json` last) are written into a hidden temporary folder beside it, which is renamed
+  into place only when complete. A rerun skips a variant whose folder's `variant.json` names the
+  same inputs_sha256, the same settings and the same balancer version (its row is taken from
+  there, `reused` true), unless `force`. Invalid and failed rows name no folder (an older whole
+  result there is left as it was) and are always retried.
+- **Parallel.** With `jobs > 1`, a `ProcessPoolExecutor` runs the variants; each worker loads
+  and solves its own scenario and writes its own folder; the parent alone writes `batch.csv`
+  (atomically), with rows in input order whatever the completion order. Hidden temporary
+  folders an interrupted batch left in OUT are removed when the next batch starts (so two
+  batches must not write into one OUT at the same time).
+- Batch runs do **not** record draws in the register (unlike `balancer run`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import itertools
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from balancer.checks import Severity
+from balancer.errors import BalancerError, InputError
+from balancer.io import atomic_write, write_json, write_outputs
+from balancer.pipeline import Status, inputs_digest, package_version, solve
+from balancer.scenario import Policy, Scenario, WorkloadModel, load_scenario
+
+DONE, INFEASIBLE, INVALID, FAILED = "done", "infeasible", "invalid", "failed"
+STEPS = ("load", "compile", "check", "balance", "design", "draw", "plan", "write")
+METRICS = ("max_utilisation", "min_utilisation", "spread", "mean_effective_candidates")
+COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, "inputs_sha256",
+           "settings", "output", "error", *(f"seconds_{s}" for s in STEPS), "seconds_total")
+TABLE = "batch.csv"
+VARIANT_FILE = "variant.json"
+_TMP = ".tmp-"
+_GLOB = re.compile(r"[*?\[]")
+
+
+def default_jobs() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which scenarios
+# ---------------------------------------------------------------------------------------------
+
+
+def _header(path: Path) -> dict | None:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_allocation_scenario(path: Path) -> bool:
+    """A `*.yaml` with `cases:`, not named `staffing-*`."""
+    if path.name.startswith("staffing-") or path.suffix != ".yaml":
+        return False
+    data = _header(path)
+    return data is not None and data.get("cases") is not None
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders and globs → their allocation scenarios, sorted. Duplicates once."""
+    found: dict[Path, None] = {}
+
+    def folder(d: Path) -> None:
+        for p in sorted(d.rglob("*.yaml")):
+            if p.is_file() and is_allocation_scenario(p):
+                found.setdefault(p, None)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            folder(p)
+        elif p.is_file():
+            found.setdefault(p, None)
+        elif _GLOB.search(str(raw)):
+            matches = sorted(glob.glob(str(raw), recursive=True))
+            if not matches:
+                raise InputError(f"no file matches {raw}", expected="a scenario file, a folder or a glob that matches")
+            for m in map(Path, matches):
+                if m.is_dir():
+                    folder(m)
+                elif is_allocation_scenario(m):
+                    found.setdefault(m, None)
+        else:
+            raise InputError(f"{raw} does not exist", expected="a scenario file, a folder or a glob")
+    return list(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants
+# ---------------------------------------------------------------------------------------------
+
+
+def _split(text: str, option: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise InputError(f"{option} {text!r} is not KEY=VALUE", field=option,
+                         expected="e.g. policy.tolerance=0.02 (grid: policy.tolerance=0,0.02,0.05)")
+    return key.strip(), value.strip()
+
+
+def parse_sets(items: Iterable[str]) -> dict[str, str]:
+    return dict(_split(s, "--set") for s in items)
+
+
+def parse_grid(items: Iterable[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, values = _split(item, "--grid")
+        if key in grid:
+            raise InputError(f"--grid gives {key} twice", field="--grid", expected="each key in one --grid")
+        grid[key] = [v.strip() for v in values.split(",")]
+        if any(not v for v in grid[key]):
+            raise InputError(f"--grid {item!r} has an empty value", field="--grid",
+                             expected="comma-separated values, e.g. policy.tolerance=0,0.02")
+    return grid
+
+
+def _short(key: str) -> str:
+    return key.split(".", 1)[1] if key.startswith(("policy.", "model.")) else key
+
+
+def variants(sets: dict[str, str], grid: dict[str, list[str]]) -> list[tuple[str, dict[str, str]]]:
+    """(variant name, settings) for each grid point; settings are `sets` updated by the point."""
+    out = []
+    for point in itertools.product(*grid.values()):
+        chosen = dict(zip(grid, point))
+        name = ",".join(f"{_short(k)}={v}" for k, v in chosen.items())
+        out.append((name, {**sets, **chosen}))
+    return out
+
+
+def _value(raw: str) -> Any:
+    """A YAML scalar; numbers YAML 1.1 reads as text (`1e-3`) are numbers."""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+    if isinstance(value, str):
+        for number in (int, float):
+            try:
+                return number(value)
+            except ValueError:
+                pass
+    return value
+
+
+def _revalidate(cls: type[BaseModel], data: dict, key: str, raw: str) -> Any:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(err["msg"] for err in e.errors())
+        raise InputError(f"the value {raw!r} is not accepted: {problems}", field=key) from None
+
+
+def apply_settings(scenario: Scenario, settings: dict[str, str]) -> Scenario:
+    """A copy of `scenario` with the dotted settings applied in order; InputError if one is bad."""
+    policy, model = scenario.policy, scenario.model
+    for key, raw in settings.items():
+        value, parts = _value(raw), key.split(".")
+        if parts[0] == "policy" and len(parts) == 2:
+            if parts[1] not in Policy.model_fields:
+                raise InputError(f"unknown policy field {parts[1]!r} in {key}", field=key,
+                                 expected=f"one of {', '.join(Policy.model_fields)}")
+            policy = _revalidate(Policy, {**policy.model_dump(), parts[1]: value}, key, raw)
+        elif parts[:2] == ["model", "hours_per_fte"] and len(parts) == 2:
+            model = _revalidate(WorkloadModel, {**model.model_dump(), "hours_per_fte": value}, key, raw)
+        elif parts[:2] == ["model", "case_types"] and len(parts) == 4 and parts[3] == "weight_hours":
+            data = model.model_dump()
+            hit = [ct for ct in data["case_types"] if ct["id"] == parts[2]]
+            if not hit:
+                raise InputError(f"no case type {parts[2]!r} in {key}", field=key,
+                                 expected=f"one of {', '.join(ct['id'] for ct in data['case_types'])}")
+            hit[0]["weight_hours"] = value
+            model = _revalidate(WorkloadModel, data, key, raw)
+        else:
+            raise InputError(f"cannot set {key}", field=key,
+                             expected="policy.<field>, model.hours_per_fte or model.case_types.<id>.weight_hours")
+    return dataclasses.replace(scenario, policy=policy, model=model)
+
+
+# ---------------------------------------------------------------------------------------------
+# One run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    file: str
+    """The scenario file as given (shown in batch.csv)."""
+    scenario: str
+    """Scenario name (the folder's stem when the file cannot be read)."""
+    variant: str
+    settings: dict[str, str]
+    out: str
+    """The batch's output folder."""
+    force: bool = False
+    conflict: str | None = None
+    """Set when this job cannot run (e.g. its output folder is taken by another scenario)."""
+    formats: tuple[str, ...] = ("csv",)
+
+    @property
+    def folder(self) -> str:
+        name = f"{self.scenario}__{self.variant}" if self.variant else self.scenario
+        return re.sub(r"[^A-Za-z0-9._=,+-]", "-", name)
+
+
+def _row(job: Job, **values: Any) -> dict:
+    row = {c: None for c in COLUMNS}
+    row.update(scenario=job.scenario, variant=job.variant, file=job.file, reused=False,
+               settings=json.dumps(job.settings, sort_keys=True))
+    row.update(values)
+    return row
+
+
+def _reusable(target: Path, digest: str, settings: dict) -> dict | None:
+    """The stored row when `target` holds a whole result of these inputs, settings and version."""
+    try:
+        info = json.loads((target / VARIANT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = (info.get("inputs_sha256"), info.get("settings"), info.get("version")) == \
+        (digest, settings, package_version())
+    return info["row"] if same and isinstance(info.get("row"), dict) else None
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Rename the finished `tmp` folder to `target`, replacing an older one."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}{_TMP}old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)  # put the previous whole result back
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_job(job: Job) -> dict:
+    """Load, vary, solve and write one variant; never raises (the row says what went wrong)."""
+    t0 = time.perf_counter()
+    if job.conflict:
+        return _row(job, status=INVALID, error=job.conflict)
+    timings: dict[str, float] = {}
+    try:
+        sc = load_scenario(job.file)
+        sc = apply_settings(sc, job.settings)
+        timings["load"] = time.perf_counter() - t0
+        digest = inputs_digest(sc.inputs)
+        target = Path(job.out) / job.folder
+        if not job.force and (row := _reusable(target, digest, job.settings)) is not None:
+            return {**row, "file": job.file, "reused": True}
+        result = solve(sc)
+        timings.update(result.timings)
+        status = DONE if result.status is Status.DONE else INFEASIBLE
+        m = result.metrics
+        errors = "; ".join(f.message for f in result.findings if f.severity is Severity.ERROR)
+        row = _row(job, status=status, seed=result.seed, inputs_sha256=digest, output=job.folder,
+                   error=errors or None, **{k: m.get(k) for k in METRICS})
+        t_write = time.perf_counter()
+        tmp = target.with_name(f".{target.name}{_TMP}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            write_outputs(result, tmp, job.formats)
+            timings["write"] = time.perf_counter() - t_write
+            row.update({f"seconds_{s}": round(timings[s], 6) for s in STEPS if s in timings},
+                       seconds_total=round(time.perf_counter() - t0, 6))
+            write_json({"scenario": sc.name, "file": job.file, "variant": job.variant, "settings": job.settings,
+                        "inputs_sha256": digest, "version": package_version(), "row": row}, tmp / VARIANT_FILE)
+            _publish(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return row
+    except InputError as e:
+        status, error = INVALID, e.message
+    except BalancerError as e:
+        status, error = FAILED, str(e)
+    except Exception as e:  # isolation: one broken run is a row, not the end of the batch
+        status, error = FAILED, f"{type(e).__name__}: {e}"
+    return _row(job, status=status, error=error,
+                **{f"seconds_{s}": round(timings[s], 6) for s in STEPS if s in timings},
+                seconds_total=round(time.perf_counter() - t0, 6))
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_jobs(files: list[Path], out: Path, sets: dict[str, str], grid: dict[str, list[str]],
+              force: bool = False) -> list[Job]:
+    jobs, owner = [], {}
+    for f in files:
+        header = _header(f) or {}
+        name = header.get("name") if isinstance(header.get("name"), str) and header.get("name") else f.stem
+        for variant, settings in variants(sets, grid):
+            job = Job(file=str(f), scenario=name, variant=variant, settings=settings, out=str(out), force=force)
+            if job.folder in owner and owner[job.folder] != str(f):
+                job.conflict = (f"output folder {job.folder} is already used by {owner[job.folder]} "
+                                f"(two scenarios named {name!r})")
+            else:
+                owner[job.folder] = str(f)
+            jobs.append(job)
+    return jobs
+
+
+def _clean_stale(out: Path) -> None:
+    """Temporary folders an interrupted batch left behind."""
+    if out.is_dir():
+        for p in out.iterdir():
+            if p.name.startswith(".") and _TMP in p.name and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
+              on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run every job (in worker processes when n_jobs > 1); write OUT/batch.csv; rows in job order."""
+    out.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out)
+    rows: list[dict | None] = [None] * len(jobs)
+
+    def done(i: int, row: dict) -> None:
+        rows[i] = row
+        if on_row is not None:
+            on_row(row)
+
+    if n_jobs <= 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            done(i, run_job(job))
+    else:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+            for fut in as_completed(futures):
+                i = futures[fut]
+                try:
+                    row = fut.result()
+                except Exception as e:  # a worker died (e.g. out of memory)
+                    row = _row(jobs[i], status=FAILED, error=f"{type(e).__name__}: {e}")
+                done(i, row)
+    table = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)  # seeds are 64-bit: never floats
+    atomic_write(out / TABLE, lambda tmp: table.to_csv(tmp, index=False))
+    return rows  # type: ignore[return-value]
+
+
+def exit_code(rows: list[dict]) -> int:
+    """0 all done; 1 any infeasible or failed; 2 any invalid (wins)."""
+    statuses = {r["status"] for r in rows}
+    if INVALID in statuses:
+        return 2
+    if statuses & {INFEASIBLE, FAILED}:
+        return 1
+    return 0

@@ -1,0 +1,221 @@
+"""`balancer batch`: path expansion, variants and their precedence, isolation of bad scenarios,
+resumption, parallel = serial, and no half-written output folders (balancer/batch.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from balancer import batch
+from balancer.cli import app
+from balancer.errors import InputError
+from balancer.scenario import load_scenario
+from tests.conftest import ROOT, write
+
+DEMO = ROOT / "scenarios" / "demo-office.yaml"
+GROUPS = ROOT / "scenarios" / "groups-and-conflicts.yaml"
+OUTPUT_FILES = {"assignments.csv", "staff.csv", "summary.json", "variant.json"}
+
+SMALL = """\
+name: {name}
+case_types:
+  - {{id: theft, weight_hours: 6}}
+  - {{id: cyber, weight_hours: 40, specialisation: cyber}}
+staff:
+  - {{id: A, capacity_hours: 100}}
+  - {{id: B, capacity_hours: 100}}
+cases:
+  - {{id: C1, type: {kind}}}
+  - {{id: C2, type: theft}}
+"""
+BROKEN = "name: broken\ncase_types: [{id: theft, weight_hours: 6}]\nstaff: [{id: A, capacity_hours: 100}]\n" \
+         "cases: [{id: C1, type: theft, colour: red}]\n"
+
+
+def small(tmp_path, name, kind="theft"):
+    return write(tmp_path / f"{name}.yaml", SMALL.format(name=name, kind=kind))
+
+
+def infeasible(tmp_path):
+    return small(tmp_path, "nobody-qualified", kind="cyber")  # nobody holds `cyber`
+
+
+def cli(*args):
+    return CliRunner().invoke(app, ["batch", *map(str, args)])
+
+
+def table(out):
+    text = ["variant", "seed", "error", "output"]
+    rows = pd.read_csv(out / "batch.csv", dtype=dict.fromkeys(text, str))
+    return rows.fillna({c: "" for c in text})
+
+
+def leftovers(out):
+    return [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_folders_and_globs_expand_to_allocation_scenarios(tmp_path):
+    a = small(tmp_path, "a")
+    b = small(tmp_path / "sub", "b")
+    write(tmp_path / "staffing-x.yaml", SMALL.format(name="x", kind="theft"))  # skipped by name
+    write(tmp_path / "model.yaml", "name: m\ncase_types: [{id: t, weight_hours: 1}]\n")  # no cases
+    write(tmp_path / "notes.txt", "not yaml")
+    assert batch.expand_paths([tmp_path]) == [a, b]
+    assert batch.expand_paths([str(tmp_path / "*.yaml")]) == [a]
+    assert batch.expand_paths([str(tmp_path / "**" / "*.yaml")]) == [a, b]
+    # a file named explicitly is taken as it is; duplicates once, in order given
+    staffing = tmp_path / "staffing-x.yaml"
+    assert batch.expand_paths([staffing, a, tmp_path]) == [staffing, a, b]
+    shipped = batch.expand_paths([ROOT / "scenarios"])
+    assert DEMO in shipped and GROUPS in shipped and not any(p.name.startswith("staffing-") for p in shipped)
+    with pytest.raises(InputError, match="does not exist"):
+        batch.expand_paths([tmp_path / "missing.yaml"])
+    with pytest.raises(InputError, match="no file matches"):
+        batch.expand_paths([str(tmp_path / "*.yml")])
+
+
+def test_bad_scenarios_are_rows_not_the_end_of_the_batch(tmp_path):
+    broken = write(tmp_path / "broken.yaml", BROKEN)
+    impossible = infeasible(tmp_path)
+    out = tmp_path / "out"
+    done = cli(DEMO, broken, GROUPS, impossible, "--out", out, "--set", "policy.seed=1", "--jobs", 1, "--quiet")
+    assert done.exit_code == 2, done.output
+    rows = table(out)
+    assert list(rows.columns) == list(batch.COLUMNS)
+    assert list(rows["status"]) == ["done", "invalid", "done", "infeasible"]
+    assert list(rows["scenario"]) == ["demo-office", "broken", "groups-and-conflicts", "nobody-qualified"]
+    assert "colour" in rows["error"][1] and "broken.yaml" in rows["error"][1]
+    assert "C1" in rows["error"][3]
+    for name in ("demo-office", "groups-and-conflicts"):
+        assert {p.name for p in (out / name).iterdir()} == OUTPUT_FILES
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert summary["status"] == "done" and summary["seed"] == 1 and summary["register"] is None
+    assert json.loads((out / "nobody-qualified" / "summary.json").read_text())["status"] == "infeasible"
+    assert not (out / "broken").exists() and not leftovers(out)
+    good = rows[rows["status"] == "done"]
+    assert (good["seed"] == "1").all() and (good["max_utilisation"] >= good["min_utilisation"]).all()
+    assert (good["seconds_total"] > 0).all() and good["inputs_sha256"].str.len().eq(64).all()
+    assert list(good["output"]) == ["demo-office", "groups-and-conflicts"]
+    # exit codes: infeasible alone → 1, all done → 0
+    assert cli(impossible, DEMO, "--out", tmp_path / "o1", "-q").exit_code == 1
+    assert cli(DEMO, "--out", tmp_path / "o2", "-q").exit_code == 0
+    assert batch.exit_code([{"status": "failed"}, {"status": "done"}]) == 1
+
+
+def test_grid_is_a_product_and_wins_over_set(tmp_path):
+    grid = batch.parse_grid(["policy.tolerance=0,0.02", "model.hours_per_fte=1400,1600"])
+    sets = batch.parse_sets(["policy.tolerance=0.3", "policy.seed=1"])
+    named = batch.variants(sets, grid)
+    assert [n for n, _ in named] == ["tolerance=0,hours_per_fte=1400", "tolerance=0,hours_per_fte=1600",
+                                     "tolerance=0.02,hours_per_fte=1400", "tolerance=0.02,hours_per_fte=1600"]
+    assert named[2][1] == {"policy.tolerance": "0.02", "policy.seed": "1", "model.hours_per_fte": "1400"}
+    assert batch.variants(sets, {}) == [("", sets)]
+
+    sc = load_scenario(DEMO)
+    varied = batch.apply_settings(sc, {"policy.capacity": "hard", "model.case_types.fraud.weight_hours": "55",
+                                       "model.hours_per_fte": "1400", "policy.tolerance": "1e-3"})
+    assert varied.policy.tolerance == 0.001
+    assert varied.policy.capacity == "hard" and varied.model.hours_per_fte == 1400
+    assert {ct.id: ct.weight_hours for ct in varied.model.case_types}["fraud"] == 55
+    assert sc.policy.capacity == "soft"  # the loaded scenario is not changed
+    for bad in ({"policy.tolerance": "-1"}, {"policy.colour": "red"}, {"model.case_types.nope.weight_hours": "1"},
+                {"model.name": "x"}, {"policy.seed": "yes"}):
+        with pytest.raises(InputError):
+            batch.apply_settings(sc, bad)
+    with pytest.raises(InputError):
+        batch.parse_grid(["policy.tolerance"])
+
+    out = tmp_path / "out"
+    done = cli(DEMO, "--out", out, "-q", "--set", "policy.tolerance=0.3", "--set", "policy.max_probability=0.9",
+               "--grid", "policy.tolerance=0,0.02", "--grid", "policy.seed=1,oops")
+    assert done.exit_code == 2, done.output
+    rows = table(out)
+    assert list(rows["variant"]) == ["tolerance=0,seed=1", "tolerance=0,seed=oops",
+                                     "tolerance=0.02,seed=1", "tolerance=0.02,seed=oops"]
+    assert list(rows["status"]) == ["done", "invalid", "done", "invalid"]
+    assert "policy.seed" in rows["error"][1]
+    for folder, tolerance in (("demo-office__tolerance=0,seed=1", 0), ("demo-office__tolerance=0.02,seed=1", 0.02)):
+        policy = json.loads((out / folder / "summary.json").read_text())["policy"]
+        assert policy == {"tolerance": tolerance, "max_probability": 0.9, "seed": 1, "capacity": "soft"}
+
+
+def test_a_rerun_skips_what_is_up_to_date(tmp_path):
+    out = tmp_path / "out"
+    args = (DEMO, GROUPS, "--out", out, "-q", "--set", "policy.seed=1", "--jobs", 1)
+    assert cli(*args).exit_code == 0
+    first = table(out)
+    stamps = {p: p.stat() for p in out.glob("*/*")}
+    assert len(stamps) == 2 * len(OUTPUT_FILES)
+
+    assert cli(*args).exit_code == 0
+    again = table(out)
+    assert list(again["reused"]) == [True, True]
+    pd.testing.assert_frame_equal(again.drop(columns="reused"), first.drop(columns="reused"))
+    assert {p: (s.st_mtime_ns, s.st_ino) for p, s in stamps.items()} == \
+           {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in stamps}
+
+    # other settings are another result: redone
+    assert cli(DEMO, "--out", out, "-q", "--set", "policy.seed=2").exit_code == 0
+    assert list(table(out)["reused"]) == [False]
+    assert json.loads((out / "demo-office" / "summary.json").read_text())["seed"] == 2
+    # --force redoes even what is up to date
+    stamps = {p: p.stat().st_ino for p in (out / "groups-and-conflicts").iterdir()}
+    assert cli(GROUPS, "--out", out, "-q", "--set", "policy.seed=1", "--force").exit_code == 0
+    assert list(table(out)["reused"]) == [False]
+    assert all(p.stat().st_ino != ino for p, ino in stamps.items())
+    assert not leftovers(out)
+
+
+def test_parallel_rows_equal_serial_rows(tmp_path):
+    common = (DEMO, GROUPS, infeasible(tmp_path), "-q", "--set", "policy.seed=1", "--grid", "policy.tolerance=0,0.05")
+    assert cli(*common, "--out", tmp_path / "one", "--jobs", 1).exit_code == 1
+    assert cli(*common, "--out", tmp_path / "two", "--jobs", 2).exit_code == 1
+    timing = [c for c in batch.COLUMNS if c.startswith("seconds_")]
+    one, two = table(tmp_path / "one").drop(columns=timing), table(tmp_path / "two").drop(columns=timing)
+    assert len(one) == 6
+    pd.testing.assert_frame_equal(one, two)
+    for folder in one["output"][one["status"] == "done"]:
+        a = pd.read_csv(tmp_path / "one" / folder / "assignments.csv")
+        pd.testing.assert_frame_equal(a, pd.read_csv(tmp_path / "two" / folder / "assignments.csv"))
+
+
+def test_a_failure_while_writing_leaves_no_half_written_folder(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert cli(GROUPS, "--out", out, "-q", "--set", "policy.seed=1").exit_code == 0
+    before = (out / "groups-and-conflicts" / "assignments.csv").read_bytes()
+    real = batch.write_outputs
+
+    def first_file_then_fail(result, out_dir, formats=("csv",)):
+        from balancer.io import write_table
+        write_table(result.plan.assignments, out_dir / "assignments.csv")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(batch, "write_outputs", first_file_then_fail)
+    done = cli(DEMO, GROUPS, "--out", out, "-q", "--set", "policy.seed=2", "--jobs", 1)
+    assert done.exit_code == 1, done.output
+    rows = table(out)
+    assert list(rows["status"]) == ["failed", "failed"]
+    assert all("disk full" in e for e in rows["error"])
+    assert not (out / "demo-office").exists() and not leftovers(out)
+    # the previous complete result stays, whole
+    assert (out / "groups-and-conflicts" / "assignments.csv").read_bytes() == before
+    assert {p.name for p in (out / "groups-and-conflicts").iterdir()} == OUTPUT_FILES
+
+    monkeypatch.setattr(batch, "write_outputs", real)
+    assert cli(DEMO, GROUPS, "--out", out, "-q", "--set", "policy.seed=2").exit_code == 0
+    assert list(table(out)["status"]) == ["done", "done"]
+
+
+def test_duplicate_scenario_names_do_not_share_a_folder(tmp_path):
+    a = small(tmp_path / "x", "same")
+    b = small(tmp_path / "y", "same")
+    out = tmp_path / "out"
+    assert cli(a, b, "--out", out, "-q", "--jobs", 1).exit_code == 2
+    rows = table(out)
+    assert list(rows["status"]) == ["done", "invalid"] and "already used" in rows["error"][1]
