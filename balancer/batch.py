@@ -27,6 +27,9 @@
   (atomically), with rows in input order whatever the completion order. Hidden temporary
   folders an interrupted batch left in OUT are removed when the next batch starts (so two
   batches must not write into one OUT at the same time).
+- **A cluster.** With `scheduler` (`tcp://host:port`, or a Dask scheduler file) the same jobs run
+  on a Dask distributed cluster instead; its workers need balancer installed and must see the
+  scenario files and OUT at the same paths (a shared file system).
 - Batch runs do **not** record draws in the register (unlike `balancer run`).
 """
 
@@ -41,10 +44,11 @@ import re
 import shutil
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 import yaml
@@ -56,6 +60,8 @@ from balancer.io import atomic_write, write_json, write_outputs
 from balancer.pipeline import Status, inputs_digest, package_version, solve
 from balancer.scenario import Policy, Scenario, WorkloadModel, load_scenario
 
+SCHEDULER_TIMEOUT = 30
+"""Seconds to wait for a Dask scheduler to answer."""
 DONE, INFEASIBLE, INVALID, FAILED = "done", "infeasible", "invalid", "failed"
 STEPS = ("load", "compile", "check", "balance", "design", "draw", "plan", "write")
 METRICS = ("max_utilisation", "min_utilisation", "spread", "mean_effective_candidates")
@@ -350,9 +356,36 @@ def _clean_stale(out: Path) -> None:
                 shutil.rmtree(p, ignore_errors=True)
 
 
+@contextmanager
+def _executor(n_jobs: int, scheduler: str | None) -> Iterator[Executor]:
+    """Local worker processes, or a Dask distributed cluster (`tcp://host:port` or a scheduler
+    file) behind the same `concurrent.futures` interface."""
+    if scheduler is None:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            yield pool
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs Dask: pip install 'dask[distributed]'",
+                         field="--scheduler", expected="a Python environment with dask.distributed") from None
+    kind = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
+    try:
+        client = Client(**kind, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise InputError(f"cannot reach the Dask scheduler {scheduler}: {e}", field="--scheduler",
+                         expected="tcp://HOST:PORT of a running scheduler, or its scheduler file") from None
+    try:
+        with client.get_executor() as pool:
+            yield pool
+    finally:
+        client.close()
+
+
 def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
-              on_row: Callable[[dict], None] | None = None) -> list[dict]:
-    """Run every job (in worker processes when n_jobs > 1); write OUT/batch.csv; rows in job order."""
+              on_row: Callable[[dict], None] | None = None, scheduler: str | None = None) -> list[dict]:
+    """Run every job (in worker processes when n_jobs > 1, or on a Dask cluster when `scheduler`
+    is given); write OUT/batch.csv; rows in job order."""
     out.mkdir(parents=True, exist_ok=True)
     _clean_stale(out)
     rows: list[dict | None] = [None] * len(jobs)
@@ -362,11 +395,11 @@ def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
         if on_row is not None:
             on_row(row)
 
-    if n_jobs <= 1 or len(jobs) <= 1:
+    if scheduler is None and (n_jobs <= 1 or len(jobs) <= 1):
         for i, job in enumerate(jobs):
             done(i, run_job(job))
     else:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        with _executor(n_jobs, scheduler) as pool:
             futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
             for fut in as_completed(futures):
                 i = futures[fut]

@@ -136,6 +136,8 @@ def batch(
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="KEY=VALUE for every variant (repeatable); a --grid of the same key wins.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo variants whose outputs are up to date.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Run on a Dask cluster: tcp://HOST:PORT, or a scheduler file (needs dask[distributed]).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Solve many scenarios and variants like `run`, one folder each, and a table OUT/batch.csv.
@@ -152,23 +154,10 @@ def batch(
     if not planned:
         _invalid(f"no allocation scenario found in {', '.join(paths)}.")
     n_jobs = jobs or batch_runs.default_jobs()
-    if quiet:
-        rows = batch_runs.run_batch(planned, out, n_jobs)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[failures]} not done"), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
-            task = progress.add_task("batch", total=len(planned), failures=0)
-            failures = 0
-
-            def on_row(row: dict) -> None:
-                nonlocal failures
-                failures += row["status"] != batch_runs.DONE
-                progress.update(task, advance=1, failures=failures)
-
-            rows = batch_runs.run_batch(planned, out, n_jobs, on_row)
+    try:
+        rows = _run_batch(batch_runs, planned, out, n_jobs, scheduler, quiet)
+    except InputError as e:
+        _invalid(e.message)
     for row in rows:
         if row["status"] != batch_runs.DONE:
             name = row["scenario"] + (f" [{row['variant']}]" if row["variant"] else "")
@@ -179,6 +168,27 @@ def batch(
         console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) +
                       f" ({reused} up to date, skipped) — table in {out / batch_runs.TABLE}")
     raise typer.Exit(batch_runs.exit_code(rows))
+
+
+def _run_batch(batch_runs, planned, out, n_jobs, scheduler, quiet) -> list[dict]:
+    """Run the batch, with a progress bar (counts, failures, time left) unless quiet."""
+    if quiet:
+        return batch_runs.run_batch(planned, out, n_jobs, scheduler=scheduler)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[failures]} not done"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("batch", total=len(planned), failures=0)
+        failures = 0
+
+        def on_row(row: dict) -> None:
+            nonlocal failures
+            failures += row["status"] != batch_runs.DONE
+            progress.update(task, advance=1, failures=failures)
+
+        return batch_runs.run_batch(planned, out, n_jobs, on_row, scheduler=scheduler)
 
 
 @app.command()

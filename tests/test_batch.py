@@ -219,3 +219,28 @@ def test_duplicate_scenario_names_do_not_share_a_folder(tmp_path):
     assert cli(a, b, "--out", out, "-q", "--jobs", 1).exit_code == 2
     rows = table(out)
     assert list(rows["status"]) == ["done", "invalid"] and "already used" in rows["error"][1]
+
+
+def test_a_dask_cluster_gives_the_rows_local_workers_give(tmp_path):
+    """The same batch on a real dask.distributed LocalCluster (two worker processes)."""
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed")
+    args = [str(ROOT / "scenarios" / "demo-office.yaml"), str(ROOT / "scenarios" / "groups-and-conflicts.yaml"),
+            "--grid", "policy.tolerance=0,0.05", "--set", "policy.seed=3", "-q"]
+    assert cli(*args, "--out", str(tmp_path / "local"), "--jobs", "1").exit_code == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        done = cli(*args, "--out", str(tmp_path / "dask"), "--scheduler", cluster.scheduler_address)
+    assert done.exit_code == 0, done.output
+    keep = ["scenario", "variant", "status", "seed", "max_utilisation", "inputs_sha256"]
+    pd.testing.assert_frame_equal(table(tmp_path / "dask")[keep], table(tmp_path / "local")[keep])
+    for folder in ("demo-office__tolerance=0", "groups-and-conflicts__tolerance=0.05"):
+        assert ((tmp_path / "dask" / folder / "assignments.csv").read_bytes()
+                == (tmp_path / "local" / folder / "assignments.csv").read_bytes())
+
+
+def test_an_unreachable_scheduler_is_an_input_error(tmp_path, monkeypatch):
+    pytest.importorskip("distributed", reason="dask[distributed] is not installed")
+    monkeypatch.setattr(batch, "SCHEDULER_TIMEOUT", 2)
+    done = cli(str(ROOT / "scenarios" / "demo-office.yaml"), "--out", str(tmp_path / "o"), "-q",
+               "--scheduler", "tcp://127.0.0.1:9")
+    assert done.exit_code == 2 and "Dask scheduler" in done.output
