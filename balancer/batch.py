@@ -9,8 +9,11 @@
   cartesian product of its values. Keys are dotted: `policy.<field>`, `model.hours_per_fte`,
   `model.case_types.<type id>.weight_hours`; values are read as YAML scalars and validated by the
   scenario's pydantic models, so a bad key or value makes that row `invalid`, not the batch.
-  **Precedence:** the `--set` values are applied first, then the grid point's, so a grid value wins
-  over a `--set` of the same key. A variant is named by its grid values only
+  A scenario file may also declare named `overrides:` (each a mapping of dotted keys to values)
+  and `scenarios:` (named lists of overrides); `--variants all|NAME…` runs them.
+  **Precedence**, lowest first: the file as written, the named variant's overrides (in the order
+  its `scenarios:` entry lists them), `--set`, the grid point — so a grid value wins over
+  everything. A variant is named by its grid values only
   (`tolerance=0.02,hours_per_fte=1400`, in the order the `--grid` options were given), and its
   outputs go to `OUT/<scenario name>__<variant>/` (`OUT/<scenario name>/` without a grid).
 - **Isolation.** Every variant is solved on its own; an invalid, infeasible or failing one is a
@@ -331,18 +334,46 @@ def run_job(job: Job) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+def named_variants(header: dict, wanted: list[str]) -> list[tuple[str, dict[str, str], str | None]]:
+    """(name, settings, problem) for each variant the file declares and `wanted` asks for.
+
+    `wanted` holds names from the file's `scenarios:` (a list of `overrides` applied in order, the
+    later winning) or single `overrides`; `all` means every `scenarios:` entry, or every override
+    when there are none. Nothing wanted: the scenario as written."""
+    overrides = header.get("overrides") if isinstance(header.get("overrides"), dict) else {}
+    combos = header.get("scenarios") if isinstance(header.get("scenarios"), dict) else {}
+    if not wanted:
+        return [("", {}, None)]
+    names = list(combos or overrides) if wanted == ["all"] else wanted
+    out = []
+    for name in names:
+        parts = combos.get(name, [name] if name in overrides else None)
+        if parts is None:
+            out.append((name, {}, f"variant {name!r} is neither in the file's `scenarios` nor its `overrides`"))
+            continue
+        settings: dict[str, str] = {}
+        for part in parts:
+            settings.update({k: json.dumps(v) for k, v in (overrides.get(part) or {}).items()})
+        out.append((name, settings, None))
+    return out or [("", {}, None)]
+
+
 def plan_jobs(files: list[Path], out: Path, sets: dict[str, str], grid: dict[str, list[str]],
-              force: bool = False) -> list[Job]:
+              force: bool = False, wanted: list[str] | None = None) -> list[Job]:
+    """One job per file × declared variant × grid point. Precedence, lowest first: the file as
+    written, its named variant's overrides (in the order listed), `--set`, the grid point."""
     jobs, owner = [], {}
     for f in files:
         header = _header(f) or {}
         name = header.get("name") if isinstance(header.get("name"), str) and header.get("name") else f.stem
-        for variant, settings in variants(sets, grid):
-            job = Job(file=str(f), scenario=name, variant=variant, settings=settings, out=str(out), force=force)
-            if job.folder in owner and owner[job.folder] != str(f):
+        for (declared, named, problem), (variant, settings) in itertools.product(
+                named_variants(header, wanted or []), variants(sets, grid)):
+            job = Job(file=str(f), scenario=name, variant=",".join(v for v in (declared, variant) if v),
+                      settings={**named, **settings}, out=str(out), force=force, conflict=problem)
+            if problem is None and job.folder in owner and owner[job.folder] != str(f):
                 job.conflict = (f"output folder {job.folder} is already used by {owner[job.folder]} "
                                 f"(two scenarios named {name!r})")
-            else:
+            elif problem is None:
                 owner[job.folder] = str(f)
             jobs.append(job)
     return jobs

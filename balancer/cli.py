@@ -136,6 +136,8 @@ def batch(
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="KEY=VALUE for every variant (repeatable); a --grid of the same key wins.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo variants whose outputs are up to date.")] = False,
+    variants: Annotated[Optional[list[str]], typer.Option(
+        "--variants", help="Run the files' named variants: `all`, or names from their `scenarios:`/`overrides:`.")] = None,
     scheduler: Annotated[Optional[str], typer.Option(
         help="Run on a Dask cluster: tcp://HOST:PORT, or a scheduler file (needs dask[distributed]).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -148,7 +150,7 @@ def batch(
     try:
         files = batch_runs.expand_paths(paths)
         planned = batch_runs.plan_jobs(files, out, batch_runs.parse_sets(set_ or []),
-                                       batch_runs.parse_grid(grid or []), force=force)
+                                       batch_runs.parse_grid(grid or []), force=force, wanted=variants)
     except InputError as e:
         _invalid(e.message)
     if not planned:

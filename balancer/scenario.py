@@ -19,7 +19,7 @@ import hashlib
 import io
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, get_args
@@ -211,6 +211,23 @@ class _Header(BaseModel):
     """For staffing: expected filings per case type, a list of rows or a path to a table."""
     policy: Policy | None = None
     """Allocation policy."""
+    overrides: dict[str, dict[str, Any]] | None = None
+    """Named variants for `balancer batch`: each maps dotted keys (`policy.tolerance`,
+    `model.hours_per_fte`, `model.case_types.<id>.weight_hours`) to values."""
+    scenarios: dict[str, list[str]] | None = None
+    """Named combinations of `overrides` for `balancer batch --variants`, applied in the order listed."""
+
+    @field_validator("scenarios")
+    @classmethod
+    def _known_overrides(cls, scenarios: dict[str, list[str]] | None, info: Any) -> Any:
+        known = set(info.data.get("overrides") or {})
+        for name, parts in (scenarios or {}).items():
+            for i, part in enumerate(parts):
+                if part not in known:
+                    raise _at((name, i), "unknown_override", "{part} is not one of the `overrides`",
+                              f"one of: {', '.join(sorted(known)) or '(no overrides are defined)'}",
+                              part=part)
+        return scenarios
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,6 +259,10 @@ class Scenario:
     """Every file read, relative to the scenario's folder (posix) → SHA-256 of its bytes."""
     caseload: pd.DataFrame | None = None
     """For staffing: type, filings, office; None when the scenario has no `caseload`."""
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Named variants (dotted key → value) for `balancer batch`; a plain run ignores them."""
+    variants: dict[str, list[str]] = field(default_factory=dict)
+    """The file's `scenarios:`: named combinations of `overrides`."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -966,6 +987,8 @@ def load_scenario(path: str | Path) -> Scenario:
         cases=_cases(case_rows, model, staff["id"]) if case_rows is not None else _no_cases(),
         inputs=inputs,
         caseload=_caseload(load_rows, model) if load_rows is not None else None,
+        overrides=header.overrides or {},
+        variants=header.scenarios or {},
     )
 
 

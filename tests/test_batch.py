@@ -244,3 +244,30 @@ def test_an_unreachable_scheduler_is_an_input_error(tmp_path, monkeypatch):
     done = cli(str(ROOT / "scenarios" / "demo-office.yaml"), "--out", str(tmp_path / "o"), "-q",
                "--scheduler", "tcp://127.0.0.1:9")
     assert done.exit_code == 2 and "Dask scheduler" in done.output
+
+
+def test_named_variants_from_the_file_and_their_precedence(tmp_path):
+    """File < its named variant's overrides (in order) < --set < --grid."""
+    path = write(tmp_path / "named.yaml", SMALL.format(name="named", kind="theft") + """
+overrides:
+  calm: {policy.tolerance: 0.0, policy.max_probability: 0.9}
+  strict: {policy.max_probability: 0.6}
+  heavy: {model.hours_per_fte: 1200}
+scenarios:
+  calm-strict: [calm, strict]
+  heavy-only: [heavy]
+""")
+    assert load_scenario(path).variants == {"calm-strict": ["calm", "strict"], "heavy-only": ["heavy"]}
+    out = tmp_path / "out"
+    done = cli(path, "--out", out, "-q", "--variants", "all", "--set", "policy.tolerance=0.01",
+               "--grid", "policy.seed=1,2")
+    assert done.exit_code == 0, done.output
+    rows = table(out)
+    assert list(rows["variant"]) == ["calm-strict,seed=1", "calm-strict,seed=2", "heavy-only,seed=1", "heavy-only,seed=2"]
+    summary = json.loads((out / "named__calm-strict,seed=2" / "summary.json").read_text())
+    # strict (listed later) beats calm on max_probability; --set beats calm on tolerance; grid sets the seed
+    assert summary["policy"] == {**summary["policy"], "max_probability": 0.6, "tolerance": 0.01, "seed": 2}
+    assert cli(path, "--out", tmp_path / "one", "-q", "--variants", "heavy").exit_code == 0
+    assert table(tmp_path / "one")["variant"].tolist() == ["heavy"]
+    missing = cli(path, "--out", tmp_path / "none", "-q", "--variants", "nosuch")
+    assert missing.exit_code == 2 and "nosuch" in table(tmp_path / "none")["error"].iloc[0]
