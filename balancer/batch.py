@@ -68,7 +68,9 @@ SCHEDULER_TIMEOUT = 30
 DONE, INFEASIBLE, INVALID, FAILED = "done", "infeasible", "invalid", "failed"
 STEPS = ("load", "compile", "check", "balance", "design", "draw", "plan", "write")
 METRICS = ("max_utilisation", "min_utilisation", "spread", "mean_effective_candidates")
-COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, "inputs_sha256",
+STAFFING_METRICS = ("formula_need_fte", "formula_gap_fte", "hires")
+"""Columns a `--staffing` row fills (the overall `all`/`all` row of staffing.csv)."""
+COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, *STAFFING_METRICS, "inputs_sha256",
            "settings", "output", "error", *(f"seconds_{s}" for s in STEPS), "seconds_total")
 TABLE = "batch.csv"
 VARIANT_FILE = "variant.json"
@@ -101,13 +103,21 @@ def is_allocation_scenario(path: Path) -> bool:
     return data is not None and data.get("cases") is not None
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders and globs → their allocation scenarios, sorted. Duplicates once."""
+def is_staffing_scenario(path: Path) -> bool:
+    """A `*.yaml` with a `caseload:`."""
+    data = _header(path) if path.suffix == ".yaml" else None
+    return data is not None and data.get("caseload") is not None
+
+
+def expand_paths(paths: Iterable[str | Path], staffing: bool = False) -> list[Path]:
+    """Files as given; folders and globs → their allocation scenarios (with `staffing`: their
+    staffing scenarios), sorted. Duplicates once."""
     found: dict[Path, None] = {}
+    wanted = is_staffing_scenario if staffing else is_allocation_scenario
 
     def folder(d: Path) -> None:
         for p in sorted(d.rglob("*.yaml")):
-            if p.is_file() and is_allocation_scenario(p):
+            if p.is_file() and wanted(p):
                 found.setdefault(p, None)
 
     for raw in paths:
@@ -123,7 +133,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             for m in map(Path, matches):
                 if m.is_dir():
                     folder(m)
-                elif is_allocation_scenario(m):
+                elif wanted(m):
                     found.setdefault(m, None)
         else:
             raise InputError(f"{raw} does not exist", expected="a scenario file, a folder or a glob")
@@ -242,6 +252,8 @@ class Job:
     conflict: str | None = None
     """Set when this job cannot run (e.g. its output folder is taken by another scenario)."""
     formats: tuple[str, ...] = ("csv",)
+    staffing: bool = False
+    """Run `balancer staffing` (at its default target) instead of `run`."""
 
     @property
     def folder(self) -> str:
@@ -284,6 +296,32 @@ def _publish(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _allocation(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dict, Callable]:
+    """Solve like `balancer run`: the row, and how to write the outputs."""
+    result = solve(sc)
+    timings.update(result.timings)
+    status = DONE if result.status is Status.DONE else INFEASIBLE
+    m = result.metrics
+    errors = "; ".join(f.message for f in result.findings if f.severity is Severity.ERROR)
+    row = _row(job, status=status, seed=result.seed, inputs_sha256=digest, output=job.folder,
+               error=errors or None, **{k: m.get(k) for k in METRICS})
+    return row, lambda folder: write_outputs(result, folder, job.formats)
+
+
+def _staffing(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dict, Callable]:
+    """Plan like `balancer staffing`: the row (its overall totals), and how to write the outputs."""
+    from balancer.staffing import plan_staffing, write_staffing  # only batch --staffing needs it
+
+    t0 = time.perf_counter()
+    result = plan_staffing(sc)
+    timings["plan"] = time.perf_counter() - t0
+    totals = result.total()
+    row = _row(job, status=DONE if result.feasible else INFEASIBLE, inputs_sha256=digest,
+               output=job.folder, error=None if result.feasible else "; ".join(result.findings),
+               **{k: totals.get(k) for k in STAFFING_METRICS})
+    return row, lambda folder: write_staffing(result, folder)
+
+
 def run_job(job: Job) -> dict:
     """Load, vary, solve and write one variant; never raises (the row says what went wrong)."""
     t0 = time.perf_counter()
@@ -298,17 +336,11 @@ def run_job(job: Job) -> dict:
         target = Path(job.out) / job.folder
         if not job.force and (row := _reusable(target, digest, job.settings)) is not None:
             return {**row, "file": job.file, "reused": True}
-        result = solve(sc)
-        timings.update(result.timings)
-        status = DONE if result.status is Status.DONE else INFEASIBLE
-        m = result.metrics
-        errors = "; ".join(f.message for f in result.findings if f.severity is Severity.ERROR)
-        row = _row(job, status=status, seed=result.seed, inputs_sha256=digest, output=job.folder,
-                   error=errors or None, **{k: m.get(k) for k in METRICS})
+        row, write = (_staffing if job.staffing else _allocation)(job, sc, digest, timings)
         t_write = time.perf_counter()
         tmp = target.with_name(f".{target.name}{_TMP}{os.getpid()}-{uuid.uuid4().hex[:8]}")
         try:
-            write_outputs(result, tmp, job.formats)
+            write(tmp)
             timings["write"] = time.perf_counter() - t_write
             row.update({f"seconds_{s}": round(timings[s], 6) for s in STEPS if s in timings},
                        seconds_total=round(time.perf_counter() - t0, 6))
@@ -359,7 +391,7 @@ def named_variants(header: dict, wanted: list[str]) -> list[tuple[str, dict[str,
 
 
 def plan_jobs(files: list[Path], out: Path, sets: dict[str, str], grid: dict[str, list[str]],
-              force: bool = False, wanted: list[str] | None = None) -> list[Job]:
+              force: bool = False, wanted: list[str] | None = None, staffing: bool = False) -> list[Job]:
     """One job per file × declared variant × grid point. Precedence, lowest first: the file as
     written, its named variant's overrides (in the order listed), `--set`, the grid point."""
     jobs, owner = [], {}
@@ -369,7 +401,8 @@ def plan_jobs(files: list[Path], out: Path, sets: dict[str, str], grid: dict[str
         for (declared, named, problem), (variant, settings) in itertools.product(
                 named_variants(header, wanted or []), variants(sets, grid)):
             job = Job(file=str(f), scenario=name, variant=",".join(v for v in (declared, variant) if v),
-                      settings={**named, **settings}, out=str(out), force=force, conflict=problem)
+                      settings={**named, **settings}, out=str(out), force=force, conflict=problem,
+                      staffing=staffing)
             if problem is None and job.folder in owner and owner[job.folder] != str(f):
                 job.conflict = (f"output folder {job.folder} is already used by {owner[job.folder]} "
                                 f"(two scenarios named {name!r})")

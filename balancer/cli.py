@@ -136,6 +136,8 @@ def batch(
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="KEY=VALUE for every variant (repeatable); a --grid of the same key wins.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo variants whose outputs are up to date.")] = False,
+    staffing: Annotated[bool, typer.Option(
+        "--staffing", help="Run `staffing` (target 0.85) on the staffing scenarios instead of `run`.")] = False,
     variants: Annotated[Optional[list[str]], typer.Option(
         "--variants", help="Run the files' named variants: `all`, or names from their `scenarios:`/`overrides:`.")] = None,
     scheduler: Annotated[Optional[str], typer.Option(
@@ -148,13 +150,14 @@ def batch(
     from balancer import batch as batch_runs
 
     try:
-        files = batch_runs.expand_paths(paths)
+        files = batch_runs.expand_paths(paths, staffing=staffing)
         planned = batch_runs.plan_jobs(files, out, batch_runs.parse_sets(set_ or []),
-                                       batch_runs.parse_grid(grid or []), force=force, wanted=variants)
+                                       batch_runs.parse_grid(grid or []), force=force, wanted=variants,
+                                       staffing=staffing)
     except InputError as e:
         _invalid(e.message)
     if not planned:
-        _invalid(f"no allocation scenario found in {', '.join(paths)}.")
+        _invalid(f"no {'staffing' if staffing else 'allocation'} scenario found in {', '.join(paths)}.")
     n_jobs = jobs or batch_runs.default_jobs()
     try:
         rows = _run_batch(batch_runs, planned, out, n_jobs, scheduler, quiet)

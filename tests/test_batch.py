@@ -4,6 +4,10 @@ resumption, parallel = serial, and no half-written output folders (balancer/batc
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -271,3 +275,38 @@ scenarios:
     assert table(tmp_path / "one")["variant"].tolist() == ["heavy"]
     missing = cli(path, "--out", tmp_path / "none", "-q", "--variants", "nosuch")
     assert missing.exit_code == 2 and "nosuch" in table(tmp_path / "none")["error"].iloc[0]
+
+
+def test_staffing_batches_run_the_staffing_model(tmp_path):
+    out = tmp_path / "out"
+    done = cli(ROOT / "scenarios", "--out", out, "-q", "--staffing", "--grid", "model.hours_per_fte=1227,1000")
+    assert done.exit_code == 0, done.output
+    rows = table(out)
+    assert set(rows["scenario"]) == {"staffing-wisconsin"} and list(rows["status"]) == ["done", "done"]
+    # fewer hours per post: more posts needed, by the formula and by the optimiser
+    assert rows["formula_need_fte"].iloc[1] > rows["formula_need_fte"].iloc[0]
+    assert rows["hires"].iloc[1] >= rows["hires"].iloc[0]
+    assert (out / rows["output"].iloc[0] / "staffing.csv").exists()
+
+
+def test_a_killed_batch_leaves_only_whole_variants_and_resumes(tmp_path):
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "balancer", "batch", str(ROOT / "scenarios" / "regional" / "regional.yaml"),
+            "--out", str(out), "-q", "--jobs", "1", "--set", "policy.seed=1",
+            "--grid", "policy.tolerance=" + ",".join(f"0.{i:03d}" for i in range(40))]
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and len([p for p in out.glob("regional__*") if p.is_dir()]) < 3:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    finished = [p for p in out.glob("regional__*") if p.is_dir()]
+    assert 3 <= len(finished) < 40, "the batch was not stopped in the middle"
+    for folder in finished:  # every visible variant folder is whole
+        assert {"assignments.csv", "staff.csv", "summary.json", "variant.json"} <= {f.name for f in folder.iterdir()}
+    again = subprocess.run(args, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    rows = table(out)
+    assert len(rows) == 40 and (rows["status"] == "done").all()
+    assert rows["reused"].astype(str).str.lower().eq("true").sum() == len(finished)
+    assert not leftovers(out)
