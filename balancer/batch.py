@@ -59,7 +59,7 @@ from pydantic import BaseModel, ValidationError
 
 from balancer.checks import Severity
 from balancer.errors import BalancerError, InputError
-from balancer.io import atomic_write, write_json, write_outputs
+from balancer.io import atomic_write, write_json, write_outputs, write_table
 from balancer.pipeline import Status, inputs_digest, package_version, solve
 from balancer.scenario import Policy, Scenario, WorkloadModel, load_scenario
 
@@ -73,6 +73,7 @@ STAFFING_METRICS = ("formula_need_fte", "formula_gap_fte", "hires")
 COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, *STAFFING_METRICS, "inputs_sha256",
            "settings", "output", "error", *(f"seconds_{s}" for s in STEPS), "seconds_total")
 TABLE = "batch.csv"
+TABLE_PARQUET = "batch.parquet"
 VARIANT_FILE = "variant.json"
 _TMP = ".tmp-"
 _GLOB = re.compile(r"[*?\[]")
@@ -474,7 +475,20 @@ def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
                 done(i, row)
     table = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)  # seeds are 64-bit: never floats
     atomic_write(out / TABLE, lambda tmp: table.to_csv(tmp, index=False))
+    write_table(_typed(table), out / TABLE_PARQUET)
     return rows  # type: ignore[return-value]
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Column types for Parquet: numbers as floats, `reused` as a flag, seeds (up to 2**64 − 1)
+    and text as strings."""
+    numeric = [*METRICS, *STAFFING_METRICS, *(c for c in COLUMNS if c.startswith("seconds_"))]
+    out = table.copy()
+    out[numeric] = out[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
+    for c in out.columns.difference([*numeric, "reused"]):
+        out[c] = out[c].map(lambda v: None if v is None or v != v else str(v)).astype("string")
+    out["reused"] = out["reused"].map(bool).astype("boolean")
+    return out
 
 
 def exit_code(rows: list[dict]) -> int:

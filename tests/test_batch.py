@@ -287,6 +287,9 @@ def test_staffing_batches_run_the_staffing_model(tmp_path):
     assert rows["formula_need_fte"].iloc[1] > rows["formula_need_fte"].iloc[0]
     assert rows["hires"].iloc[1] >= rows["hires"].iloc[0]
     assert (out / rows["output"].iloc[0] / "staffing.csv").exists()
+    parquet = pd.read_parquet(out / "batch.parquet")
+    assert list(parquet["hires"]) == list(rows["hires"].astype(float))
+    assert list(parquet["scenario"]) == list(rows["scenario"])
 
 
 def test_a_killed_batch_leaves_only_whole_variants_and_resumes(tmp_path):
