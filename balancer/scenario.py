@@ -55,6 +55,13 @@ def _no_number(value: Any) -> Any:
 Day = Annotated[date, BeforeValidator(_no_number)]
 
 
+def _span_end(first: date | None, last: date, kind: str, message: str, expected: str) -> date:
+    """One rule for every span of days (a period, an absence): it does not end before it starts."""
+    if first is not None and last < first:
+        raise _at((), kind, message, expected, first=str(first), last=str(last))
+    return last
+
+
 # ---------------------------------------------------------------------------------------------
 # Public models
 # ---------------------------------------------------------------------------------------------
@@ -137,11 +144,8 @@ class Period(BaseModel):
     @field_validator("end")
     @classmethod
     def _not_before_start(cls, end: date, info: Any) -> date:
-        start = info.data.get("start")
-        if start is not None and end < start:
-            raise _at((), "period_order", "end {end} is before start {start}", "an end on or after the start",
-                      end=str(end), start=str(start))
-        return end
+        return _span_end(info.data.get("start"), end, "period_order", "end {last} is before start {first}",
+                         "an end on or after the start")
 
     @property
     def days(self) -> int:
@@ -177,11 +181,8 @@ class _Absence(BaseModel):
     @field_validator("to")
     @classmethod
     def _not_before_from(cls, to: date, info: Any) -> date:
-        start = info.data.get("from_")
-        if start is not None and to < start:
-            raise _at((), "span_order", "to {to} is before from {start}", "a `to` on or after `from`",
-                      to=str(to), start=str(start))
-        return to
+        return _span_end(info.data.get("from_"), to, "span_order", "to {last} is before from {first}",
+                         "a `to` on or after `from`")
 
 
 class _Header(BaseModel):
