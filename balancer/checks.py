@@ -13,6 +13,7 @@ from ortools.graph.python import max_flow
 
 from balancer.balance import capacity_room
 from balancer.problem import Problem, staff_capacity, type_eligibility
+from balancer.rebalance import holding
 from balancer.scenario import Scenario
 
 MAX_NAMES = 8
@@ -135,13 +136,16 @@ def warnings(scenario: Scenario, problem: Problem) -> list[Finding]:
             f"{len(away)} prosecutor(s) have no time in the period and get no cases: {names(away)}.",
             {"staff": away.tolist()},
         ))
-    held = scenario.cases["assigned_to"].notna().sum()
-    if held:
+    hold = holding(scenario, problem)
+    if hold.forced.any():
+        forced = hold.forced[problem.case_item]
+        holders = sorted({str(h) for h in scenario.cases["assigned_to"].to_numpy(dtype=object)[forced]})
         out.append(Finding(
-            "assigned-cases-redrawn", Severity.WARNING,
-            f"{held} case(s) name a current holder (assigned_to); this version draws every case "
-            "afresh, so they may move.",
-            {"cases": int(held)},
+            "held-cases-must-move", Severity.WARNING,
+            f"{int(forced.sum())} case(s) are held by someone who may not keep them (no time in the "
+            f"period, a conflict, a missing specialisation or grade, or a group split between "
+            f"holders); they move whatever the move budget. Holders: {names(holders)}.",
+            {"cases": int(forced.sum()), "holders": holders},
         ))
     work = float(problem.class_hours.sum() + problem.base_load.sum())
     capacity = float(problem.capacity.sum())

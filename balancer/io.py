@@ -53,12 +53,16 @@ def write_json(data: dict, path: Path) -> None:
 
 
 def write_outputs(result: Result, out_dir: str | Path, formats=("csv",)) -> list[Path]:
-    """assignments and staff tables in each format, then summary.json (last: it marks a whole run)."""
+    """assignments and staff tables (and moves, when rebalancing) in each format, then summary.json
+    (last: it marks a whole run)."""
     out = Path(out_dir)
     written = []
     if result.plan is not None:
         for fmt in dict.fromkeys(formats):
-            for name, table in (("assignments", result.plan.assignments), ("staff", result.plan.staff)):
+            tables = [("assignments", result.plan.assignments), ("staff", result.plan.staff)]
+            if result.moves is not None:
+                tables.append(("moves", result.moves))
+            for name, table in tables:
                 path = out / f"{name}.{fmt}"
                 write_table(table, path)
                 written.append(path)

@@ -234,6 +234,8 @@ def _nearest_allowed(e: int, lo: int, hi: int, x: np.ndarray, skip: set) -> int:
 
 def round_slots(problem: Problem, units: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(E,) integer items per edge: dependent rounding of `units` over the slot graph."""
+    if not units.any():  # nothing to draw (a rebalance that moves nothing)
+        return np.zeros(len(units), dtype=np.int64)
     won, pieces = slot_graph(problem, units)
     if len(pieces[0]):
         for edge in dependent_rounding(*pieces, rng=rng):

@@ -16,11 +16,12 @@ from enum import Enum
 from importlib.metadata import version
 
 import numpy as np
+import pandas as pd
 
 from balancer import balance as balance_step
-from balancer import lottery
+from balancer import lottery, rebalance
 from balancer.checks import Finding, check, has_errors
-from balancer.plan import Plan, make_plan
+from balancer.plan import Plan, make_plan, rebalanced_plan
 from balancer.problem import Problem, compile_problem
 from balancer.scenario import Scenario
 
@@ -45,6 +46,14 @@ class Result:
     plan: Plan | None = None
     record: dict | None = None
     """The register's record of this draw (id, hash, re-draws), once it is recorded."""
+    pool: Problem | None = None
+    """What the lottery drew: `problem` itself, or after rebalancing the new and released cases."""
+    selection: rebalance.Selection | None = None
+    """Rebalancing only: how many held cases of each (class, holder) group move."""
+    moves: pd.DataFrame | None = None
+    """Rebalancing only: one row per case that changes hands (moves.csv)."""
+    rebalance: dict | None = None
+    """Rebalancing only: moves, budget and utilisation before and after (summary.json)."""
 
     @property
     def metrics(self) -> dict:
@@ -66,6 +75,7 @@ class Result:
             "findings": [f.to_dict() for f in self.findings],
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
             "register": self.record,
+            **({"rebalance": self.rebalance} if self.rebalance is not None else {}),
         }
 
 
@@ -101,17 +111,29 @@ def solve(scenario: Scenario, *, seed: int | None = None) -> Result:
     result = Result(scenario, Status.INFEASIBLE, seed, findings, timings, problem)
     if has_errors(findings):
         return result
+    rng = np.random.default_rng(seed)
+    hold = rebalance.holding(scenario, problem)
+    pool = problem
+    if hold.any:
+        with _timed(timings, "select"):
+            result.selection = rebalance.select(problem, hold, policy.moves)
+            released = rebalance.released_items(problem, hold, result.selection, rng)
+            pool = compile_problem(rebalance.pool_scenario(scenario, problem, hold, released), allow_empty=True)
+    result.pool = pool
     with _timed(timings, "balance"):
-        result.balance = balance_step.leximin(problem)
+        result.balance = balance_step.leximin(pool)
     with _timed(timings, "design"):
         result.design = lottery.design(
-            problem, result.balance, tolerance=policy.tolerance,
+            pool, result.balance, tolerance=policy.tolerance,
             max_probability=policy.max_probability, hard_capacity=hard,
         )
     with _timed(timings, "draw"):
-        item_staff = lottery.draw(problem, result.design, np.random.default_rng(seed))
+        item_staff = lottery.draw(pool, result.design, rng)
     with _timed(timings, "plan"):
-        result.plan = make_plan(problem, result.balance, result.design, item_staff)
+        result.plan = make_plan(pool, result.balance, result.design, item_staff)
+        if hold.any:
+            result.plan, result.moves, result.rebalance = rebalanced_plan(
+                scenario, problem, hold, released, result.selection, result.balance, result.plan, policy.moves)
     result.status = Status.DONE
     return result
 

@@ -10,6 +10,8 @@ import pandas as pd
 from balancer.balance import Balance, utilisation
 from balancer.lottery import Design
 from balancer.problem import Problem
+from balancer.rebalance import Holding, Selection
+from balancer.scenario import Moves, Scenario
 
 
 @dataclass(frozen=True)
@@ -35,17 +37,7 @@ def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np
         "probability": item_pi[problem.case_item],
     })
     assigned = np.bincount(case_staff, weights=problem.case_weight, minlength=problem.n_staff)
-    u = utilisation(problem, assigned)
-    staff = pd.DataFrame({
-        "staff_id": problem.staff_ids,
-        "capacity_hours": problem.capacity,
-        "base_load_hours": problem.base_load,
-        "assigned_hours": assigned,
-        "load_hours": problem.base_load + assigned,
-        "utilisation": u,
-        "target_utilisation": balance.target_utilisation,
-        "cases": np.bincount(case_staff, minlength=problem.n_staff),
-    })
+    staff = staff_table(problem, case_staff, balance.target_utilisation)
     metrics = {
         "n_cases": int(len(problem.case_ids)),
         "n_items": int(len(problem.item_class)),
@@ -56,6 +48,101 @@ def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np
         **randomness_metrics(problem, design),
     }
     return Plan(assignments=assignments, staff=staff, metrics=metrics)
+
+
+def staff_table(problem: Problem, case_staff: np.ndarray, target_utilisation: np.ndarray) -> pd.DataFrame:
+    """One row per prosecutor: capacity, loads before/after, utilisation and its leximin target."""
+    assigned = np.bincount(case_staff, weights=problem.case_weight, minlength=problem.n_staff)
+    return pd.DataFrame({
+        "staff_id": problem.staff_ids,
+        "capacity_hours": problem.capacity,
+        "base_load_hours": problem.base_load,
+        "assigned_hours": assigned,
+        "load_hours": problem.base_load + assigned,
+        "utilisation": utilisation(problem, assigned),
+        "target_utilisation": target_utilisation,
+        "cases": np.bincount(case_staff, minlength=problem.n_staff),
+    })
+
+
+def rebalanced_plan(scenario: Scenario, problem: Problem, hold: Holding, released: np.ndarray,
+                    selection: Selection, pool_balance: Balance, pool_plan: Plan,
+                    moves: Moves) -> tuple[Plan, pd.DataFrame, dict]:
+    """The plan of every listed case after rebalancing, the moves table, and the summary block.
+
+    `pool_plan` holds the draw of the new and released cases; the others stay with their holders
+    (probability 1: the selection is not random, only which of a group's interchangeable cases go).
+    """
+    stays = (hold.held & ~released)[problem.case_item]
+    staff_pos = pd.Index(problem.staff_ids)
+    previous = scenario.cases["assigned_to"].to_numpy(dtype=object)
+    was = np.where(pd.isna(previous), -1, staff_pos.get_indexer(previous))
+    case_staff = np.empty(len(problem.case_ids), dtype=np.int64)
+    probability = np.ones(len(problem.case_ids))
+    case_staff[stays] = was[stays]
+    case_staff[~stays] = staff_pos.get_indexer(pool_plan.assignments["staff_id"].to_numpy(dtype=object))
+    probability[~stays] = pool_plan.assignments["probability"].to_numpy()
+    assignments = pd.DataFrame({
+        "case_id": problem.case_ids,
+        "staff_id": problem.staff_ids[case_staff],
+        "weight_hours": problem.case_weight,
+        "probability": probability,
+        "previous_staff_id": previous,
+    })
+
+    staying_hours = np.bincount(case_staff[stays], weights=problem.case_weight[stays], minlength=problem.n_staff)
+    balance = Balance(load=pool_balance.load + staying_hours, flow=np.zeros(0),
+                      target_utilisation=pool_balance.target_utilisation)
+    staff = staff_table(problem, case_staff, balance.target_utilisation)
+    held_before = np.bincount(was[was >= 0], weights=problem.case_weight[was >= 0], minlength=problem.n_staff)
+    staff.insert(3, "held_hours_before", held_before)
+    staff.insert(6, "utilisation_before", utilisation(problem, held_before))
+
+    moved = (was >= 0) & (case_staff != was)
+    forced = hold.forced[problem.case_item]
+    table = pd.DataFrame({
+        "case_id": problem.case_ids[moved],
+        "from": problem.staff_ids[was[moved]],
+        "to": problem.staff_ids[case_staff[moved]],
+        "hours": problem.case_weight[moved],
+        "reason": np.where(forced[moved], "holder not eligible", "balance"),
+    })
+    on = problem.capacity > 0
+    metrics = {k: pool_plan.metrics[k] for k in pool_plan.metrics if k not in BALANCE_KEYS}
+    metrics.update({
+        "n_cases": int(len(problem.case_ids)),
+        "n_items": int(len(problem.item_class)),
+        "n_classes": int(problem.n_classes),
+        "n_edges": int(problem.n_edges),
+        "n_drawn_cases": int((~stays).sum()),
+        **balance_metrics(problem, balance, staff["assigned_hours"].to_numpy()),
+        "max_utilisation_before": _stats(utilisation(problem, held_before)[on])["max"],
+    })
+    released_cases = hold.held[problem.case_item] & released[problem.case_item]
+    summary = {
+        "held_cases": int((was >= 0).sum()),
+        "new_cases": int((was < 0).sum()),
+        "moved_cases": int(moved.sum()),
+        "moved_hours": float(problem.case_weight[moved].sum()),
+        "forced_moves": int((moved & forced).sum()),
+        "balance_moves": int((moved & ~forced).sum()),
+        "balance_moved_hours": float(problem.case_weight[moved & ~forced].sum()),
+        "released_cases": int(released_cases.sum()),
+        "released_but_kept": int((released_cases & ~moved).sum()),
+        "budget": moves.model_dump(mode="json"),
+        "groups": int(len(selection.groups.count)),
+        "fluid_balance_moves": float(selection.fluid_moved.sum()),
+        "utilisation_before": _stats(utilisation(problem, held_before)[on]),
+        "utilisation_after": _stats(staff["utilisation"].to_numpy()[on]),
+    }
+    return Plan(assignments=assignments, staff=staff, metrics=metrics), table, summary
+
+
+def _stats(u: np.ndarray) -> dict:
+    if len(u) == 0:
+        return {}
+    return {"max": float(u.max()), "min": float(u.min()), "mean": float(u.mean()),
+            "spread": float(u.max() - u.min())}
 
 
 def probability_table(problem: Problem, design: Design) -> pd.DataFrame:
@@ -89,6 +176,13 @@ def gini(values: np.ndarray) -> float:
     return float((2 * np.arange(1, n + 1) - n - 1) @ v / (n * v.sum()))
 
 
+BALANCE_KEYS = ("max_utilisation", "min_utilisation", "mean_utilisation", "spread", "gini",
+                "max_utilisation_before", "target_max_utilisation", "target_min_utilisation",
+                "max_distance_from_target_hours", "mean_distance_from_target_hours",
+                "max_distance_from_target_utilisation")
+"""What `balance_metrics` returns."""
+
+
 def balance_metrics(problem: Problem, balance: Balance, assigned: np.ndarray) -> dict:
     """Utilisation spread of the realised plan and its distance from the leximin targets."""
     on = problem.capacity > 0
@@ -116,6 +210,8 @@ def balance_metrics(problem: Problem, balance: Balance, assigned: np.ndarray) ->
 def randomness_metrics(problem: Problem, design: Design) -> dict:
     """How unpredictable the lottery is, per item: the rounded items of a class share one π row;
     each pooled item has its class's row without its exclusions, rescaled (closed forms below)."""
+    if len(problem.item_class) == 0:  # nothing was drawn (a rebalance that moves nothing)
+        return {}
     pi = design.probability(problem)
     k = problem.edge_class
     per_class = lambda values: np.bincount(k, weights=values, minlength=problem.n_classes)  # noqa: E731

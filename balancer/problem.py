@@ -127,9 +127,11 @@ def pooled_rows(problem: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
     return rows, rhs
 
 
-def compile_problem(scenario: Scenario) -> Problem:
-    """Turn a scenario into capacity/base-load vectors and case classes with their eligible staff."""
-    if scenario.cases.empty:
+def compile_problem(scenario: Scenario, *, allow_empty: bool = False) -> Problem:
+    """Turn a scenario into capacity/base-load vectors and case classes with their eligible staff.
+
+    `allow_empty`: a problem with no cases is fine (a rebalance where nothing needs drawing)."""
+    if scenario.cases.empty and not allow_empty:
         raise InputError(
             "the scenario has no cases to allocate (a `caseload` alone is for staffing models)",
             file=scenario.path, field="cases", expected="a `cases` list or table with at least one case",

@@ -153,6 +153,23 @@ class Period(BaseModel):
         return (self.end - self.start).days + 1
 
 
+class Moves(BaseModel):
+    """How freely cases that already have a holder (`assigned_to`) may move when rebalancing.
+
+    Cases whose holder is no longer eligible for them (no time in the period, a conflict, a lost
+    specialisation) always move, and count against none of these limits."""
+
+    model_config = _CONFIG
+
+    max: int | None = Field(None, ge=0, strict=True)
+    """Most cases that may move for balance; None: no limit."""
+    max_hours: float | None = Field(None, ge=0, strict=True)
+    """Most hours of cases that may move for balance; None: no limit."""
+    price: float = Field(0.0, ge=0, strict=True)
+    """Price of moving one hour, in utilisation points: an hour moves from p to q only while it
+    closes a gap u_p − u_q larger than this (0.1: ten points). 0: any gain in balance is worth it."""
+
+
 class Policy(BaseModel):
     """How evenly and how randomly cases are allocated."""
 
@@ -166,6 +183,8 @@ class Policy(BaseModel):
     """Seed of the draw; None: fresh randomness from the OS (and recorded)."""
     capacity: Literal["soft", "hard"] = "soft"
     """`hard`: nobody above 100 % utilisation (infeasible scenarios get a diagnosis)."""
+    moves: Moves = Field(default_factory=Moves)
+    """Rebalancing: which held cases may move (default: any, where it buys balance)."""
 
 
 class _Absence(BaseModel):
@@ -845,8 +864,8 @@ def _staff(rows: _Rows, model: WorkloadModel, period: Period | None) -> pd.DataF
         raise _error("the staff table has neither an 'fte' nor a 'capacity_hours' column", file=rows.file,
                      line=rows.header_line, field="fte", expected="a column fte or capacity_hours (or both)")
     ids = _ids(rows)
-    fte = _number(rows, "fte", gt=0)
-    hours = _number(rows, "capacity_hours", gt=0)
+    fte = _number(rows, "fte", ge=0)
+    hours = _number(rows, "capacity_hours", ge=0)
     one_of = "exactly one of fte or capacity_hours per staff member"
     _fail(rows, ~np.isnan(fte) & ~np.isnan(hours), "capacity_hours",
           lambda i: f"{rows.label(i)} has both fte and capacity_hours", one_of)

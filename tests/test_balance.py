@@ -50,7 +50,9 @@ def lp_leximin(problem) -> np.ndarray:
 @given(problems())
 def test_profile_equals_lp_leximin(problem):
     result = leximin(problem)
-    np.testing.assert_allclose(result.target_utilisation, lp_leximin(problem), atol=1e-5)
+    # 1e-4 utilisation (0.01 points): an interior-point solver approaches an optimum where flows
+    # without curvature sit on their bounds only like the square root of its gap tolerance.
+    np.testing.assert_allclose(result.target_utilisation, lp_leximin(problem), atol=1e-4)
 
 
 @settings(max_examples=60, deadline=None)

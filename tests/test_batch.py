@@ -96,8 +96,8 @@ def test_bad_scenarios_are_rows_not_the_end_of_the_batch(tmp_path):
     assert list(rows["scenario"]) == ["demo-office", "broken", "groups-and-conflicts", "nobody-qualified"]
     assert "colour" in rows["error"][1] and "broken.yaml" in rows["error"][1]
     assert "C1" in rows["error"][3]
-    for name in ("demo-office", "groups-and-conflicts"):
-        assert {p.name for p in (out / name).iterdir()} == OUTPUT_FILES
+    for name, extra in (("demo-office", set()), ("groups-and-conflicts", {"moves.csv"})):  # it holds cases
+        assert {p.name for p in (out / name).iterdir()} == OUTPUT_FILES | extra
         summary = json.loads((out / name / "summary.json").read_text())
         assert summary["status"] == "done" and summary["seed"] == 1 and summary["register"] is None
     assert json.loads((out / "nobody-qualified" / "summary.json").read_text())["status"] == "infeasible"
@@ -146,7 +146,8 @@ def test_grid_is_a_product_and_wins_over_set(tmp_path):
     assert "policy.seed" in rows["error"][1]
     for folder, tolerance in (("demo-office__tolerance=0,seed=1", 0), ("demo-office__tolerance=0.02,seed=1", 0.02)):
         policy = json.loads((out / folder / "summary.json").read_text())["policy"]
-        assert policy == {"tolerance": tolerance, "max_probability": 0.9, "seed": 1, "capacity": "soft"}
+        assert policy == {"tolerance": tolerance, "max_probability": 0.9, "seed": 1, "capacity": "soft",
+                          "moves": {"max": None, "max_hours": None, "price": 0.0}}
 
 
 def test_a_rerun_skips_what_is_up_to_date(tmp_path):
@@ -155,7 +156,7 @@ def test_a_rerun_skips_what_is_up_to_date(tmp_path):
     assert cli(*args).exit_code == 0
     first = table(out)
     stamps = {p: p.stat() for p in out.glob("*/*")}
-    assert len(stamps) == 2 * len(OUTPUT_FILES)
+    assert len(stamps) == 2 * len(OUTPUT_FILES) + 1  # groups-and-conflicts holds cases: moves.csv
 
     assert cli(*args).exit_code == 0
     again = table(out)
@@ -209,7 +210,7 @@ def test_a_failure_while_writing_leaves_no_half_written_folder(tmp_path, monkeyp
     assert not (out / "demo-office").exists() and not leftovers(out)
     # the previous complete result stays, whole
     assert (out / "groups-and-conflicts" / "assignments.csv").read_bytes() == before
-    assert {p.name for p in (out / "groups-and-conflicts").iterdir()} == OUTPUT_FILES
+    assert {p.name for p in (out / "groups-and-conflicts").iterdir()} == OUTPUT_FILES | {"moves.csv"}
 
     monkeypatch.setattr(batch, "write_outputs", real)
     assert cli(DEMO, GROUPS, "--out", out, "-q", "--set", "policy.seed=2").exit_code == 0

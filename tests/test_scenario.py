@@ -401,7 +401,7 @@ BAD = [
         "weight_hours", says=("> 0",)),
     Bad("zero case weight in CSV", table("cases", "id,type,weight_hours\nC1,theft,\nC2,theft,3\nC3,theft,0\n"),
         "weight_hours", file="cases.csv", line=4),
-    Bad("zero fte", inline(staff=rows("staff", "{id: P01, fte: 0}  # <-")), "fte", says=("> 0",)),
+    Bad("negative fte", inline(staff=rows("staff", "{id: P01, fte: -1}  # <-")), "fte", says=(">= 0",)),
     Bad("negative capacity_hours",
         inline(staff=rows("staff", "{id: P01, fte: 1}", "{id: P02, capacity_hours: -5}  # <-")), "capacity_hours"),
     Bad("negative capacity_hours in CSV", table("staff", "id,capacity_hours\nP01,100\nP02,200\nP03,-1\n"),
