@@ -128,20 +128,19 @@ class Selection:
     """(G,) items of each group that move (integers, within every budget)."""
     fluid_moved: np.ndarray
     """(G,) the fluid optimum's moves before rounding."""
-    load: np.ndarray
-    """(P,) fluid hours of the listed cases at each prosecutor at the optimum."""
 
 
 def select(problem: Problem, hold: Holding, moves: Moves) -> Selection:
     """Which held items move: the class QP, then the keep-as-many-as-possible LP, then rounding."""
     grp = groups(problem, hold)
+    if moves.max == 0 or moves.max_hours == 0 or len(grp.count) == 0:  # nothing may move for balance
+        none = np.zeros(len(grp.count))
+        return Selection(groups=grp, moved=none.astype(np.int64), fluid_moved=none)
     model = _SelectionModel(problem, grp, moves)
     x = model.solve(model.balance_objective())
-    load = model.load(x)
-    x = model.solve(model.keep_objective(), loads=load)
+    x = model.solve(model.keep_objective(), loads=model.load(x))
     fluid = np.clip(grp.count - x[model.stay], 0.0, grp.count)
-    return Selection(groups=grp, moved=_round_moves(problem, grp, fluid, moves), fluid_moved=fluid,
-                     load=model.load(x))
+    return Selection(groups=grp, moved=_round_moves(problem, grp, fluid, moves), fluid_moved=fluid)
 
 
 def frontier(problem: Problem, hold: Holding, moves: Moves, budgets: list[int]) -> pd.DataFrame:
