@@ -20,8 +20,9 @@ cases of a group that move are picked uniformly at random.
 Why a class QP and not an exact integer model: the objective is the leximin one (quadratic), so an
 exact model is a MIQP, which neither CBC nor HiGHS' MIP solve, and CP-SAT only on scaled integers.
 The class QP solves 100k cases × 2,000 staff in well under a second, is exact for the fluid
-problem, and its rounding is at most one case per (class, holder) group away from it — the same
-order as the lottery's own one-case-weight deviation, which follows it anyway.
+problem. Rounding up where the budgets allow keeps it exact (see `_round_moves`); where a budget
+binds, the rounding is at most one case per (class, holder) group away from it — the same order
+as the lottery's own one-case-weight deviation, which follows it anyway.
 
 Cases whose holder is not eligible for them any more (no time in the period, a conflict, a lost
 specialisation, a group split between holders) always move and count against no budget.
@@ -263,13 +264,24 @@ class _SelectionModel:
 
 
 def _round_moves(problem: Problem, grp: Groups, fluid: np.ndarray, moves: Moves) -> np.ndarray:
-    """Integer moves per group near the fluid ones: round down, then round up the groups whose
-    fluid move is at least half a case, largest first, while every budget holds. (Rounding up a
-    small fraction of a heavy case would move a whole case the balance asked only a bit of.)"""
-    moved = np.minimum(np.floor(fluid + 1e-6).astype(np.int64), grp.count)
+    """Whole cases to release per group, near the fluid moves and within every budget.
+
+    When the budgets allow, every fractional move is rounded up: the released cases go back into
+    the lottery, which returns each to its holder with the fluid optimum's share, so the loads
+    drawn for are exactly the optimum's (with no budget: a fresh balance's), and a released case
+    that comes back is not a move. When a budget binds, release only whole cases the budget pays
+    for: round down, then round up the groups whose fluid move is at least half a case, largest
+    first, while every budget holds (rounding up a small share of a heavy case would spend budget
+    on a case the balance asked only a bit of)."""
     weight = problem.class_weight[grp.cls]
-    cases_left = np.inf if moves.max is None else moves.max - moved.sum()
-    hours_left = np.inf if moves.max_hours is None else moves.max_hours - weight @ moved
+    up = np.minimum(np.ceil(fluid - 1e-6).astype(np.int64), grp.count)
+    cases_cap = np.inf if moves.max is None else moves.max
+    hours_cap = np.inf if moves.max_hours is None else moves.max_hours
+    if up.sum() <= cases_cap and weight @ up <= hours_cap + 1e-9:
+        return up
+    moved = np.minimum(np.floor(fluid + 1e-6).astype(np.int64), grp.count)
+    cases_left = cases_cap - moved.sum()
+    hours_left = hours_cap - weight @ moved
     rest = fluid - moved
     for g in np.argsort(-rest, kind="stable"):
         if rest[g] < 0.5 or cases_left < 1:
