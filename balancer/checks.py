@@ -193,3 +193,19 @@ def capacity_cut(problem: Problem, scale: float = 1000.0) -> list[Finding]:
         {"cases": cases.tolist(), "hours": hours, "staff": problem.staff_ids[staff].tolist(),
          "free_hours": free, "short_hours": hours - free},
     )]
+
+
+def over_capacity_after_moves(pool: Problem) -> list[Finding]:
+    """Hard capacity under a move budget: who stays above 100 % on the cases they keep alone."""
+    over = pool.base_load > pool.capacity + 1e-9
+    if not over.any():
+        return []
+    ids = pool.staff_ids[over]
+    worst = float(np.max(pool.base_load[over] / np.maximum(pool.capacity[over], 1e-9)))
+    return [Finding(
+        "hard-capacity-needs-more-moves", Severity.WARNING,
+        f"{len(ids)} prosecutor(s) keep more than 100 % of their capacity in the cases they hold "
+        f"(up to {worst:.0%}) because the move budget does not allow more moves: {names(ids)}. "
+        "Raise `policy.moves` to bring them under capacity.",
+        {"staff": ids.tolist(), "max_utilisation_kept": worst},
+    )]

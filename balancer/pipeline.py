@@ -20,7 +20,7 @@ import pandas as pd
 
 from balancer import balance as balance_step
 from balancer import lottery, rebalance
-from balancer.checks import Finding, check, has_errors
+from balancer.checks import Finding, check, has_errors, over_capacity_after_moves
 from balancer.plan import Plan, make_plan, rebalanced_plan
 from balancer.problem import Problem, compile_problem
 from balancer.scenario import Scenario
@@ -119,6 +119,8 @@ def solve(scenario: Scenario, *, seed: int | None = None) -> Result:
             result.selection = rebalance.select(problem, hold, policy.moves)
             released = rebalance.released_items(problem, hold, result.selection, rng)
             pool = compile_problem(rebalance.pool_scenario(scenario, problem, hold, released), allow_empty=True)
+        if hard:
+            findings += over_capacity_after_moves(pool)
     result.pool = pool
     with _timed(timings, "balance"):
         result.balance = balance_step.leximin(pool)
