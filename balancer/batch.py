@@ -6,8 +6,8 @@
   i.e. has `cases:`; `staffing-*.yaml` are skipped) and globs (`*`, `?`, `[…]`, `**`; matches are
   filtered like a folder's files). A file named explicitly is always taken.
 - **Variants.** `--set KEY=VALUE` applies to every run; `--grid KEY=V1,V2,…` (repeatable) gives the
-  cartesian product of its values. Keys are dotted: `policy.<field>`, `model.hours_per_fte`,
-  `model.case_types.<type id>.weight_hours`; values are read as YAML scalars and validated by the
+  cartesian product of its values. Keys are dotted: `policy.<field>`, `policy.moves.<field>`,
+  `model.hours_per_fte`, `model.case_types.<type id>.weight_hours`; values are read as YAML scalars and validated by the
   scenario's pydantic models, so a bad key or value makes that row `invalid`, not the batch.
   A scenario file may also declare named `overrides:` (each a mapping of dotted keys to values)
   and `scenarios:` (named lists of overrides); `--variants all|NAME…` runs them.
@@ -61,16 +61,19 @@ from balancer.checks import Severity
 from balancer.errors import BalancerError, InputError
 from balancer.io import atomic_write, write_json, write_outputs, write_table
 from balancer.pipeline import Status, inputs_digest, package_version, solve
-from balancer.scenario import Policy, Scenario, WorkloadModel, load_scenario
+from balancer.scenario import Moves, Policy, Scenario, WorkloadModel, load_scenario
 
 SCHEDULER_TIMEOUT = 30
 """Seconds to wait for a Dask scheduler to answer."""
 DONE, INFEASIBLE, INVALID, FAILED = "done", "infeasible", "invalid", "failed"
-STEPS = ("load", "compile", "check", "balance", "design", "draw", "plan", "write")
+STEPS = ("load", "compile", "check", "select", "balance", "design", "draw", "plan", "write")
 METRICS = ("max_utilisation", "min_utilisation", "spread", "mean_effective_candidates")
+MOVES = ("balance_moves", "forced_moves", "max_utilisation_before")
+"""Rebalancing rows only (empty otherwise): cases moved for balance, forced moves, and the top
+utilisation before (held cases at their holders)."""
 STAFFING_METRICS = ("formula_need_fte", "formula_gap_fte", "hires")
 """Columns a `--staffing` row fills (the overall `all`/`all` row of staffing.csv)."""
-COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, *STAFFING_METRICS, "inputs_sha256",
+COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, *MOVES, *STAFFING_METRICS, "inputs_sha256",
            "settings", "output", "error", *(f"seconds_{s}" for s in STEPS), "seconds_total")
 TABLE = "batch.csv"
 TABLE_PARQUET = "batch.parquet"
@@ -218,6 +221,12 @@ def apply_settings(scenario: Scenario, settings: dict[str, str]) -> Scenario:
                 raise InputError(f"unknown policy field {parts[1]!r} in {key}", field=key,
                                  expected=f"one of {', '.join(Policy.model_fields)}")
             policy = _revalidate(Policy, {**policy.model_dump(), parts[1]: value}, key, raw)
+        elif parts[:2] == ["policy", "moves"] and len(parts) == 3:
+            if parts[2] not in Moves.model_fields:
+                raise InputError(f"unknown moves field {parts[2]!r} in {key}", field=key,
+                                 expected=f"one of {', '.join(Moves.model_fields)}")
+            moves = _revalidate(Moves, {**policy.moves.model_dump(), parts[2]: value}, key, raw)
+            policy = policy.model_copy(update={"moves": moves})
         elif parts[:2] == ["model", "hours_per_fte"] and len(parts) == 2:
             model = _revalidate(WorkloadModel, {**model.model_dump(), "hours_per_fte": value}, key, raw)
         elif parts[:2] == ["model", "case_types"] and len(parts) == 4 and parts[3] == "weight_hours":
@@ -230,7 +239,8 @@ def apply_settings(scenario: Scenario, settings: dict[str, str]) -> Scenario:
             model = _revalidate(WorkloadModel, data, key, raw)
         else:
             raise InputError(f"cannot set {key}", field=key,
-                             expected="policy.<field>, model.hours_per_fte or model.case_types.<id>.weight_hours")
+                             expected="policy.<field>, policy.moves.<field>, model.hours_per_fte or "
+                                      "model.case_types.<id>.weight_hours")
     return dataclasses.replace(scenario, policy=policy, model=model)
 
 
@@ -306,6 +316,10 @@ def _allocation(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dic
     errors = "; ".join(f.message for f in result.findings if f.severity is Severity.ERROR)
     row = _row(job, status=status, seed=result.seed, inputs_sha256=digest, output=job.folder,
                error=errors or None, **{k: m.get(k) for k in METRICS})
+    if result.rebalance is not None:
+        rb = result.rebalance
+        row.update(balance_moves=rb["balance_moves"], forced_moves=rb["forced_moves"],
+                   max_utilisation_before=rb["utilisation_before"].get("max"))
     return row, lambda folder: write_outputs(result, folder, job.formats)
 
 
@@ -482,7 +496,7 @@ def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
     """Column types for Parquet: numbers as floats, `reused` as a flag, seeds (up to 2**64 − 1)
     and text as strings."""
-    numeric = [*METRICS, *STAFFING_METRICS, *(c for c in COLUMNS if c.startswith("seconds_"))]
+    numeric = [*METRICS, *MOVES, *STAFFING_METRICS, *(c for c in COLUMNS if c.startswith("seconds_"))]
     out = table.copy()
     out[numeric] = out[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
     for c in out.columns.difference([*numeric, "reused"]):

@@ -218,3 +218,20 @@ def test_hard_capacity_under_a_tight_budget_says_who_stays_over(office):
     found = {f.code: f for f in result.findings}
     assert "P01" in found["hard-capacity-needs-more-moves"].numbers["staff"]
     assert found["hard-capacity-needs-more-moves"].numbers["max_utilisation_kept"] > 1.0
+
+
+def test_batch_sweeps_the_move_budget(tmp_path):
+    from typer.testing import CliRunner
+
+    from balancer.cli import app
+    out = tmp_path / "runs"
+    done = CliRunner().invoke(app, ["batch", str(REBALANCE), "--out", str(out), "-q", "--set", "policy.seed=1",
+                                    "--grid", "policy.moves.max=0,10,null"])
+    assert done.exit_code == 0, done.output
+    rows = pd.read_csv(out / "batch.csv")
+    assert rows["balance_moves"][1] <= 10
+    assert rows["balance_moves"][0] == 0 and rows["balance_moves"][2] > rows["balance_moves"][1]
+    assert (rows["forced_moves"] == rows["forced_moves"][0]).all()
+    assert rows["max_utilisation"][2] < rows["max_utilisation_before"][2]  # unlimited: far below
+    bad = CliRunner().invoke(app, ["batch", str(REBALANCE), "--out", str(out), "-q", "--set", "policy.moves.cap=3"])
+    assert bad.exit_code == 2 and "policy.moves.cap" in pd.read_csv(out / "batch.csv")["error"][0]
