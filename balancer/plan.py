@@ -131,6 +131,7 @@ def rebalanced_plan(scenario: Scenario, problem: Problem, hold: Holding, release
         "released_but_kept": int((released_cases & ~moved).sum()),
         "budget": moves.model_dump(mode="json"),
         "groups": int(len(selection.groups.count)),
+        "selection": selection.method,
         "fluid_balance_moves": float(selection.fluid_moved.sum()),
         "utilisation_before": _stats(utilisation(problem, held_before)[on]),
         "utilisation_after": _stats(staff["utilisation"].to_numpy()[on]),

@@ -129,6 +129,9 @@ class Selection:
     """(G,) items of each group that move (integers, within every budget)."""
     fluid_moved: np.ndarray
     """(G,) the fluid optimum's moves before rounding."""
+    method: str = "none"
+    """How `moved` was chosen: `fluid` (the fluid optimum rounded up: exact), `rounded` (a budget
+    binds: the fluid optimum rounded within it), or `none` (nothing may move for balance)."""
 
 
 def select(problem: Problem, hold: Holding, moves: Moves) -> Selection:
@@ -141,7 +144,8 @@ def select(problem: Problem, hold: Holding, moves: Moves) -> Selection:
     x = model.solve(model.balance_objective())
     x = model.solve(model.keep_objective(), loads=model.load(x))
     fluid = np.clip(grp.count - x[model.stay], 0.0, grp.count)
-    return Selection(groups=grp, moved=_round_moves(problem, grp, fluid, moves), fluid_moved=fluid)
+    moved, method = _round_moves(problem, grp, fluid, moves)
+    return Selection(groups=grp, moved=moved, fluid_moved=fluid, method=method)
 
 
 def frontier(problem: Problem, hold: Holding, moves: Moves, budgets: list[int]) -> pd.DataFrame:
@@ -263,7 +267,7 @@ class _SelectionModel:
         return solve_qp(QP(diag, q, self.A_eq, self.b_eq, A_le, b_le))
 
 
-def _round_moves(problem: Problem, grp: Groups, fluid: np.ndarray, moves: Moves) -> np.ndarray:
+def _round_moves(problem: Problem, grp: Groups, fluid: np.ndarray, moves: Moves) -> tuple[np.ndarray, str]:
     """Whole cases to release per group, near the fluid moves and within every budget.
 
     When the budgets allow, every fractional move is rounded up: the released cases go back into
@@ -278,7 +282,7 @@ def _round_moves(problem: Problem, grp: Groups, fluid: np.ndarray, moves: Moves)
     cases_cap = np.inf if moves.max is None else moves.max
     hours_cap = np.inf if moves.max_hours is None else moves.max_hours
     if up.sum() <= cases_cap and weight @ up <= hours_cap + 1e-9:
-        return up
+        return up, "fluid"
     moved = np.minimum(np.floor(fluid + 1e-6).astype(np.int64), grp.count)
     cases_left = cases_cap - moved.sum()
     hours_left = hours_cap - weight @ moved
@@ -290,7 +294,7 @@ def _round_moves(problem: Problem, grp: Groups, fluid: np.ndarray, moves: Moves)
             moved[g] += 1
             cases_left -= 1
             hours_left -= weight[g]
-    return moved
+    return moved, "rounded"
 
 
 def released_items(problem: Problem, hold: Holding, selection: Selection, rng: np.random.Generator) -> np.ndarray:

@@ -105,6 +105,7 @@ def fresh_targets(sc) -> np.ndarray:
 def test_an_unlimited_budget_gives_a_fresh_balance(office):
     result = balancer.solve(with_moves(office), seed=4)
     check_plan(office, result)
+    assert result.rebalance["selection"] == "fluid"
     target = result.plan.staff["target_utilisation"].to_numpy()
     np.testing.assert_allclose(target, fresh_targets(office), atol=1e-4)
     # ... while keeping far more cases in place than a fresh draw would.
@@ -147,6 +148,7 @@ def test_outputs_name_the_moves(office, tmp_path):
     rb = summary["rebalance"]
     assert rb["utilisation_before"]["max"] > rb["utilisation_after"]["max"]
     assert rb["budget"] == {"max": 40, "max_hours": None, "price": 0.0}
+    assert rb["selection"] == "rounded"  # the budget binds
     held_before = office.cases.dropna(subset=["assigned_to"])
     assert staff["held_hours_before"].sum() == pytest.approx(
         compile_problem(office).case_weight[office.cases["assigned_to"].notna().to_numpy()].sum())
