@@ -85,9 +85,15 @@ def run(
     commitment: Annotated[Optional[int], typer.Option(
         help="Use the seed committed in this register record (needs --seed-file).")] = None,
     seed_file: Annotated[Optional[Path], typer.Option(help="The sealed seed file `balancer commit` wrote.")] = None,
+    moves_frontier: Annotated[bool, typer.Option(
+        "--moves-frontier", help="Rebalancing: only tabulate and chart what each move budget buys "
+        "(frontier.csv, frontier.png); no draw, nothing recorded.")] = False,
+    moves_step: Annotated[int, typer.Option(help="Budget step of --moves-frontier, in cases.", min=1)] = 10,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
 ) -> None:
     """Balance the backlog, draw one assignment at random, record it in the register, write the plan."""
+    if moves_frontier:
+        return _frontier(scenario, out, moves_step, quiet)
     if probabilities is not None and probabilities.suffix.lstrip(".") not in FORMATS:
         _invalid(f"--probabilities {probabilities}: expected a file name ending in "
                  f"{', '.join('.' + f for f in FORMATS)}.")
@@ -123,6 +129,36 @@ def run(
         _print_plan(result)
         console.print(f"seed {result.seed} — draw recorded as record {record['id']} in "
                       f"{record['register']} — plan written to {out}/")
+
+
+def _frontier(scenario: Path, out: Path, step: int, quiet: bool) -> None:
+    from balancer.frontier import moves_frontier, write_frontier  # matplotlib only here
+
+    sc = _load(scenario)
+    try:
+        frontier = moves_frontier(sc, step=step)
+    except InputError as e:
+        _invalid(e.message)
+    except BalancerError as e:
+        typer.echo(f"failed: {e}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    _print_findings(frontier.findings, quiet)
+    if frontier.table is None:
+        typer.echo("infeasible: no budget can help (see the findings above)", err=True)
+        raise typer.Exit(EXIT_INFEASIBLE)
+    paths = write_frontier(frontier, sc, out)
+    if quiet:
+        return
+    table = Table(title=f"{sc.name}: what each move budget buys (fluid targets; forced moves on top)")
+    for name in ("budget", "moved cases", "moved hours", "max", "lowest max reachable", "min", "spread"):
+        table.add_column(name, justify="right")
+    for r in frontier.table.itertuples(index=False):
+        table.add_row(str(r.budget), f"{r.moved_cases:.0f}", f"{r.moved_hours:,.1f}", f"{r.max_utilisation:.1%}",
+                      f"{r.lowest_max_utilisation:.1%}", f"{r.min_utilisation:.1%}", f"{r.spread:.1%}")
+    console.print(table)
+    if frontier.step != step:
+        console.print(f"(step widened from {step} to {frontier.step} cases to keep the table short)")
+    console.print(f"written: {', '.join(str(p) for p in paths)}")
 
 
 @app.command()

@@ -13,8 +13,8 @@ the holders' stays as extra variables:
 Moving an hour from p to q lowers the first term by about 2 (u_p − u_q), so with `price` an hour
 moves only while it closes a utilisation gap larger than the price. Without a budget or price
 the loads are exactly the leximin profile of a fresh balance. Among the flows with those loads,
-a second solve (an LP) keeps as many hours with their holders as possible: a case moves only
-where moving buys balance. Fluid moves are then rounded per group, within every budget, and the
+a second solve (an LP) keeps as many cases with their holders as possible (of equal counts, the
+heavier ones): a case moves only where moving buys balance. Fluid moves are then rounded per group, within every budget, and the
 cases of a group that move are picked uniformly at random.
 
 Why a class QP and not an exact integer model: the objective is the leximin one (quadratic), so an
@@ -160,12 +160,13 @@ def frontier(problem: Problem, hold: Holding, moves: Moves, budgets: list[int]) 
         limited = moves.model_copy(update={"max": budget})
         model = _SelectionModel(problem, grp, limited)
         x = model.solve(model.balance_objective())
+        x = model.solve(model.keep_objective(), loads=model.load(x))  # as few moves as those loads need
         u = utilisation(problem, model.load(x))[on]
         lowest = model.solve(model.minmax_objective(), minmax=True)[-1]
         rows.append({
             "budget": budget,
-            "moved_cases": float((grp.count - x[model.stay]).sum()),
-            "moved_hours": float(((grp.count - x[model.stay]) * problem.class_weight[grp.cls]).sum()),
+            "moved_cases": float(np.clip(grp.count - x[model.stay], 0, None).sum()),
+            "moved_hours": float((np.clip(grp.count - x[model.stay], 0, None) * problem.class_weight[grp.cls]).sum()),
             "max_utilisation": float(u.max()),
             "min_utilisation": float(u.min()),
             "spread": float(u.max() - u.min()),
@@ -240,8 +241,9 @@ class _SelectionModel:
         return diag, q
 
     def keep_objective(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keep as many cases as possible with their holders; of equal counts, the heavier ones."""
         q = np.zeros(self.n)
-        q[self.stay] = -self.w_g
+        q[self.stay] = -(1.0 + 1e-3 * self.w_g / max(self.w_g.max(initial=0.0), 1e-12))
         return np.zeros(self.n), q
 
     def minmax_objective(self) -> tuple[np.ndarray, np.ndarray]:
