@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from balancer.checks import Finding, Severity
 from balancer.errors import BalancerError, InputError
-from balancer.io import FORMATS, atomic_write, write_outputs, write_table
+from balancer.io import FORMATS, atomic_write, write_json, write_outputs, write_table
 from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, solve
 from balancer.register import (
     DEFAULT_FILE,
@@ -159,6 +160,65 @@ def _frontier(scenario: Path, out: Path, step: int, quiet: bool) -> None:
     if frontier.step != step:
         console.print(f"(step widened from {step} to {frontier.step} cases to keep the table short)")
     console.print(f"written: {', '.join(str(p) for p in paths)}")
+
+
+@app.command()
+def intake(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file: staff, held cases, policy.")],
+    new_cases: Annotated[Path, typer.Argument(help="Table of new cases (.csv/.xlsx/.parquet), with a `date` column for daily batches.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the output files.")],
+    seed: Annotated[Optional[int], typer.Option(help="Seed the days' seeds are derived from; default: fresh ones.", min=0)] = None,
+    register: Annotated[Optional[str], typer.Option(
+        help=f"Record each day's draw in this register [default: {DEFAULT_FILE} beside OUT, if it exists].")] = None,
+    operator: Annotated[Optional[str], typer.Option(help="Who runs the intake [default: the OS user].")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="Why days drawn before are drawn again.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+) -> None:
+    """Allocate new cases day by day against current loads, with the same balance and lottery."""
+    from balancer.intake import batches, day_inputs, run_intake
+    from balancer.scenario import load_new_cases
+
+    sc = _load(scenario)
+    try:
+        cases, name, sha = load_new_cases(new_cases, sc)
+    except InputError as e:
+        _invalid(e.message)
+    location = register or (default_location(out) if default_location(out).exists() else None)
+    with (_open_register(location) if location is not None else nullcontext()) as reg:
+        if reg is not None:  # a day drawn before needs a reason: refuse before anything is recorded
+            drawn = reg.redraw_counts()
+            again = [str(day) for day, batch in batches(cases)
+                     if inputs_digest(day_inputs(sc, name, day, batch)) in drawn]
+            if again and not reason:
+                _invalid(f"these days were drawn before: {', '.join(again)}. Use --reason.")
+        record = (lambda day: record_draw(reg, day.result, operator=operator or current_operator(),
+                                          reason=reason)) if reg is not None else None
+        try:
+            result = run_intake(sc, cases, file=name, sha256=sha, seed=seed, on_day=record)
+        except InputError as e:
+            _invalid(e.message)
+        except BalancerError as e:
+            typer.echo(f"failed: {e}", err=True)
+            raise typer.Exit(EXIT_FAILED)
+    if result.days:
+        _print_findings(result.days[-1].result.findings, quiet)
+    tables = {"assignments": result.assignments(), "days": result.days_table()}
+    if result.staff() is not None:
+        tables["staff"] = result.staff()
+    for key, table in tables.items():
+        write_table(table, out / f"{key}.csv")
+    write_json(result.summary(), out / "summary.json")
+    if result.status is Status.INFEASIBLE:
+        typer.echo(f"infeasible on {result.days[-1].date}: diagnosis in {out / 'summary.json'}; "
+                   "the days before it are written", err=True)
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if not quiet:
+        days = result.days_table()
+        console.print(f"{len(days)} day(s), {int(days['cases'].sum())} new case(s); highest utilisation "
+                      f"after the last day {days['max_utilisation'].iloc[-1]:.1%} (target "
+                      f"{days['target_max_utilisation'].iloc[-1]:.1%}); "
+                      + (f"recorded in {location}" if location is not None else "no register: not recorded")
+                      + f" — written to {out}/")
 
 
 @app.command()

@@ -71,8 +71,12 @@ class Design:
 
 
 def design(problem: Problem, balance: Balance, *, tolerance: float, max_probability: float,
-           hard_capacity: bool = False) -> Design:
-    """The most spread-out lottery whose loads stay within the band around the leximin profile."""
+           hard_capacity: bool = False, within_share: bool = False) -> Design:
+    """The most spread-out lottery whose loads stay within the band around the leximin profile.
+
+    `within_share` (daily intake): nobody's expected load may leave the band [0, 2 × leximin load]
+    either, so someone the profile gives nothing today gets nothing. Without it, a prosecutor above
+    the day's water level could take up to `tolerance` more every day, and drift without bound."""
     E, K = problem.n_edges, problem.n_classes
     unit = hour_unit(problem)
     n_k = problem.class_count.astype(np.float64)
@@ -84,6 +88,8 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     w_e = problem.class_weight[problem.edge_class] / unit
     hours = by_staff @ sp.diags(w_e)  # P×E: hours each edge's items bring to its prosecutor
     band = (tolerance + BAND_SLACK) * problem.capacity / unit
+    if within_share:
+        band = np.minimum(band, balance.load / unit + BAND_SLACK * problem.capacity / unit)
     upper = balance.load / unit + band
     if hard_capacity:
         upper = np.minimum(upper, np.maximum(capacity_room(problem) / unit, balance.load / unit))

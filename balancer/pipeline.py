@@ -96,8 +96,9 @@ def fresh_seed() -> int:
     return secrets.randbits(64)
 
 
-def solve(scenario: Scenario, *, seed: int | None = None) -> Result:
-    """Run every step after loading. `seed` beats `policy.seed`; neither: a fresh one."""
+def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = False) -> Result:
+    """Run every step after loading. `seed` beats `policy.seed`; neither: a fresh one.
+    `incremental`: one batch of a series (daily intake), see `lottery.design(within_share=)`."""
     policy = scenario.policy
     if seed is None:
         seed = policy.seed if policy.seed is not None else fresh_seed()
@@ -127,7 +128,7 @@ def solve(scenario: Scenario, *, seed: int | None = None) -> Result:
     with _timed(timings, "design"):
         result.design = lottery.design(
             pool, result.balance, tolerance=policy.tolerance,
-            max_probability=policy.max_probability, hard_capacity=hard,
+            max_probability=policy.max_probability, hard_capacity=hard, within_share=incremental,
         )
     with _timed(timings, "draw"):
         item_staff = lottery.draw(pool, result.design, rng)

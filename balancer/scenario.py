@@ -920,8 +920,8 @@ def _absences(rows: _Rows, period: Period | None) -> np.ndarray:
     return out
 
 
-def _cases(rows: _Rows, model: WorkloadModel, staff_ids: pd.Series) -> pd.DataFrame:
-    _check_columns(rows, _CASE_FIELDS, ("id", "type"))
+def _cases(rows: _Rows, model: WorkloadModel, staff_ids: pd.Series, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    _check_columns(rows, _CASE_FIELDS + extra, ("id", "type"))
     ids = _ids(rows)
     types = _text(rows, "type", required=True)
     _known(rows, "type", types, [ct.id for ct in model.case_types], "case type")
@@ -959,6 +959,36 @@ def _caseload(rows: _Rows, model: WorkloadModel) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------------------------
+
+
+def load_new_cases(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, str, str]:
+    """A table of newly arrived cases for `scenario` (the scenario's case columns, no `assigned_to`,
+    and an optional `date`: the day each arrived). Returns the cases (`date` a datetime.date or
+    None), the file's name as given and its SHA-256. Bad rows raise InputError with file and line."""
+    path = Path(path)
+    shown = _display(path)
+    where = dict(file=shown, field="NEW_CASES")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise _error(f"{shown!r} is not a kind of table this tool reads", **where,
+                     expected="a .csv, .xlsx or .parquet file")
+    data = _read_bytes(path, _error(f"the file {shown!r} does not exist", **where, expected="a new-cases table"))
+    frame, first_line, header_line = reader(data, shown)
+    frame, row_lines = _normalise(frame, first_line)
+    rows = _Rows("new cases", "case", frame, shown, row_lines, header_line)
+    cases = _cases(rows, scenario.model, scenario.staff["id"], extra=("date",))
+    _fail(rows, cases["assigned_to"].notna(), "assigned_to",
+          lambda i: f"new case {cases['id'].iat[i]!r} already names a holder",
+          "no assigned_to column in new cases (intake allocates them)")
+    _fail(rows, cases["id"].isin(scenario.cases["id"]), "id",
+          lambda i: f"case id {cases['id'].iat[i]!r} is already in the scenario's cases",
+          "ids not yet in the scenario")
+    text = _text(rows, "date")
+    days = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    _fail(rows, text.notna() & days.isna(), "date", lambda i: f"{_show(text.iat[i])} is not a date",
+          "an ISO date like 2025-04-01, or an empty cell")
+    cases["date"] = [d.date() if pd.notna(d) else None for d in days]
+    return cases.drop(columns="assigned_to"), path.name, hashlib.sha256(data).hexdigest()
 
 
 def load_model(path: str | Path) -> WorkloadModel:

@@ -1,0 +1,130 @@
+"""Daily intake: allocate new cases as they arrive, one day's batch at a time, against current loads.
+
+Each day is an ordinary run in which every case allocated so far is held (`assigned_to`) and may
+not move for balance (`moves: {max: 0}`; cases whose holder may no longer keep them still move),
+and the day's new cases are balanced and drawn with the same leximin profile and lottery. So each
+day's promise is the run's: every case once, to an eligible prosecutor, with exactly the published
+π, and loads within the proven bound of that day's leximin profile. One difference: a day's
+expected load stays within [0, 2 ×] its leximin share as well as within the tolerance band
+(`lottery.design(within_share=True)`), so whoever is above the day's water level gets nothing that
+day; otherwise the band would let them drift up by the tolerance every day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, package_version, solve
+from balancer.scenario import Moves, Scenario
+
+
+@dataclass
+class Day:
+    date: date | None
+    """The day the batch arrived (None: rows without a date)."""
+    cases: pd.DataFrame
+    """The day's new cases."""
+    result: Result
+    """The day's run: every case so far, the day's drawn."""
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        """The day's new cases: case_id, staff_id, weight_hours, probability, date."""
+        a = self.result.plan.assignments
+        new = a[a["case_id"].isin(self.cases["id"])]
+        return new[["case_id", "staff_id", "weight_hours", "probability"]].assign(date=self.date)
+
+
+@dataclass
+class Intake:
+    scenario: Scenario
+    file: str
+    """The new-cases file's name."""
+    sha256: str
+    days: list[Day]
+
+    @property
+    def status(self) -> Status:
+        return self.days[-1].result.status if self.days else Status.DONE
+
+    def assignments(self) -> pd.DataFrame:
+        done = [d.assignments for d in self.days if d.result.status is Status.DONE]
+        return pd.concat(done, ignore_index=True) if done else pd.DataFrame(
+            columns=["case_id", "staff_id", "weight_hours", "probability", "date"])
+
+    def staff(self) -> pd.DataFrame | None:
+        done = [d for d in self.days if d.result.status is Status.DONE]
+        return done[-1].result.plan.staff if done else None
+
+    def days_table(self) -> pd.DataFrame:
+        rows = []
+        for d in self.days:
+            m, rec = d.result.metrics, d.result.record or {}
+            rows.append({"date": d.date, "status": d.result.status.value, "cases": len(d.cases),
+                         "hours": float(d.assignments["weight_hours"].sum()) if d.result.plan else np.nan,
+                         "seed": str(d.result.seed), "max_utilisation": m.get("max_utilisation"),
+                         "target_max_utilisation": m.get("target_max_utilisation"),
+                         "record": rec.get("id")})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> dict:
+        sc = self.scenario
+        return {
+            "scenario": sc.name, "new_cases": self.file, "new_cases_sha256": self.sha256,
+            "inputs": sc.inputs, "inputs_sha256": inputs_digest(sc.inputs), "version": package_version(),
+            "status": self.status.value, "policy": sc.policy.model_dump(mode="json"),
+            "days": [{**row, "date": str(row["date"]) if row["date"] else None}
+                     for row in self.days_table().to_dict("records")],
+            "metrics": self.days[-1].result.metrics if self.days else {},
+            "findings": [f.to_dict() for f in self.days[-1].result.findings] if self.days else [],
+        }
+
+
+def batches(new_cases: pd.DataFrame) -> list[tuple[date | None, pd.DataFrame]]:
+    """The cases by arrival day, in date order; rows without a date first, as one batch."""
+    undated = new_cases["date"].isna()
+    out = [(None, new_cases[undated])] if undated.any() else []
+    dated = new_cases[~undated]
+    for day in sorted(set(dated["date"])):
+        out.append((day, dated[dated["date"] == day]))
+    return [(day, cases.drop(columns="date").reset_index(drop=True)) for day, cases in out]
+
+
+def day_inputs(scenario: Scenario, file: str, day: date | None, cases: pd.DataFrame) -> dict[str, str]:
+    """The scenario's input hashes plus one for the day's batch, so a day drawn twice is a re-draw."""
+    text = cases.astype(str).to_csv(index=False).encode()
+    return {**scenario.inputs, f"{file}#{day or 'undated'}": hashlib.sha256(text).hexdigest()}
+
+
+def day_seeds(seed: int | None, n: int) -> list[int]:
+    """One seed a day: derived from `seed` (reproducible), or fresh from the OS."""
+    if seed is None:
+        return [fresh_seed() for _ in range(n)]
+    children = np.random.SeedSequence(seed).spawn(n)
+    return [int(c.generate_state(1, np.uint64)[0]) for c in children]
+
+
+def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256: str,
+               seed: int | None = None, on_day=None) -> Intake:
+    """Allocate the batches day by day; stops at the first day the checks find impossible.
+    `on_day(day)` is called after each day's draw, before the next (the CLI records it there)."""
+    held = scenario.cases.copy()
+    policy = scenario.policy.model_copy(update={"moves": Moves(max=0)})
+    days = batches(new_cases)
+    intake = Intake(scenario, file, sha256, [])
+    for (day, cases), s in zip(days, day_seeds(seed, len(days))):
+        all_cases = pd.concat([held, cases.assign(assigned_to=None)], ignore_index=True)
+        sc = replace(scenario, cases=all_cases, policy=policy, inputs=day_inputs(scenario, file, day, cases))
+        result = solve(sc, seed=s, incremental=True)
+        intake.days.append(Day(day, cases, result))
+        if result.status is not Status.DONE:
+            break
+        if on_day is not None:
+            on_day(intake.days[-1])
+        held = all_cases.assign(assigned_to=result.plan.assignments["staff_id"].to_numpy(dtype=object))
+    return intake

@@ -1,0 +1,197 @@
+"""Daily intake: a simulated year of new cases, allocated day by day against current loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+from typer.testing import CliRunner
+
+import balancer
+from balancer.cli import app
+from balancer.intake import run_intake
+from balancer.lottery import load_bound
+from balancer.register import Register
+from balancer.scenario import load_new_cases
+from tests.conftest import ROOT, write
+
+OFFICE = """\
+name: intake-office
+case_types:
+  - {id: minor, weight_hours: 2}
+  - {id: standard, weight_hours: 6}
+  - {id: serious, weight_hours: 20, min_grade: senior}
+  - {id: cyber, weight_hours: 12, specialisation: cyber}
+grades: [junior, senior]
+hours_per_fte: 1600
+staff:
+  - {id: A, fte: 1.0, grade: senior, specialisations: [cyber]}
+  - {id: B, fte: 1.0, grade: senior}
+  - {id: C, fte: 0.5, grade: senior, specialisations: [cyber]}
+  - {id: D, fte: 1.0, grade: junior}
+  - {id: E, fte: 0.8, grade: junior, specialisations: [cyber]}
+  - {id: F, fte: 1.0, grade: junior, current_load_hours: 300}
+cases:
+  - {id: H1, type: serious, assigned_to: A}
+  - {id: H2, type: standard, assigned_to: D}
+  - {id: H3, type: cyber, assigned_to: E}
+policy: {tolerance: 0.05, max_probability: 0.6}
+"""
+TYPES = np.array(["minor", "standard", "serious", "cyber"])
+SHARE = np.array([0.45, 0.35, 0.1, 0.1])
+TOLERANCE = 0.05
+
+
+def year_of_cases(seed: int, days: int = 250) -> pd.DataFrame:
+    """A seeded year: 2–12 cases a working day, mixed types, a few conflicts of interest."""
+    rng = np.random.default_rng(seed)
+    rows, k = [], 0
+    for day in pd.bdate_range("2025-01-02", periods=days):
+        for _ in range(rng.integers(2, 13)):
+            k += 1
+            excluded = str(rng.choice(list("ABCDEF"))) if rng.random() < 0.05 else ""
+            rows.append({"id": f"N{k:05d}", "type": rng.choice(TYPES, p=SHARE), "excluded": excluded,
+                         "date": day.date().isoformat()})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("intake")
+    sc = balancer.load_scenario(write(folder / "office.yaml", OFFICE))
+    year_of_cases(11).to_csv(folder / "new.csv", index=False)
+    cases, name, sha = load_new_cases(folder / "new.csv", sc)
+    return sc, run_intake(sc, cases, file=name, sha256=sha, seed=2025)
+
+
+def test_every_day_keeps_the_runs_promises(year):
+    """Each day: every new case once, only to eligible staff, and each prosecutor's hours from that
+    day within the proven bound of that day's leximin profile (band + one-weight rounding bound)."""
+    sc, intake = year
+    assert len(intake.days) == 250 and intake.status is balancer.Status.DONE
+    staff = sc.staff.set_index("id")
+    types = {t.id: t for t in sc.model.case_types}
+    for day in intake.days:
+        r = day.result
+        a = day.assignments.set_index("case_id")
+        assert sorted(a.index) == sorted(day.cases["id"])
+        for case in day.cases.itertuples():
+            who = a.at[case.id, "staff_id"]
+            t = types[case.type]
+            assert who not in case.excluded
+            assert t.specialisation is None or t.specialisation in staff.at[who, "specialisations"]
+            assert t.min_grade is None or staff.at[who, "grade"] == "senior"
+        pool = r.pool
+        expected = np.bincount(pool.edge_staff, weights=r.design.count() * pool.class_weight[pool.edge_class],
+                               minlength=pool.n_staff)
+        drawn = r.plan.staff["assigned_hours"].to_numpy() - (pool.base_load - r.problem.base_load)
+        assert np.all(np.abs(drawn - expected) <= load_bound(pool, r.design) + 1e-6)
+        band = (TOLERANCE + 1e-6) * pool.capacity
+        assert np.all(np.abs(expected - r.balance.load) <= band + 1e-6)
+    # and the day's held cases never moved (nobody here has to give a case up)
+    first = intake.days[0].result.plan.assignments.set_index("case_id")["staff_id"]
+    last = intake.days[-1].result.plan.assignments.set_index("case_id")["staff_id"]
+    assert (last[first.index] == first).all()
+
+
+def case_probabilities(day) -> pd.DataFrame:
+    """π(case → prosecutor) of every drawn case of the day, for every prosecutor it may go to."""
+    r = day.result
+    pool, design = r.pool, r.design
+    pi = design.probability(pool)
+    rows = []
+    item_of = dict(zip(pool.case_ids, pool.case_item))
+    for case in day.cases.itertuples():
+        k = pool.item_class[item_of[case.id]]
+        lo, hi = pool.class_edge_start[k], pool.class_edge_start[k + 1]
+        for e in range(lo, hi):
+            rows.append({"case_id": case.id, "type": case.type, "staff_id": pool.staff_ids[pool.edge_staff[e]],
+                         "pi": pi[e]})
+    return pd.DataFrame(rows)
+
+
+def frequency_z(year, claimed) -> float:
+    """Largest |observed − Σπ| / sd over (prosecutor, case type) pairs, for the claimed π."""
+    sc, intake = year
+    got = pd.concat([d.assignments for d in intake.days]).merge(
+        pd.concat([d.cases for d in intake.days])[["id", "type"]], left_on="case_id", right_on="id")
+    observed = got.groupby(["staff_id", "type"]).size()
+    expected = claimed.groupby(["staff_id", "type"])["pi"].sum()
+    var = claimed.assign(v=claimed["pi"] * (1 - claimed["pi"])).groupby(["staff_id", "type"])["v"].sum()
+    observed = observed.reindex(expected.index, fill_value=0)
+    return float(((observed - expected).abs() / np.sqrt(np.maximum(var, 1e-9))).max()), len(expected)
+
+
+@pytest.fixture(scope="module")
+def claimed(year):
+    _, intake = year
+    table = pd.concat([case_probabilities(d) for d in intake.days], ignore_index=True)
+    assert np.allclose(table.groupby("case_id")["pi"].sum(), 1.0)
+    return table
+
+
+def test_frequencies_match_the_design(year, claimed):
+    """Per (prosecutor, type) pair, the year's count is within a Bonferroni-corrected normal bound of
+    Σπ (a fixed false-alarm rate of 1e-3 over all pairs; dependent rounding only narrows the spread)."""
+    z, pairs = frequency_z(year, claimed)
+    assert z <= norm.isf(1e-3 / (2 * pairs))
+
+
+def test_the_frequency_check_catches_a_wrong_claim(year, claimed):
+    """Control: claim each case goes to its eligible prosecutors uniformly, which the design does not."""
+    uniform = claimed.assign(pi=1.0 / claimed.groupby("case_id")["pi"].transform("size"))
+    z, pairs = frequency_z(year, uniform)
+    assert z > norm.isf(1e-3 / (2 * pairs))
+
+
+def test_cli_records_each_day_and_refuses_a_silent_redraw(tmp_path):
+    sc_file = write(tmp_path / "office.yaml", OFFICE)
+    year_of_cases(3, days=4).to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    done = runner.invoke(app, ["intake", str(sc_file), str(tmp_path / "new.csv"), "--out", str(out), "-q"])
+    assert done.exit_code == 0, done.output
+    assert not (tmp_path / "balancer-register.sqlite").exists()  # no register: none is created
+    days = pd.read_csv(out / "days.csv")
+    assert len(days) == 4 and days["record"].isna().all()
+
+    reg = tmp_path / "reg.sqlite"
+    assert runner.invoke(app, ["intake", str(sc_file), str(tmp_path / "new.csv"), "--out", str(out),
+                               "--register", str(reg), "-q"]).exit_code == 0
+    with Register(reg) as r:
+        assert len(r.history()) == 4 and r.verify_chain().ok
+    before = (out / "assignments.csv").read_bytes()
+    again = runner.invoke(app, ["intake", str(sc_file), str(tmp_path / "new.csv"), "--out", str(out),
+                                "--register", str(reg), "--seed", "1", "-q"])
+    assert again.exit_code == 2 and "--reason" in again.output
+    assert (out / "assignments.csv").read_bytes() == before
+    with Register(reg) as r:
+        assert len(r.history()) == 4
+
+
+def test_bad_new_cases_name_file_line_and_field(tmp_path):
+    sc_file = write(tmp_path / "office.yaml", OFFICE)
+    runner = CliRunner()
+    for text, field, line in (("id,type,date\nX1,minor,2025-01-02\nX2,poetry,2025-01-02\n", "type", 3),
+                              ("id,type,date\nH1,minor,2025-01-02\n", "id", 2),
+                              ("id,type,date\nX1,minor,someday\n", "date", 2),
+                              ("id,type,assigned_to\nX1,minor,A\n", "assigned_to", 2)):
+        path = write(tmp_path / "bad.csv", text)
+        done = runner.invoke(app, ["intake", str(sc_file), str(path), "--out", str(tmp_path / "o")])
+        assert done.exit_code == 2, (text, done.output)
+        assert f"bad.csv:{line}" in done.output and f"'{field}'" in done.output, done.output
+        assert "Traceback" not in done.output
+
+
+def test_shipped_office_takes_a_week_of_intake(tmp_path):
+    sc = balancer.load_scenario(ROOT / "scenarios" / "rebalance.yaml")
+    new = pd.DataFrame({"id": [f"W{i}" for i in range(30)], "type": ["theft"] * 20 + ["cybercrime"] * 10,
+                        "excluded": [""] * 30, "date": [f"2025-04-0{1 + i % 5}" for i in range(30)]})
+    new.to_csv(tmp_path / "week.csv", index=False)
+    cases, name, sha = load_new_cases(tmp_path / "week.csv", sc)
+    intake = run_intake(sc, cases, file=name, sha256=sha, seed=1)
+    assert [d.date.day for d in intake.days] == [1, 2, 3, 4, 5]
+    assert len(intake.assignments()) == 30
+    forced = intake.days[0].result.rebalance["forced_moves"]
+    assert forced > 0 and all(d.result.rebalance["forced_moves"] == 0 for d in intake.days[1:])
