@@ -5,9 +5,10 @@ not move for balance (`moves: {max: 0}`; cases whose holder may no longer keep t
 and the day's new cases are balanced and drawn with the same leximin profile and lottery. So each
 day's promise is the run's: every case once, to an eligible prosecutor, with exactly the published
 π, and loads within the proven bound of that day's leximin profile. One difference: a day's
-expected load stays within [0, 2 ×] its leximin share as well as within the tolerance band
-(`lottery.design(within_share=True)`), so whoever is above the day's water level gets nothing that
-day; otherwise the band would let them drift up by the tolerance every day.
+expected load also stays within `tolerance` × its own leximin share (`lottery.design(within_share=
+True)`), so whoever is above the day's water level gets nothing that day; otherwise the band would
+let them drift up by the tolerance every day (a simulated year in the tests ends within the
+tolerance plus one case of the balance of the whole year's cases allocated at once).
 """
 
 from __future__ import annotations

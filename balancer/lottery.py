@@ -74,9 +74,10 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
            hard_capacity: bool = False, within_share: bool = False) -> Design:
     """The most spread-out lottery whose loads stay within the band around the leximin profile.
 
-    `within_share` (daily intake): nobody's expected load may leave the band [0, 2 × leximin load]
-    either, so someone the profile gives nothing today gets nothing. Without it, a prosecutor above
-    the day's water level could take up to `tolerance` more every day, and drift without bound."""
+    `within_share` (daily intake): each expected load also stays within `tolerance` × its own
+    leximin share, so someone the profile gives nothing today gets nothing. Without it, a
+    prosecutor above the day's water level could take up to `tolerance` of capacity more every
+    day, and drift without bound; with it, the drift is at most `tolerance` of what intake adds."""
     E, K = problem.n_edges, problem.n_classes
     unit = hour_unit(problem)
     n_k = problem.class_count.astype(np.float64)
@@ -89,7 +90,7 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     hours = by_staff @ sp.diags(w_e)  # P×E: hours each edge's items bring to its prosecutor
     band = (tolerance + BAND_SLACK) * problem.capacity / unit
     if within_share:
-        band = np.minimum(band, balance.load / unit + BAND_SLACK * problem.capacity / unit)
+        band = np.minimum(band, tolerance * balance.load / unit + BAND_SLACK * problem.capacity / unit)
     upper = balance.load / unit + band
     if hard_capacity:
         upper = np.minimum(upper, np.maximum(capacity_room(problem) / unit, balance.load / unit))

@@ -195,3 +195,19 @@ def test_shipped_office_takes_a_week_of_intake(tmp_path):
     assert len(intake.assignments()) == 30
     forced = intake.days[0].result.rebalance["forced_moves"]
     assert forced > 0 and all(d.result.rebalance["forced_moves"] == 0 for d in intake.days[1:])
+
+
+def test_a_year_of_days_ends_near_the_balance_of_the_whole_year(year):
+    """No drift: after 250 daily draws every prosecutor's utilisation is within the tolerance plus
+    one heavy case of the leximin profile of the whole year's cases allocated at once."""
+    import dataclasses
+
+    from balancer.balance import leximin
+    from balancer.problem import compile_problem
+    sc, intake = year
+    everything = pd.concat([sc.cases.assign(assigned_to=None)] + [d.cases.assign(assigned_to=None)
+                                                                  for d in intake.days], ignore_index=True)
+    offline = leximin(compile_problem(dataclasses.replace(sc, cases=everything))).target_utilisation
+    final = intake.staff()["utilisation"].to_numpy()
+    capacity = intake.staff()["capacity_hours"].to_numpy()
+    assert np.all(np.abs(final - offline) <= TOLERANCE + 20.0 / capacity)
