@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -104,13 +104,8 @@ def run(
     salt = None
     if commitment is not None:
         seed, salt = _read_seed_file(seed_file, commitment)
-    try:
+    with _exit_codes():
         result = solve(sc, seed=seed)
-    except InputError as e:
-        _invalid(e.message)
-    except BalancerError as e:
-        typer.echo(f"failed: {e}", err=True)
-        raise typer.Exit(EXIT_FAILED)
     formats = ["csv", *(f.value for f in fmt or [])]
     _print_findings(result.findings, quiet)
     if result.status is Status.INFEASIBLE:
@@ -122,7 +117,7 @@ def run(
     record = _record(result, register or default_location(out), operator, reason, commitment, salt)
     write_outputs(result, out, formats)
     if probabilities is not None:
-        write_table(probability_table(result.problem, result.design), probabilities)
+        write_table(probability_table(result.pool, result.design), probabilities)  # what was drawn
     if record["redraw_of"]:
         typer.echo(f"RE-DRAW: these inputs were drawn before (register records "
                    f"{', '.join(map(str, record['redraw_of']))}); reason given: {record['reason']}", err=True)
@@ -136,13 +131,8 @@ def _frontier(scenario: Path, out: Path, step: int, quiet: bool) -> None:
     from balancer.frontier import moves_frontier, write_frontier  # matplotlib only here
 
     sc = _load(scenario)
-    try:
+    with _exit_codes():
         frontier = moves_frontier(sc, step=step)
-    except InputError as e:
-        _invalid(e.message)
-    except BalancerError as e:
-        typer.echo(f"failed: {e}", err=True)
-        raise typer.Exit(EXIT_FAILED)
     _print_findings(frontier.findings, quiet)
     if frontier.table is None:
         typer.echo("infeasible: no budget can help (see the findings above)", err=True)
@@ -193,13 +183,8 @@ def intake(
                 _invalid(f"these days were drawn before: {', '.join(again)}. Use --reason.")
         record = (lambda day: record_draw(reg, day.result, operator=operator or current_operator(),
                                           reason=reason)) if reg is not None else None
-        try:
+        with _exit_codes():
             result = run_intake(sc, cases, file=name, sha256=sha, seed=seed, on_day=record)
-        except InputError as e:
-            _invalid(e.message)
-        except BalancerError as e:
-            typer.echo(f"failed: {e}", err=True)
-            raise typer.Exit(EXIT_FAILED)
     if result.days:
         _print_findings(result.days[-1].result.findings, quiet)
     tables = {"assignments": result.assignments(), "days": result.days_table()}
@@ -334,6 +319,18 @@ def _print_staffing(result) -> None:
     if result.feasible:
         console.print(f"{result.total_hires} hire(s); best highest utilisation {result.max_utilisation_before:.0%} "
                       f"with the staff in post, {result.max_utilisation_after:.0%} after the hires.")
+
+
+@contextmanager
+def _exit_codes():
+    """Bad input exits 2 with its message; any other failure of ours exits 3; never a traceback."""
+    try:
+        yield
+    except InputError as e:
+        _invalid(e.message)
+    except BalancerError as e:
+        typer.echo(f"failed: {e}", err=True)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _invalid(message: str) -> NoReturn:

@@ -138,8 +138,12 @@ def test_outputs_name_the_moves(office, tmp_path):
 
     from balancer.cli import app
     out = tmp_path / "out"
-    done = CliRunner().invoke(app, ["run", str(REBALANCE), "--out", str(out), "--seed", "7", "-q"])
+    done = CliRunner().invoke(app, ["run", str(REBALANCE), "--out", str(out), "--seed", "7", "-q",
+                                    "--probabilities", str(out / "lottery.csv")])
     assert done.exit_code == 0, done.output
+    lottery = pd.read_csv(out / "lottery.csv")  # the lottery of what was drawn: new and released cases
+    summary_metrics = pd.read_json(out / "summary.json", typ="series")["metrics"]
+    assert lottery["expected_cases"].sum() == pytest.approx(summary_metrics["n_drawn_cases"])
     moves = pd.read_csv(out / "moves.csv")
     assert list(moves.columns) == ["case_id", "from", "to", "hours", "reason"]
     staff = pd.read_csv(out / "staff.csv")
