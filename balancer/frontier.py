@@ -3,6 +3,8 @@
 For budgets 0, step, 2·step, … up to the moves an unlimited budget makes, the fluid profile
 `balancer run` would target (its max, min and spread) and the lowest max utilisation any choice of
 that many moves reaches. Forced moves (holders no longer eligible) are made at every budget.
+The axis is cases, so a policy's `max_hours` is left out (each row says the hours it moves);
+a `price` still applies, as it would in `run`.
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ def moves_frontier(scenario: Scenario, step: int = 10, max_points: int = 41) -> 
     if has_errors(findings):
         return Frontier(None, step, findings)
     hold = rebalance.holding(scenario, problem)
-    end = math.ceil(rebalance.moves_needed(problem, hold, scenario.policy.moves) - 1e-6)
+    moves = scenario.policy.moves.model_copy(update={"max": None, "max_hours": None})
+    end = math.ceil(rebalance.moves_needed(problem, hold, moves) - 1e-6)
     step = _step(end, step, max_points)
     budgets = list(range(0, end + step, step)) if end > 0 else [0]
-    return Frontier(rebalance.frontier(problem, hold, scenario.policy.moves, budgets), step, findings)
+    table = rebalance.frontier(problem, hold, moves, budgets)
+    moved = ["moved_cases", "moved_hours"]  # solver noise (1e-6 of an hour) is not a move
+    table[moved] = table[moved].mask(table[moved].abs() < 1e-4, 0.0).round(6)
+    return Frontier(table, step, findings)
 
 
 def _step(end: int, step: int, max_points: int) -> int:

@@ -14,8 +14,19 @@ or from the shell::
 
     python benchmarks/generate.py --cases 10000 --staff 200 --out benchmarks/_work/10000x200
 
+With ``held=True`` (``--held``) the backlog is already allocated, as a rebalancing or intake
+benchmark needs: every case gets an ``assigned_to`` holder eligible for it (and not excluded),
+drawn unevenly (everyone is filled towards f × 90 % of their capacity, f a log-normal "favour"
+factor with mean 1 and σ ``holder_skew``), and prosecutors chosen at random are marked as gone
+(``fte: 0``, kept in the table) until they hold ``leaver_share`` of the cases, which must then
+move. ``new_cases=N`` (``--new-cases``)
+adds N unallocated cases of the same mix: ``new.csv`` (``balancer intake scenario.yaml new.csv``),
+``intake.yaml`` (the held backlog plus the new cases: one day of intake as one scenario) and
+``new-alone.yaml`` (the new cases alone against the same staff). Staff, cases and
+``hours_per_fte`` are the same as without these options (a separate random stream).
+
 Everything is vectorised with numpy/pandas (1,000,000 cases take a few seconds) and the output
-is a deterministic function of ``(n_cases, n_staff, seed, conflict_rate)``.
+is a deterministic function of the arguments.
 """
 
 from __future__ import annotations
@@ -75,12 +86,22 @@ def generate(
     n_staff: int,
     seed: int = 0,
     conflict_rate: float = 0.01,
+    held: bool = False,
+    holder_skew: float = 0.3,
+    leaver_share: float = 0.005,
+    new_cases: int = 0,
 ) -> Path:
-    """Generate one synthetic scenario into ``out_dir``; return the path of ``scenario.yaml``."""
+    """Generate one synthetic scenario into ``out_dir``; return the path of ``scenario.yaml``.
+
+    ``held``: every case has an uneven ``assigned_to`` holder, and prosecutors holding about
+    ``leaver_share`` of the cases have left (see the module docstring); ``new_cases``: that many
+    unallocated cases for an intake day (needs ``held``)."""
     if n_cases < 1 or n_staff < 1:
         raise ValueError("n_cases and n_staff must be positive")
     if not 0.0 <= conflict_rate <= 1.0:
         raise ValueError("conflict_rate must be in [0, 1]")
+    if new_cases and not held:
+        raise ValueError("new_cases needs held=True")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, n_cases, n_staff])
@@ -158,6 +179,7 @@ def generate(
 
     # conflicts: 1–2 distinct random eligible staff per conflicted case (never all eligible staff)
     excluded = np.full(n_cases, "", dtype=object)
+    excl_idx = np.full((n_cases, 2), -1, dtype=np.int64)  # the same, as staff indices
     conflicted = np.flatnonzero(rng.random(n_cases) < conflict_rate)
     two = rng.random(conflicted.size) < 0.4
     u1 = rng.random(conflicted.size)
@@ -171,11 +193,13 @@ def generate(
         cases_t = conflicted[sel]
         first = (u1[sel] * n_el).astype(np.int64)
         ex = staff_ids[elig[first]].astype(object)
+        excl_idx[cases_t, 0] = elig[first]
         pair = two[sel] & (n_el >= 3)
         if pair.any():
             second = (u2[sel][pair] * (n_el - 1)).astype(np.int64)
             second += second >= first[pair]  # skip the first pick: distinct
             ex[pair] = ex[pair] + ";" + staff_ids[elig[second]].astype(object)
+            excl_idx[cases_t[pair], 1] = elig[second]
         excluded[cases_t] = ex
 
     cases = pd.DataFrame({
@@ -183,6 +207,17 @@ def generate(
         "type": np.array(names, dtype=object)[type_idx],
         "excluded": excluded,
     })
+
+    new = None
+    if held:
+        hrng = np.random.default_rng([seed, n_cases, n_staff, 1])  # the base scenario stays the same
+        holder, leavers = _held_backlog(hrng, type_idx, excl_idx, eligible_by_type, weights,
+                                        capacity, current_load, holder_skew, leaver_share)
+        cases["assigned_to"] = staff_ids[holder]
+        staff.loc[leavers, ["fte", "capacity_hours", "current_load_hours"]] = [0.0, np.nan, 0.0]
+        if new_cases:
+            new = _new_cases(hrng, new_cases, type_idx, conflict_rate, eligible_by_type, leavers,
+                             staff_ids, names)
 
     staff.to_csv(out / "staff.csv", index=False)
     cases.to_csv(out / "cases.csv", index=False)
@@ -210,7 +245,88 @@ def generate(
     path = out / "scenario.yaml"
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(scenario, f, sort_keys=False, default_flow_style=None, width=100)
+    if new is not None:
+        new.assign(date="2025-01-02").to_csv(out / "new.csv", index=False)
+        new.to_csv(out / "new-alone.csv", index=False)
+        pd.concat([cases, new.assign(assigned_to="")], ignore_index=True).to_csv(
+            out / "intake.csv", index=False)
+        for name, table, desc, moves in (
+                ("intake", "intake.csv", f"one intake day: {new_cases} new cases against the held "
+                 "backlog (held cases stay)", {"max": 0}),
+                ("new-alone", "new-alone.csv", f"the {new_cases} new cases alone, nothing held",
+                 None)):
+            policy = dict(scenario["policy"], **({"moves": moves} if moves else {}))
+            variant = dict(scenario, name=f"{scenario['name']}-{name}",
+                           description=f"{scenario['description']}; {desc}", cases=table,
+                           policy=policy)
+            with open(out / f"{name}.yaml", "w", encoding="utf-8") as f:
+                yaml.safe_dump(variant, f, sort_keys=False, default_flow_style=None, width=100)
     return path
+
+
+def _held_backlog(rng, type_idx, excl_idx, eligible_by_type, weights, capacity, base_load,
+                  skew, leaver_share):
+    """An uneven allocation of every case to an eligible, non-excluded holder, and the leavers.
+
+    Each prosecutor gets a "favour" factor f ~ lognormal with mean 1 and σ = ``skew``. Type by
+    type, those with the fewest eligible prosecutors first, a case goes to an eligible p with
+    probability ∝ what is left of f × 90 % of p's capacity (at least 5 % of the capacity), so
+    that p's utilisation before is about 0.9 × f, specialists included. Then prosecutors in random
+    order are marked as gone until they hold ``leaver_share`` of the cases (never the last one
+    eligible for a type)."""
+    n_staff, n_cases = len(capacity), len(type_idx)
+    favour = rng.lognormal(-skew * skew / 2, skew, size=n_staff) if skew > 0 else np.ones(n_staff)
+    holder = np.empty(n_cases, dtype=np.int64)
+
+    def allocate(t, pref):
+        elig = eligible_by_type[t]
+        at = np.flatnonzero(type_idx == t)
+        if at.size == 0:
+            return
+        cdf = np.cumsum(pref[elig] / pref[elig].sum())
+        draw = lambda k: elig[np.minimum(np.searchsorted(cdf, rng.random(k), side="right"),  # noqa: E731
+                                         elig.size - 1)]
+        holder[at] = draw(at.size)
+        for _ in range(100):  # a conflicted case never goes to someone it excludes
+            bad = at[(holder[at] == excl_idx[at, 0]) | (holder[at] == excl_idx[at, 1])]
+            if bad.size == 0:
+                break
+            holder[bad] = draw(bad.size)
+
+    # Fill everyone towards f × 90 % of their capacity, the types with the fewest eligible first.
+    room = 0.9 * favour * capacity - base_load
+    for t in sorted(range(len(eligible_by_type)), key=lambda t: eligible_by_type[t].size):
+        allocate(t, np.maximum(room, 0.05 * capacity))
+        at = np.flatnonzero(type_idx == t)
+        room -= np.bincount(holder[at], minlength=n_staff) * weights[t]
+    held_count = np.bincount(holder, minlength=n_staff)
+    leavers, gone = [], 0
+    left = np.array([e.size for e in eligible_by_type])
+    is_elig = np.zeros((len(eligible_by_type), n_staff), dtype=bool)
+    for t, elig in enumerate(eligible_by_type):
+        is_elig[t, elig] = True
+    for p in rng.permutation(n_staff):
+        if gone >= leaver_share * n_cases:
+            break
+        if held_count[p] == 0 or (left[is_elig[:, p]] <= 1).any():
+            continue
+        leavers.append(p)
+        left -= is_elig[:, p]
+        gone += held_count[p]
+    return holder, np.array(sorted(leavers), dtype=np.int64)
+
+
+def _new_cases(rng, n, type_idx, conflict_rate, eligible_by_type, leavers, staff_ids, names):
+    """``n`` unallocated cases with the backlog's mix of types (ids N…); a ``conflict_rate`` share
+    excludes one prosecutor eligible for it who is still there."""
+    types = type_idx[rng.integers(len(type_idx), size=n)]
+    excluded = np.full(n, "", dtype=object)
+    for i in np.flatnonzero(rng.random(n) < conflict_rate):
+        elig = np.setdiff1d(eligible_by_type[types[i]], leavers)
+        if elig.size >= 2:
+            excluded[i] = staff_ids[rng.choice(elig)]
+    return pd.DataFrame({"id": _ids("N", n), "type": np.array(names, dtype=object)[types],
+                         "excluded": excluded})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,10 +336,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--conflict-rate", type=float, default=0.01)
+    ap.add_argument("--held", action="store_true",
+                    help="every case already has an (uneven) holder; some holders have left")
+    ap.add_argument("--holder-skew", type=float, default=0.3,
+                    help="σ of the log-normal favour factor behind the holders (default %(default)s)")
+    ap.add_argument("--leaver-share", type=float, default=0.005,
+                    help="share of the cases whose holder has left (default %(default)s)")
+    ap.add_argument("--new-cases", type=int, default=0,
+                    help="with --held: that many new cases (new.csv, intake.yaml, new-alone.yaml)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     path = generate(args.out, args.cases, args.staff, seed=args.seed,
-                    conflict_rate=args.conflict_rate)
+                    conflict_rate=args.conflict_rate, held=args.held,
+                    holder_skew=args.holder_skew, leaver_share=args.leaver_share,
+                    new_cases=args.new_cases)
     print(f"{path}  ({time.perf_counter() - t0:.2f} s)")
 
 

@@ -37,6 +37,7 @@ ROOT = HERE.parent
 WORK = HERE / "_work"
 STEPS = ["load", "compile", "check", "balance", "design", "draw", "plan", "write"]
 BASELINE_SIZE = (10_000, 200)
+KEEP_SECTION = "<!-- rebalance_bench: start -->"  # results.md from here on is rebalance_bench.py's
 
 
 # --------------------------------------------------------------------------- child
@@ -417,7 +418,12 @@ def main(argv: list[str] | None = None) -> int:
             markdown_table(bhead, brows),
             "",
         ]
-    Path(args.results).write_text("\n".join(md), encoding="utf-8")
+    results = Path(args.results)
+    if results.exists():  # keep the section rebalance_bench.py maintains in the same file
+        previous = results.read_text(encoding="utf-8")
+        if KEEP_SECTION in previous:
+            md += [previous[previous.index(KEEP_SECTION):].rstrip("\n"), ""]
+    results.write_text("\n".join(md), encoding="utf-8")
     WORK.mkdir(exist_ok=True)
     (WORK / "results.json").write_text(json.dumps({"runs": runs, "baseline": bl}, indent=1,
                                                   default=str), encoding="utf-8")
