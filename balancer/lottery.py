@@ -25,10 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from balancer.balance import Balance, capacity_room, flow_structure, hour_unit
 from balancer.problem import Problem, pooled_rows
+from balancer.rounding import round_pieces
 from balancer.solver import QP, solve_qp
 
 GRID = 1 << 20
@@ -37,7 +39,11 @@ GRID = 1 << 20
 CAP_PENALTY = 1e3
 """Price, per unit of probability, of exceeding the cap where the balance band leaves no choice."""
 
-BAND_SLACK = 1e-7
+STRETCH_PENALTY = 100.0
+"""Price of stretching a band by one hour unit (a median capacity): far above what spreading the
+lottery gains from it, far below a count cap's price."""
+
+BAND_SLACK = 1e-6
 """Utilisation slack on the band, so tolerance 0 stays feasible after the solver's round-off."""
 
 
@@ -71,8 +77,16 @@ class Design:
 
 
 def design(problem: Problem, balance: Balance, *, tolerance: float, max_probability: float,
-           hard_capacity: bool = False, within_share: bool = False) -> Design:
-    """The most spread-out lottery whose loads stay within the band around the leximin profile.
+           hard_capacity: bool = False, within_share: bool = False,
+           integral_gap: float = 0.0, integral_max: float | None = None) -> Design:
+    """The most spread-out lottery whose draws stay within the band around the leximin profile.
+
+    The band is for the *drawn* loads: each expected load keeps a margin of one light item
+    (`rounding_margin`) inside it, and for the work that is heavy for a prosecutor, the expected
+    number of items of each weight w or more stays at most ⌊U/w⌋ (`count_caps`), U the hours up
+    to target + max(tolerance, `integral_gap`): a whole item more than expected then still fits.
+    `integral_gap` is how far above its target the best whole-item assignment must put someone
+    (`balancer.limits`); below it no lottery can keep every draw in the band.
 
     `within_share` (daily intake): each expected load also stays within `tolerance` × its own
     leximin share, so someone the profile gives nothing today gets nothing. Without it, a
@@ -88,33 +102,57 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     by_class, by_staff = flow_structure(problem)
     w_e = problem.class_weight[problem.edge_class] / unit
     hours = by_staff @ sp.diags(w_e)  # P×E: hours each edge's items bring to its prosecutor
-    band = (tolerance + BAND_SLACK) * problem.capacity / unit
+    band = tolerance * problem.capacity
     if within_share:
-        band = np.minimum(band, tolerance * balance.load / unit + BAND_SLACK * problem.capacity / unit)
+        band = np.minimum(band, tolerance * balance.load)
+    margin = np.minimum(rounding_margin(problem), band / 2)
+    band = (band - margin + BAND_SLACK * problem.capacity) / unit
     upper = balance.load / unit + band
+    if integral_max is not None:  # no expected load above the best whole-item maximum
+        top = ((integral_max + BAND_SLACK) * problem.capacity - problem.base_load - margin) / unit
+        upper = np.maximum(np.minimum(upper, top), balance.load / unit + BAND_SLACK * problem.capacity / unit)
+    # Where heavy work is capped by count, the band above may stretch up to the integral limit,
+    # at a price: only as far as the caps need to hold every heavy item (`stretch`, P variables).
+    heavy = np.zeros(problem.n_staff, dtype=bool)
+    heavy[problem.edge_staff[~is_light(problem, np.arange(E))]] = True
+    gap = max(integral_gap - tolerance, 0.0)
+    reach = (balance.load + integral_gap * problem.capacity) / unit
+    if integral_max is not None:
+        reach = np.minimum(reach, ((integral_max + BAND_SLACK) * problem.capacity - problem.base_load) / unit)
     if hard_capacity:
-        upper = np.minimum(upper, np.maximum(capacity_room(problem) / unit, balance.load / unit))
+        reach = np.minimum(reach, capacity_room(problem) / unit)
+    stretch = np.where(heavy & (not within_share) & (gap > 0), np.maximum(reach - upper, 0.0), 0.0)
     lower = balance.load / unit - band
+    caps, caps_rhs = count_caps(problem, balance, max(tolerance, integral_gap))
+    L = caps.shape[0]
 
-    # Variables: x (E, expected items per edge), s (E, items above the cap).
-    I_E = sp.identity(E, format="csr")
+    # Variables: x (E, expected items per edge), s (E, items above the π cap), c (L, items above
+    # the count caps), r (P, hours the band stretches); s and c are priced so that eligibility and
+    # the band always leave a solution, r so that it is used only where the caps need it.
+    P = problem.n_staff
+    I_E, I_P = sp.identity(E, format="csr"), sp.identity(P, format="csr")
     Z_E = sp.csr_matrix((E, E))
-    zero_P = sp.csr_matrix((problem.n_staff, E))
-    A_eq = sp.hstack([by_class, sp.csr_matrix((K, E))]).tocsr()
+    zero = lambda rows, cols: sp.csr_matrix((rows, cols))  # noqa: E731
+    A_eq = sp.hstack([by_class, zero(K, E + L + P)]).tocsr()
+    pooled, pooled_rhs = pooled_rows(problem)
     A_le = sp.vstack(
         [
-            sp.hstack([hours, zero_P]),  # load ≤ upper
-            sp.hstack([-hours, zero_P]),  # load ≥ lower
-            sp.hstack([-I_E, Z_E]),  # x ≥ 0
-            sp.hstack([Z_E, -I_E]),  # s ≥ 0
-            sp.hstack([I_E, -I_E]),  # x − s ≤ cap
+            sp.hstack([hours, zero(P, E + L), -I_P]),  # load ≤ upper + r
+            sp.hstack([-hours, zero(P, E + L + P)]),  # load ≥ lower
+            sp.hstack([-I_E, Z_E, zero(E, L + P)]),  # x ≥ 0
+            sp.hstack([Z_E, -I_E, zero(E, L + P)]),  # s ≥ 0
+            sp.hstack([I_E, -I_E, zero(E, L + P)]),  # x − s ≤ cap
+            sp.hstack([zero(L, 2 * E), -sp.identity(L), zero(L, P)]),  # c ≥ 0
+            sp.hstack([caps, zero(L, E), -sp.identity(L), zero(L, P)]),  # heavy counts − c ≤ ⌊U/w⌋
+            sp.hstack([zero(P, 2 * E + L), -I_P]),  # r ≥ 0
+            sp.hstack([zero(P, 2 * E + L), I_P]),  # r ≤ stretch
+            sp.hstack([pooled, zero(pooled.shape[0], E + L + P)]),
         ]
     ).tocsr()
-    pooled, pooled_rhs = pooled_rows(problem)
-    A_le = sp.vstack([A_le, sp.hstack([pooled, sp.csr_matrix(pooled.shape)])]).tocsr()
-    b_le = np.concatenate([upper, -lower, np.zeros(2 * E), cap_e, pooled_rhs])
-    diag = np.concatenate([2.0 / n_e, np.zeros(E)])  # ½ Σ 2x²/n = Σ n (x/n)² = Σ_c Σ_p π²
-    q = np.concatenate([np.zeros(E), CAP_PENALTY / n_e])
+    b_le = np.concatenate([upper, -lower, np.zeros(2 * E), cap_e, np.zeros(L), caps_rhs,
+                           np.zeros(P), stretch, pooled_rhs])
+    diag = np.concatenate([2.0 / n_e, np.zeros(E + L + P)])  # ½ Σ 2x²/n = Σ n (x/n)² = Σ_c Σ_p π²
+    q = np.concatenate([np.zeros(E), CAP_PENALTY / n_e, np.full(L, CAP_PENALTY), np.full(P, STRETCH_PENALTY)])
     x = solve_qp(QP(diag, q, A_eq, n_k, A_le, b_le))
     units = grid_counts(problem, x[:E], problem.class_count)
     rounded_units, scale = split_pooled(problem, units)
@@ -124,27 +162,52 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
                   over_cap=over, max_probability=max_probability)
 
 
-def load_bound(problem: Problem, design: Design) -> np.ndarray:
-    """(P,) hours by which a realised load may differ from the design's expected load.
+def is_light(problem: Problem, edge: np.ndarray) -> np.ndarray:
+    """Whether one item of each edge's class is light for its prosecutor (LIGHT_SHARE)."""
+    return problem.class_weight[problem.edge_class[edge]] <= LIGHT_SHARE * problem.capacity[problem.edge_staff[edge]]
 
-    Rounded items: one case weight, the heaviest this prosecutor may receive (Shmoys–Tardos slots
-    under dependent rounding). Pooled items of class k: their count at p stays within
-    1 + 4 M_k δ_k items of its expectation, where δ_k = max_c x_k(X_c) / (n_k − x_k(X_c)) bounds
-    how far a pooled item's distribution function is from the class's (stratified points put
-    ⌊Mℓ⌋ to ⌈Mℓ⌉ of M points in any interval of length ℓ).
-    """
-    on = design.rounded_units > 0
+
+def rounding_margin(problem: Problem) -> np.ndarray:
+    """(P,) hours: the heaviest light item each prosecutor may receive, what a draw may move its
+    load by when the rounding's last step lands on light work."""
+    light = np.flatnonzero(is_light(problem, np.arange(problem.n_edges)))
+    margin = np.zeros(problem.n_staff)
+    np.maximum.at(margin, problem.edge_staff[light], problem.class_weight[problem.edge_class[light]])
+    return margin
+
+
+def count_caps(problem: Problem, balance: Balance, above: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Rows `A x ≤ rhs`: for each prosecutor p and each weight w of work heavy for p, the
+    expected items of weight ≥ w at p stay at most ⌊U_p / w⌋, U_p = (target_p + above)·a_p − b_p.
+
+    The rounding keeps every heavy piece within the whole numbers around its expected count, so a
+    prosecutor whose expected heavy count is whole gets exactly that; where it is fractional, a
+    whole item more must still fit under U_p."""
+    heavy = np.flatnonzero(~is_light(problem, np.arange(problem.n_edges)))
+    staff, weight = problem.edge_staff[heavy], problem.class_weight[problem.edge_class[heavy]]
+    levels = pd.DataFrame({"staff": staff, "level": weight}).drop_duplicates(ignore_index=True)
+    pairs = pd.DataFrame({"edge": heavy, "staff": staff, "weight": weight}).merge(
+        levels.reset_index(names="row"), on="staff")
+    pairs = pairs[pairs["weight"] >= pairs["level"]]
+    rows = sp.csr_matrix((np.ones(len(pairs)), (pairs["row"], pairs["edge"])),
+                         shape=(len(levels), problem.n_edges))
+    p = levels["staff"].to_numpy()
+    target = np.nan_to_num(balance.target_utilisation[p])
+    room = (target + above) * problem.capacity[p] - problem.base_load[p]
+    return rows, np.maximum(np.floor(room / levels["level"].to_numpy() + 1e-9), 0.0)
+
+
+def load_bound(problem: Problem, design: Design) -> np.ndarray:
+    """(P,) hours by which a realised load may differ from the design's expected load, a priori:
+    less than the heaviest item the prosecutor may receive.
+
+    The rounding moves a prosecutor's hours only in its one leaf step, by less than one item of
+    the piece it happens on (`balancer.rounding`); resolving pooled items moves nobody's
+    expected hours (`_resolve_pooled`). `Drawn.leaf_weight` gives the leaf step's own weight for
+    one draw: the lightest work the prosecutor holds, unless the design left it none."""
+    on = design.units > 0
     bound = np.zeros(problem.n_staff)
     np.maximum.at(bound, problem.edge_staff[on], problem.class_weight[problem.edge_class[on]])
-    if len(problem.pooled_item):
-        m, edge = problem.pooled_edges()
-        excluded_mass = np.bincount(m, weights=design.count()[edge], minlength=len(design.pooled_scale))
-        cls = problem.item_class[problem.pooled_item]
-        delta = np.zeros(problem.n_classes)
-        np.maximum.at(delta, cls, excluded_mass * design.pooled_scale)
-        items = np.where(problem.class_pooled > 0, 1.0 + 4.0 * problem.class_pooled * delta, 0.0)
-        hours = (items * problem.class_weight)[problem.edge_class]
-        bound += np.bincount(problem.edge_staff, weights=hours * (design.units > 0), minlength=problem.n_staff)
     return bound
 
 
@@ -182,195 +245,98 @@ def grid_counts(problem: Problem, count: np.ndarray, totals: np.ndarray) -> np.n
     return units
 
 
+LIGHT_SHARE = 0.02
+"""An item of at most this share of a prosecutor's capacity is *light* for them: the margin a
+draw keeps inside the band (`rounding_margin`); heavier items are counted by `count_caps`."""
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One draw and what the rounding did to each prosecutor's load."""
+
+    item_staff: np.ndarray
+    """(I,) the prosecutor each item goes to."""
+    leaf_weight: np.ndarray
+    """(P,) hours of one item of the piece on which the prosecutor's load moved (its *leaf
+    step*, see `balancer.rounding`), 0 where the rounding kept its expected hours exactly."""
+
+
 def draw(problem: Problem, design: Design, rng: np.random.Generator) -> np.ndarray:
     """(I,) the prosecutor each item goes to, drawn with marginals exactly π."""
-    won = round_slots(problem, design.rounded_units, rng)
-    # Which concrete item of a class fills which of its won slots: a uniform random permutation.
+    return draw_traced(problem, design, rng).item_staff
+
+
+def draw_traced(problem: Problem, design: Design, rng: np.random.Generator) -> Drawn:
+    """`draw`, with the leaf step of every prosecutor (what `load_bound` rests on)."""
+    own, placed, open_m, open_edge, open_value = _resolve_pooled(problem, design, rng)
+    edges = np.flatnonzero(own > 0)
+    units = np.concatenate([problem.edge_class[edges], problem.n_classes + open_m])
+    all_edges = np.concatenate([edges, open_edge])
+    staff = problem.edge_staff[all_edges]
+    weight = problem.class_weight[problem.edge_class[all_edges]]
+    counts, leaf = round_pieces(units, problem.n_classes + len(problem.pooled_item) + staff,
+                                np.concatenate([own[edges], open_value]), weight, rng)
+    leaf_weight = np.zeros(problem.n_staff)
+    np.maximum.at(leaf_weight, staff[leaf], weight[leaf])
+    won = np.zeros(problem.n_edges, dtype=np.int64)
+    won[edges] = counts[: len(edges)]
+    opened = counts[len(edges):] > 0
+    placed[open_m[opened]] = open_edge[opened]
+    # Which concrete item of a class fills which of its won places: a uniform random permutation.
     rounded = np.ones(len(problem.item_class), dtype=bool)
     rounded[problem.pooled_item] = False
     shuffled = rng.permutation(np.flatnonzero(rounded))
     shuffled = shuffled[np.argsort(problem.item_class[shuffled], kind="stable")]
     item_staff = np.empty(len(problem.item_class), dtype=np.int64)
     item_staff[shuffled] = np.repeat(problem.edge_staff, won)  # edges are sorted by class
-    if len(problem.pooled_item):
-        item_staff[problem.pooled_item] = problem.edge_staff[draw_pooled(problem, design, rng)]
-    return item_staff
+    item_staff[problem.pooled_item] = problem.edge_staff[placed]
+    return Drawn(item_staff=item_staff, leaf_weight=leaf_weight)
 
 
-def draw_pooled(problem: Problem, design: Design, rng: np.random.Generator) -> np.ndarray:
-    """(M,) the edge each pooled item takes: stratified within its class, exact per item.
+def _resolve_pooled(problem: Problem, design: Design, rng: np.random.Generator):
+    """Place pooled items one by one against their class's own expected counts `own`, keeping
+    every (class, prosecutor) total — so nobody's expected hours — and every expectation.
 
-    Class k's M_k pooled items get the points (U + 0..M_k−1) / M_k in random order, U uniform:
-    each point alone is uniform on [0, 1), so mapping it through the item's own cumulative
-    distribution gives exactly π_c; together they are evenly spread.
-    """
+    For pooled item c with π_c (0 on the staff it excludes): on the *big* edges G, where
+    own + π_c ≥ 1, c may take one whole place; with probability a it does, on q ∈ G with
+    probability π_q / Σ_G π, and own becomes own + π_c − e_q (never below 0 on G). Otherwise it
+    stays open, with π' = π_G (1 − a/B) / (1 − a) and π_S / (1 − a) on the other edges S, and own
+    becomes own + π_c − π' (a ≤ own_q / (own_q + π_q) on S keeps that ≥ 0). Either way
+    E[π'] = π_c and E[own'] = own: a martingale step, so P(c → p) = π_cp exactly. Open items go
+    into the rounding as units of their own (rare: a < 1 only where c's class is thin).
+
+    Returns own (E,), the edge of each placed pooled item (−1 if open), and the open items'
+    pieces (item number, edge, value)."""
+    own = design.rounded_units / GRID
     x = design.count()
-    cum = np.cumsum(x)
-    cls = problem.item_class[problem.pooled_item]
-    order = rng.permutation(len(cls))
-    order = order[np.argsort(cls[order], kind="stable")]
-    rank = np.empty(len(cls), dtype=np.int64)
-    first = np.searchsorted(cls[order], cls[order])  # position where each class's block begins
-    rank[order] = np.arange(len(cls)) - first
-    offset = rng.random(problem.n_classes)
-    point = (offset[cls] + rank) / problem.class_pooled[cls]
-    start, stop = problem.class_edge_start[cls], problem.class_edge_start[cls + 1]
-    base = np.where(start > 0, cum[start - 1], 0.0)
-    chosen = np.empty(len(cls), dtype=np.int64)
-    m_of, excl_edge = problem.pooled_edges()
+    placed = np.full(len(problem.pooled_item), -1, dtype=np.int64)
+    open_m, open_edge, open_value = [], [], []
+    m_of, excluded = problem.pooled_edges()
     bounds = problem.pooled_excl_start
-    for m in range(len(cls)):
-        skip = np.sort(excl_edge[bounds[m] : bounds[m + 1]])
-        target = base[m] + point[m] / design.pooled_scale[m]  # mass to pass, excluded edges aside
-        for e in skip:  # excluded edges lie in the way: step over them
-            if cum[e] - x[e] <= target:
-                target += x[e]
-        e = int(np.searchsorted(cum[start[m] : stop[m]], target, side="right")) + start[m]
-        chosen[m] = _nearest_allowed(e, start[m], stop[m], x, set(skip.tolist()))
-    return chosen
-
-
-def _nearest_allowed(e: int, lo: int, hi: int, x: np.ndarray, skip: set) -> int:
-    """Guard against round-off at an interval's end: the nearest edge with mass, not excluded."""
-    e = min(max(e, lo), hi - 1)
-    for cand in list(range(e, hi)) + list(range(e - 1, lo - 1, -1)):
-        if x[cand] > 0 and cand not in skip:
-            return cand
-    raise AssertionError("a pooled item has no edge left")  # excluded by pooled_rows
-
-
-def round_slots(problem: Problem, units: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(E,) integer items per edge: dependent rounding of `units` over the slot graph."""
-    if not units.any():  # nothing to draw (a rebalance that moves nothing)
-        return np.zeros(len(units), dtype=np.int64)
-    won, pieces = slot_graph(problem, units)
-    if len(pieces[0]):
-        for edge in dependent_rounding(*pieces, rng=rng):
-            won[edge] += 1
-    return won
-
-
-def slot_graph(problem: Problem, units: np.ndarray):
-    """Shmoys–Tardos slots: each prosecutor's edges, heaviest class first, packed into unit slots.
-
-    Returns the slots every edge fills whole (already decided), and the fractional pieces:
-    (class node, slot node, amount in (0, GRID), edge) — the graph left to round.
-    """
-    w = problem.class_weight[problem.edge_class]
-    order = np.lexsort((problem.edge_class, -w, problem.edge_staff))
-    order = order[units[order] > 0]
-    staff, u = problem.edge_staff[order], units[order]
-    end = np.cumsum(u)
-    staff_start = np.r_[0, np.flatnonzero(np.diff(staff)) + 1]
-    offset = np.repeat(end[staff_start] - u[staff_start], np.diff(np.r_[staff_start, len(u)]))
-    end -= offset
-    start = end - u
-    first, last = start // GRID, (end - 1) // GRID
-    head = np.minimum(end, (first + 1) * GRID) - start
-    tail = np.where(last > first, end - last * GRID, 0)
-    full = np.maximum(last - first - 1, 0) + (head == GRID) + (tail == GRID)
-
-    won = np.zeros(len(units), dtype=np.int64)
-    won[order] = full
-    piece_slot = np.concatenate([first[head < GRID], last[(tail > 0) & (tail < GRID)]])
-    piece_amount = np.concatenate([head[head < GRID], tail[(tail > 0) & (tail < GRID)]])
-    piece_edge = np.concatenate([order[head < GRID], order[(tail > 0) & (tail < GRID)]])
-    piece_staff = problem.edge_staff[piece_edge]
-    slots_per_staff = int(end.max(initial=0)) // GRID + 2
-    _, slot_node = np.unique(piece_staff * slots_per_staff + piece_slot, return_inverse=True)
-    return won, (problem.edge_class[piece_edge], slot_node + problem.n_classes,
-                 piece_amount, piece_edge)
-
-
-def _alternate(seq: list[int], val: list[int], coin: float) -> None:
-    """Shift value up on seq's even pieces and down on its odd ones (or the reverse), as far as
-    the first piece reaches 0 or GRID; the direction is drawn so each piece keeps its expectation:
-    +α with probability β/(α+β), −β otherwise."""
-    up, down = seq[0::2], seq[1::2]
-    alpha = min(min(GRID - val[i] for i in up), min((val[i] for i in down), default=GRID))
-    beta = min(min(val[i] for i in up), min((GRID - val[i] for i in down), default=GRID))
-    shift = alpha if coin * (alpha + beta) < beta else -beta
-    for i in up:
-        val[i] += shift
-    for i in down:
-        val[i] -= shift
-
-
-def dependent_rounding(u_node, v_node, amount, edge, *, rng):
-    """Round pieces in (0, GRID) to 0 or GRID, keeping every node's sum within floor/ceil.
-
-    Repeatedly finds a cycle or a maximal path of fractional pieces and shifts value alternately
-    up and down along it, by the random choice that keeps each piece's expectation. Each step
-    settles at least one piece. The walk is kept between steps (only the part after the first
-    settled piece is undone), so the total work stays close to linear in the number of pieces.
-    Yields the edge of every piece that rounds up to a whole slot.
-    """
-    val = [int(a) for a in amount]
-    ends = list(zip(u_node.tolist(), v_node.tolist()))
-    n_nodes = int(max(u_node.max(), v_node.max())) + 1
-    adj: list[dict[int, None]] = [dict() for _ in range(n_nodes)]  # ordered sets: reproducible
-    for i, (a, b) in enumerate(ends):
-        adj[a][i] = None
-        adj[b][i] = None
-    coins = iter(())
-    edge = edge.tolist()
-    alive = len(val)
-    next_start = 0
-    nodes: list[int] = []
-    path: list[int] = []
-    where: dict[int, int] = {}
-
-    def settle(i: int) -> bool:
-        a, b = ends[i]
-        del adj[a][i], adj[b][i]
-        return val[i] == GRID
-
-    while alive:
-        if not nodes:
-            while val[next_start] in (0, GRID):
-                next_start += 1
-            start = ends[next_start][0]
-            nodes, path, where = [start], [], {start: 0}
-        u = nodes[-1]
-        last = path[-1] if path else -1
-        nxt = next((i for i in adj[u] if i != last), -1)
-        if nxt < 0:  # dead end: a maximal path if the walk started at a dead end too
-            if not path:
-                nodes, path, where = [], [], {}
-                continue
-            if len(adj[nodes[0]]) > 1:  # walk again from this end, to the other end
-                nodes, path, where = [u], [], {u: 0}
-                continue
-            seq, keep_from = path, 0
+    starts = problem.class_edge_start
+    for m, item in enumerate(problem.pooled_item.tolist()):
+        k = problem.item_class[item]
+        lo, hi = starts[k], starts[k + 1]
+        pi = x[lo:hi] * design.pooled_scale[m]
+        pi[excluded[bounds[m]:bounds[m + 1]] - lo] = 0.0
+        o = own[lo:hi]
+        big = (o + pi >= 1.0) & (pi > 0)
+        small = (pi > 0) & ~big
+        B = float(pi[big].sum())
+        a = min(B, float(np.min(o[small] / (o[small] + pi[small]), initial=1.0)))
+        if rng.random() < a:
+            q = np.flatnonzero(big)
+            e = q[min(np.searchsorted(np.cumsum(pi[q]), rng.random() * B, side="right"), len(q) - 1)]
+            placed[m] = lo + e
+            o += pi
+            o[e] -= 1.0
         else:
-            a, b = ends[nxt]
-            v = b if a == u else a
-            if v not in where:
-                nodes.append(v)
-                path.append(nxt)
-                where[v] = len(nodes) - 1
-                continue
-            keep_from = where[v]
-            seq = path[keep_from:] + [nxt]
-        try:
-            coin = next(coins)
-        except StopIteration:  # coins come in batches: one numpy call per 4,096 steps
-            coins = iter(rng.random(4096).tolist())
-            coin = next(coins)
-        _alternate(seq, val, coin)
-        first_settled = None
-        for j, i in enumerate(seq):
-            if val[i] in (0, GRID):
-                alive -= 1
-                if settle(i):
-                    yield edge[i]
-                if first_settled is None:
-                    first_settled = j
-        # Keep the walk up to the first settled piece; the rest is walked again.
-        cut = keep_from + first_settled if first_settled is not None else len(path)
-        cut = min(cut, len(path))
-        for node in nodes[cut + 1 :]:
-            del where[node]
-        del nodes[cut + 1 :], path[cut:]
-        if len(nodes) == 1 and not adj[nodes[0]]:
-            nodes, path, where = [], [], {}
+            after = np.where(big, pi * (1.0 - a / B) if B > 0 else 0.0, pi) / (1.0 - a)
+            o += pi - after
+            on = np.flatnonzero(after > 0)
+            open_m.append(np.full(len(on), m))
+            open_edge.append(lo + on)
+            open_value.append(after[on])
+        np.maximum(o, 0.0, out=o)  # round-off only: a keeps it non-negative
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+    return own, placed, cat(open_m, np.int64), cat(open_edge, np.int64), cat(open_value, np.float64)

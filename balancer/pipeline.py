@@ -20,10 +20,16 @@ import pandas as pd
 
 from balancer import balance as balance_step
 from balancer import lottery, rebalance
+from balancer.limits import IntegralLimit, integral_limit
 from balancer.checks import Finding, check, has_errors, over_capacity_after_moves
 from balancer.plan import Plan, make_plan, rebalanced_plan
 from balancer.problem import Problem, compile_problem
 from balancer.scenario import Scenario
+
+
+LIMIT_SECONDS = 1.0
+"""Time the integral limit's MIP may take (small problems only; greedy rounding and the
+lower bounds close the bracket without it on most scenarios)."""
 
 
 class Status(str, Enum):
@@ -42,6 +48,8 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     problem: Problem | None = None
     balance: balance_step.Balance | None = None
+    limit: IntegralLimit | None = None
+    """The best whole-item balance, bracketed: what a draw is judged against."""
     design: lottery.Design | None = None
     plan: Plan | None = None
     record: dict | None = None
@@ -74,6 +82,7 @@ class Result:
             "metrics": self.metrics,
             "findings": [f.to_dict() for f in self.findings],
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "limits": self.limit.to_dict() if self.limit is not None else None,
             "register": self.record,
             **({"rebalance": self.rebalance} if self.rebalance is not None else {}),
         }
@@ -125,15 +134,20 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
     result.pool = pool
     with _timed(timings, "balance"):
         result.balance = balance_step.leximin(pool)
+    with _timed(timings, "limit"):
+        result.limit = integral_limit(pool, result.balance, time_limit=LIMIT_SECONDS)
+    known = np.isfinite(result.limit.upper)  # False only if no whole assignment was found
     with _timed(timings, "design"):
         result.design = lottery.design(
             pool, result.balance, tolerance=policy.tolerance,
             max_probability=policy.max_probability, hard_capacity=hard, within_share=incremental,
+            integral_gap=result.limit.above_target if known else 0.0,
+            integral_max=result.limit.upper if known else None,
         )
     with _timed(timings, "draw"):
         item_staff = lottery.draw(pool, result.design, rng)
     with _timed(timings, "plan"):
-        result.plan = make_plan(pool, result.balance, result.design, item_staff)
+        result.plan = make_plan(pool, result.balance, result.design, item_staff, result.limit)
         if hold.any:
             result.plan, result.moves, result.rebalance = rebalanced_plan(
                 scenario, problem, hold, released, result.selection, result.balance, result.plan, policy.moves)

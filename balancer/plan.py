@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from balancer.balance import Balance, utilisation
+from balancer.limits import IntegralLimit
 from balancer.lottery import Design
 from balancer.problem import Problem
 from balancer.rebalance import Holding, Selection
@@ -24,7 +25,8 @@ class Plan:
     """Balance and randomness metrics (see `balance_metrics`, `randomness_metrics`)."""
 
 
-def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np.ndarray) -> Plan:
+def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np.ndarray,
+              limit: IntegralLimit | None = None) -> Plan:
     case_staff = item_staff[problem.case_item]
     item_edge = problem.edge_index(problem.item_class, item_staff)
     item_pi = design.probability(problem)[item_edge]
@@ -45,9 +47,19 @@ def make_plan(problem: Problem, balance: Balance, design: Design, item_staff: np
         "n_classes": int(problem.n_classes),
         "n_edges": int(problem.n_edges),
         **balance_metrics(problem, balance, assigned),
+        **limit_metrics(limit),
         **randomness_metrics(problem, design),
     }
     return Plan(assignments=assignments, staff=staff, metrics=metrics)
+
+
+def limit_metrics(limit: IntegralLimit | None) -> dict:
+    """The two limits a draw is judged against: the best fractional maximum (LP bound) and the
+    best maximum of whole cases (integral limit, with its proven lower bound)."""
+    if limit is None:
+        return {}
+    return {"lp_bound": limit.lp_bound, "integral_limit": limit.upper,
+            "integral_limit_lower": limit.lower, "integral_gap_above_target": limit.above_target}
 
 
 def staff_table(problem: Problem, case_staff: np.ndarray, target_utilisation: np.ndarray) -> pd.DataFrame:
