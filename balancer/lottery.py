@@ -3,21 +3,23 @@
 design: among fractional assignments whose loads stay within `tolerance` utilisation points of the
 leximin profile, the most spread out one — minimum expected collision Σ_c Σ_p π_cp² — with
 π_cp ≤ max(max_probability, 1/|E_c|) (the cap, relaxed only as far as eligibility forces; the
-balance band may force more, which the design reports). One QP on classes.
+balance band may force more, which the design reports). One QP on classes. The band is meant for
+the *draw*, not only its average: expected loads keep a light item's margin inside it, heavy work
+is capped by count so that a whole item more still fits, and no expected load goes above the
+integral limit, the best maximum any assignment of whole cases reaches (`balancer.limits`).
 
-draw: dependent rounding (Gandhi, Khuller, Parthasarathy, Srinivasan, JACM 2006) over a
-Shmoys–Tardos slot graph (Shmoys & Tardos 1993). Guarantees, for every seed:
+draw: compensated dependent rounding (`balancer.rounding`). Guarantees, for every seed:
   * each item goes to exactly one eligible prosecutor, never to one it excludes,
-  * P(item → p) = π exactly (π as gridded to 2⁻²⁰ of an item, and reported as such),
-  * each prosecutor's realised load from the rounded items is within one case weight (the
-    largest it may receive) of its fluid load.
+  * P(item → p) = π exactly (π as gridded to 2⁻²⁰ of an item and reported as such; the rounding
+    keeps it up to floating-point round-off, 1e-9 of an item),
+  * each prosecutor's realised load equals its expected load but for one *leaf step* of less
+    than one item of the class it happens on — the lightest work it holds, unless the design
+    left it none (`Drawn.leaf_weight`; a priori less than the heaviest item it may receive).
 
 Pooled items (conflicted cases kept in a large class, see `balancer.problem.POOL_MIN_STAFF`)
-take their class's distribution outside their exclusions, π_cp = x_kp / (n_k − x_k(X_c)), and are
-drawn by stratified sampling within their class (one uniform offset, evenly spaced points, each
-point mapped through its own item's distribution): P(c → p) = π_cp exactly, and a class's M_k
-pooled items spread like evenly spaced draws, not like independent ones. The rest of the class
-is rounded as above on what the pooled items leave.
+take their class's distribution outside their exclusions, π_cp = x_kp / (n_k − x_k(X_c)); each is
+first placed against its class's own expected counts in a step that keeps every expectation and
+every prosecutor's expected hours (`_resolve_pooled`), the rest of the class is then rounded.
 """
 
 from __future__ import annotations

@@ -51,6 +51,8 @@ class Result:
     limit: IntegralLimit | None = None
     """The best whole-item balance, bracketed: what a draw is judged against."""
     design: lottery.Design | None = None
+    drawn: lottery.Drawn | None = None
+    """The draw of `pool`, with each prosecutor's leaf step (what its load bound rests on)."""
     plan: Plan | None = None
     record: dict | None = None
     """The register's record of this draw (id, hash, re-draws), once it is recorded."""
@@ -145,7 +147,8 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
             integral_max=result.limit.upper if known else None,
         )
     with _timed(timings, "draw"):
-        item_staff = lottery.draw(pool, result.design, rng)
+        result.drawn = lottery.draw_traced(pool, result.design, rng)
+        item_staff = result.drawn.item_staff
     with _timed(timings, "plan"):
         result.plan = make_plan(pool, result.balance, result.design, item_staff, result.limit)
         if hold.any:

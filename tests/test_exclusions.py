@@ -10,7 +10,7 @@ import pytest
 import balancer
 import balancer.problem
 from balancer.balance import leximin
-from balancer.lottery import design, draw
+from balancer.lottery import design, draw, draw_traced
 from balancer.problem import compile_problem
 from tests.conftest import ROOT, write
 from tests.test_lottery import assert_within_load_bound, frequency_test
@@ -70,10 +70,10 @@ def test_pooled_conflicts_never_land_on_excluded_staff_and_loads_stay_bounded(po
     d = designed(pooled)
     start = pooled.pooled_excl_start
     for seed in range(300):
-        item_staff = draw(pooled, d, np.random.default_rng(seed))
+        drawn = draw_traced(pooled, d, np.random.default_rng(seed))
         for m, item in enumerate(pooled.pooled_item):
-            assert item_staff[item] not in pooled.pooled_excl_staff[start[m]:start[m + 1]]
-        assert_within_load_bound(pooled, d, item_staff)
+            assert drawn.item_staff[item] not in pooled.pooled_excl_staff[start[m]:start[m + 1]]
+        assert_within_load_bound(pooled, d, drawn)
 
 
 def test_pooling_is_what_keeps_large_scenarios_small(tmp_path):
