@@ -479,6 +479,8 @@ def _print_plan(result: Result) -> None:
         ("utilisation max / mean / min", f"{m['max_utilisation']:.1%} / {m['mean_utilisation']:.1%} / "
                                          f"{m['min_utilisation']:.1%}"),
         ("leximin target max", f"{m['target_max_utilisation']:.1%}"),
+        *([("best max of whole cases (LP bound)", f"{m['integral_limit']:.1%} ({m['lp_bound']:.1%})")]
+          if "integral_limit" in m else []),
         ("spread (max − min), Gini", f"{m['spread']:.1%}, {m['gini']:.3f}"),
         ("largest gap from target", f"{m['max_distance_from_target_hours']:.1f} h"),
         ("max π / mean max π", f"{m['max_probability']:.2f} / {m['mean_max_probability']:.2f}"),

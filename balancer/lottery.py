@@ -84,11 +84,15 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     """The most spread-out lottery whose draws stay within the band around the leximin profile.
 
     The band is for the *drawn* loads: each expected load keeps a margin of one light item
-    (`rounding_margin`) inside it, and for the work that is heavy for a prosecutor, the expected
+    (`rounding_margin`) inside it; for the work that is heavy for a prosecutor, the expected
     number of items of each weight w or more stays at most ⌊U/w⌋ (`count_caps`), U the hours up
-    to target + max(tolerance, `integral_gap`): a whole item more than expected then still fits.
-    `integral_gap` is how far above its target the best whole-item assignment must put someone
-    (`balancer.limits`); below it no lottery can keep every draw in the band.
+    to target + max(tolerance, `integral_gap`), so a whole item more than expected still fits; and
+    no expected load goes above `integral_max`. `integral_gap` (D*) is how far above its target
+    the best whole-item assignment must put someone and `integral_max` that assignment's maximum
+    (`balancer.limits`): where D* > tolerance > 0, the band of a prosecutor with heavy work may
+    stretch up to target + D* (never above `integral_max`), at a price that keeps it to where the
+    count caps need it — below D* no lottery of whole items keeps every draw in the band. With
+    tolerance 0 the expected loads are the leximin loads themselves.
 
     `within_share` (daily intake): each expected load also stays within `tolerance` × its own
     leximin share, so someone the profile gives nothing today gets nothing. Without it, a
@@ -117,7 +121,8 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     # at a price: only as far as the caps need to hold every heavy item (`stretch`, P variables).
     heavy = np.zeros(problem.n_staff, dtype=bool)
     heavy[problem.edge_staff[~is_light(problem, np.arange(E))]] = True
-    gap = max(integral_gap - tolerance, 0.0)
+    # tolerance 0 asks for the leximin loads themselves in expectation: no stretch then.
+    gap = max(integral_gap - tolerance, 0.0) if tolerance > 0 else 0.0
     reach = (balance.load + integral_gap * problem.capacity) / unit
     if integral_max is not None:
         reach = np.minimum(reach, ((integral_max + BAND_SLACK) * problem.capacity - problem.base_load) / unit)
