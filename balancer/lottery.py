@@ -98,7 +98,7 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     leximin share, so someone the profile gives nothing today gets nothing. Without it, a
     prosecutor above the day's water level could take up to `tolerance` of capacity more every
     day, and drift without bound; with it, the drift is at most `tolerance` of what intake adds."""
-    E, K = problem.n_edges, problem.n_classes
+    E, K, P = problem.n_edges, problem.n_classes, problem.n_staff
     unit = hour_unit(problem)
     n_k = problem.class_count.astype(np.float64)
     n_e = n_k[problem.edge_class]
@@ -108,35 +108,16 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     by_class, by_staff = flow_structure(problem)
     w_e = problem.class_weight[problem.edge_class] / unit
     hours = by_staff @ sp.diags(w_e)  # P×E: hours each edge's items bring to its prosecutor
-    band = tolerance * problem.capacity
-    if within_share:
-        band = np.minimum(band, tolerance * balance.load)
-    margin = np.minimum(rounding_margin(problem), band / 2)
-    band = (band - margin + BAND_SLACK * problem.capacity) / unit
-    upper = balance.load / unit + band
-    if integral_max is not None:  # no expected load above the best whole-item maximum
-        top = ((integral_max + BAND_SLACK) * problem.capacity - problem.base_load - margin) / unit
-        upper = np.maximum(np.minimum(upper, top), balance.load / unit + BAND_SLACK * problem.capacity / unit)
-    # Where heavy work is capped by count, the band above may stretch up to the integral limit,
-    # at a price: only as far as the caps need to hold every heavy item (`stretch`, P variables).
-    heavy = np.zeros(problem.n_staff, dtype=bool)
-    heavy[problem.edge_staff[~is_light(problem, np.arange(E))]] = True
-    # tolerance 0 asks for the leximin loads themselves in expectation: no stretch then.
-    gap = max(integral_gap - tolerance, 0.0) if tolerance > 0 else 0.0
-    reach = (balance.load + integral_gap * problem.capacity) / unit
-    if integral_max is not None:
-        reach = np.minimum(reach, ((integral_max + BAND_SLACK) * problem.capacity - problem.base_load) / unit)
-    if hard_capacity:
-        reach = np.minimum(reach, capacity_room(problem) / unit)
-    stretch = np.where(heavy & (not within_share) & (gap > 0), np.maximum(reach - upper, 0.0), 0.0)
-    lower = balance.load / unit - band
+    band = _band(problem, balance, tolerance, within_share, hard_capacity, integral_gap, integral_max)
+    lower, upper, stretch = (v / unit for v in band)
     caps, caps_rhs = count_caps(problem, balance, max(tolerance, integral_gap))
+    if tolerance == 0:  # the leximin loads themselves: no promise about single draws to keep
+        caps, caps_rhs = caps[:0], caps_rhs[:0]
     L = caps.shape[0]
 
     # Variables: x (E, expected items per edge), s (E, items above the π cap), c (L, items above
     # the count caps), r (P, hours the band stretches); s and c are priced so that eligibility and
     # the band always leave a solution, r so that it is used only where the caps need it.
-    P = problem.n_staff
     I_E, I_P = sp.identity(E, format="csr"), sp.identity(P, format="csr")
     Z_E = sp.csr_matrix((E, E))
     zero = lambda rows, cols: sp.csr_matrix((rows, cols))  # noqa: E731
@@ -167,6 +148,37 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     over[problem.edge_class[units > cap_e * GRID * (1 + 1e-6) + 1]] = True
     return Design(units=units, rounded_units=rounded_units, pooled_scale=scale, cap=cap,
                   over_cap=over, max_probability=max_probability)
+
+
+def _band(problem: Problem, balance: Balance, tolerance: float, within_share: bool,
+          hard_capacity: bool, integral_gap: float, integral_max: float | None):
+    """(lower, upper, stretch) in hours: the band each expected load keeps, and how far above it
+    a prosecutor with heavy work may go (see `design`)."""
+    load, a, b = balance.load, problem.capacity, problem.base_load
+    band = tolerance * a
+    if within_share:
+        band = np.minimum(band, tolerance * load)
+    margin = np.minimum(rounding_margin(problem), band / 2)
+    slack = BAND_SLACK * a
+    upper = load + band - margin + slack
+    lower = load - band - slack
+    if integral_max is not None:  # no expected load above the best whole-item maximum
+        upper = np.maximum(np.minimum(upper, (integral_max + BAND_SLACK) * a - b - margin), load + slack)
+    if hard_capacity:
+        upper = np.minimum(upper, np.maximum(capacity_room(problem), load))
+    # Where the integral limit puts someone D* above target and D* exceeds the tolerance, the band
+    # of a prosecutor with heavy work may stretch up to D* (priced: only where the count caps
+    # need it). Tolerance 0 asks for the leximin loads themselves: no stretch then.
+    if tolerance == 0 or within_share or integral_gap <= tolerance:
+        return lower, upper, np.zeros(problem.n_staff)
+    heavy = np.zeros(problem.n_staff, dtype=bool)
+    heavy[problem.edge_staff[~is_light(problem, np.arange(problem.n_edges))]] = True
+    reach = load + integral_gap * a
+    if integral_max is not None:
+        reach = np.minimum(reach, (integral_max + BAND_SLACK) * a - b)
+    if hard_capacity:
+        reach = np.minimum(reach, capacity_room(problem))
+    return lower, upper, np.where(heavy, np.maximum(reach - upper, 0.0), 0.0)
 
 
 def is_light(problem: Problem, edge: np.ndarray) -> np.ndarray:

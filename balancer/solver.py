@@ -16,6 +16,10 @@ import scipy.sparse as sp
 from balancer.errors import BalancerError
 
 
+QP_TOLERANCE = 1e-10
+"""Clarabel's gap and feasibility tolerances: 10⁻⁵ utilisation on degenerate leximin optima."""
+
+
 class SolverError(BalancerError):
     """The solver failed on a problem the pre-solve checks passed: a bug or numerical trouble."""
 
@@ -41,6 +45,9 @@ def solve_qp(qp: QP) -> np.ndarray:
     cones = [clarabel.ZeroConeT(qp.A_eq.shape[0]), clarabel.NonnegativeConeT(qp.A_le.shape[0])]
     settings = clarabel.DefaultSettings()
     settings.verbose = False
+    # Tighter than the defaults (1e-8): where flows without curvature sit on their bounds at a
+    # degenerate optimum, the loads converge only like the square root of the gap tolerance.
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = QP_TOLERANCE
     solution = clarabel.DefaultSolver(P, qp.q, A, b, cones, settings).solve()
     status = str(solution.status)
     if status not in ("Solved", "AlmostSolved"):

@@ -5,6 +5,8 @@ seed giving the same draw, and per-pair frequencies matching π."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 from balancer.balance import leximin
+from balancer.limits import integral_limit
 from balancer.lottery import GRID, design, draw, draw_traced, load_bound
 from tests.problems import item_probabilities, make_problem, problems
 
@@ -154,13 +157,39 @@ def collision(problem, d):
     return float(np.bincount(problem.edge_class, weights=pi**2) @ problem.class_count)
 
 
+def light(problem):
+    """The same problem with capacities and base loads ×100: every case is light for everyone."""
+    return dataclasses.replace(problem, capacity=problem.capacity * 100, base_load=problem.base_load * 100)
+
+
 @settings(max_examples=30, deadline=None)
 @given(problems())
 def test_more_tolerance_buys_more_randomness(problem):
-    """The band only widens, so the most spread-out lottery can only get more spread out."""
+    """The band only widens, so the most spread-out lottery can only get more spread out — where
+    every case is light. Heavy work is capped by count so that each draw keeps the band, and a
+    heavy case that would carry someone past it is not offered to them: with heavy work a wider
+    band can concentrate a lottery (see the next test)."""
+    problem = light(problem)
     tight, loose = (collision(problem, designed(problem, tolerance=t, max_probability=1.0))
                     for t in (0.0, 0.1))
     assert loose <= tight + 1e-4
+
+
+def test_a_heavy_case_is_not_offered_to_someone_it_would_carry_past_the_band():
+    """One 2-hour case, two prosecutors of 10 and 11 hours: the leximin shares it (9.5 % each),
+    but whoever draws it ends at 20 % or 18 %. With a band of 10 points only the 11-hour
+    prosecutor can take it and stay within the band: the design gives it to them; at tolerance 0
+    the leximin loads themselves are kept and the draw cannot stay near them."""
+    problem = make_problem([10, 11], [0, 0], [(2.0, 1, [0, 1])])
+    balance = leximin(problem)
+    limit = integral_limit(problem, balance)
+    assert limit.upper == pytest.approx(2 / 11)
+    wide = design(problem, balance, tolerance=0.1, max_probability=1.0,
+                  integral_gap=limit.above_target, integral_max=limit.upper)
+    np.testing.assert_allclose(wide.probability(problem), [0.0, 1.0], atol=1e-6)
+    exact = design(problem, balance, tolerance=0.0, max_probability=1.0,
+                   integral_gap=limit.above_target, integral_max=limit.upper)
+    np.testing.assert_allclose(exact.probability(problem), balance.load / 2.0, atol=1e-4)
 
 
 @settings(max_examples=8, deadline=None, derandomize=True)
