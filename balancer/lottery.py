@@ -269,6 +269,12 @@ LIGHT_SHARE = 0.02
 draw keeps inside the band (`rounding_margin`); heavier items are counted by `count_caps`."""
 
 
+PLACE_MARGIN = 0.5
+"""A pooled item is placed only where its class keeps at least this much of an item after it:
+otherwise a later pooled item of the class, with π on that edge, could be placed nowhere with
+certainty (see `_resolve_pooled`) and would go into the rounding with a piece per prosecutor."""
+
+
 @dataclass(frozen=True)
 class Drawn:
     """One draw and what the rounding did to each prosecutor's load."""
@@ -317,7 +323,7 @@ def _resolve_pooled(problem: Problem, design: Design, rng: np.random.Generator):
     every (class, prosecutor) total — so nobody's expected hours — and every expectation.
 
     For pooled item c with π_c (0 on the staff it excludes): on the *big* edges G, where
-    own + π_c ≥ 1, c may take one whole place; with probability a it does, on q ∈ G with
+    own + π_c ≥ 1 + PLACE_MARGIN, c may take one whole place; with probability a it does, on q ∈ G with
     probability π_q / Σ_G π, and own becomes own + π_c − e_q (never below 0 on G). Otherwise it
     stays open, with π' = π_G (1 − a/B) / (1 − a) and π_S / (1 − a) on the other edges S, and own
     becomes own + π_c − π' (a ≤ own_q / (own_q + π_q) on S keeps that ≥ 0). Either way
@@ -339,7 +345,7 @@ def _resolve_pooled(problem: Problem, design: Design, rng: np.random.Generator):
         pi = x[lo:hi] * design.pooled_scale[m]
         pi[excluded[bounds[m]:bounds[m + 1]] - lo] = 0.0
         o = own[lo:hi]
-        big = (o + pi >= 1.0) & (pi > 0)
+        big = (o + pi >= 1.0 + PLACE_MARGIN) & (pi > 0)
         small = (pi > 0) & ~big
         B = float(pi[big].sum())
         a = min(B, float(np.min(o[small] / (o[small] + pi[small]), initial=1.0)))

@@ -20,7 +20,7 @@ import balancer
 import balancer.problem
 from tests.conftest import PREFLIB, ROOT, write
 
-SEEDS = range(10)
+SEEDS = range(6)
 
 
 @st.composite
