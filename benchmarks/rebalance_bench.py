@@ -264,16 +264,6 @@ def tables(rows: list[dict], res: dict) -> tuple[list[str], list[list[str]], lis
     return head_t, times, head_o, outcome
 
 
-def write_results(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# balancer benchmark results\n"
-    block = f"{START}\n{section.rstrip()}\n{END}\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="fresh-process runs per row")
@@ -300,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(HERE))
-    from run import _subprocess_json, ensure_scenario, markdown_table, parse_sizes, print_table, _versions
+    from run import _subprocess_json, ensure_scenario, markdown_table, parse_sizes, print_table, _versions, write_section
 
     (n_cases, n_staff), = parse_sizes(args.size)
     base, gen_s = ensure_scenario(n_cases, n_staff, 0, args.regen)
@@ -390,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             + " | ".join(f"{100 * p['lowest_max_utilisation']:.1f} %" for p in t) + " |",
         ]
         print(f"frontier: {tot:.1f} s for {len(budgets)} points, {per:.2f} s per point")
-    write_results(Path(args.results), "\n".join(md) + "\n")
+    write_section(Path(args.results), START, END, "\n".join(md) + "\n")
     WORK.mkdir(exist_ok=True)
     (WORK / "rebalance.json").write_text(json.dumps(
         {"rows": [{k: str(v) if isinstance(v, Path) else v for k, v in r.items()} for r in rows],

@@ -9,7 +9,8 @@ scenario with balancer's public API and prints one JSON line with the step timin
 and the result metrics, so timings and memory are per size and never polluted by an earlier
 run. The parent computes an independent LP lower bound (``baseline.lp_lower_bound``, HiGHS),
 re-checks the written assignment against the input files, prints a table (rich) and writes
-``benchmarks/results.md``.
+``benchmarks/results.md``. Beside the LP bound the table gives balancer's integral limit (the best
+maximum utilisation of whole cases it found, ``result.limit``) and the draw's gap from it.
 
 With ``--baseline`` the 10000x200 instance is also solved by the naive pair models of
 ``benchmarks/baseline.py`` (CP-SAT and PuLP/CBC, each in its own subprocess, ``--time-limit``
@@ -35,9 +36,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / "_work"
-STEPS = ["load", "compile", "check", "balance", "design", "draw", "plan", "write"]
+STEPS = ["load", "compile", "check", "balance", "limit", "design", "draw", "plan", "write"]
 BASELINE_SIZE = (10_000, 200)
-KEEP_SECTION = "<!-- rebalance_bench: start -->"  # results.md from here on is rebalance_bench.py's
+KEEP_SECTIONS = ("<!-- rebalance_bench: start -->", "<!-- balance_bench: start -->")
+"""results.md from the first of these on belongs to rebalance_bench.py and balance_bench.py."""
 
 
 # --------------------------------------------------------------------------- child
@@ -81,6 +83,7 @@ def run_one(scenario_path: str, out_dir: str | None) -> dict:
         j = _jsonable(v)
         if j is not None:
             metrics[k] = j
+    limit = getattr(result, "limit", None)  # the integral limit (summary.json "limits")
     return {
         "scenario": str(scenario_path),
         "out_dir": str(out),
@@ -92,6 +95,7 @@ def run_one(scenario_path: str, out_dir: str | None) -> dict:
         "import_s": t_import,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "metrics": metrics,
+        "limits": limit.to_dict() if limit is not None else None,
     }
 
 
@@ -204,6 +208,20 @@ def _fmt_int(v) -> str:
     return "—" if v is None else f"{int(v):,}"
 
 
+def _fmt_limit(v, limits: dict | None) -> str:
+    """The integral limit, how it was found, and its proven lower bound if the bracket is open."""
+    if v is None:
+        return "—"
+    if not limits:
+        return _fmt_u(v)
+    lower = "" if limits.get("exact", True) else f"; ≥ {_fmt_u(limits.get('lower'))}"
+    return f"{_fmt_u(v)} ({limits.get('method', '?')}{lower})"
+
+
+def _gap(a, b):
+    return a - b if a is not None and b is not None else None
+
+
 # --------------------------------------------------------------------------- tables
 
 def build_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -215,7 +233,8 @@ def build_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
                     extra_steps.append(k)
     steps = STEPS + extra_steps
     head = (["cases", "staff", "classes", "edges"] + [f"{s} s" for s in steps]
-            + ["end-to-end s", "peak RSS MiB", "status", "max util", "LP bound", "gap", "check"])
+            + ["end-to-end s", "peak RSS MiB", "status", "max util", "LP bound", "gap",
+               "integral limit", "gap to limit", "check"])
     rows = []
     for r in runs:
         ok = [rep for rep in r["reps"] if "error" not in rep]
@@ -223,14 +242,15 @@ def build_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
         m = first.get("metrics", {})
         umax = m.get("max_utilisation")
         lp = r.get("lp_bound")
+        limit = m.get("integral_limit")
         row = [_fmt_int(r["cases"]), _fmt_int(r["staff"]),
                _fmt_int(m.get("n_classes")), _fmt_int(m.get("n_edges"))]
         row += [_fmt_s(_median([rep["timings"].get(s) for rep in ok])) for s in steps]
         row += [_fmt_s(_median([rep["end_to_end_s"] for rep in ok])),
                 "—" if not ok else f"{_median([rep['peak_rss_mib'] for rep in ok]):.0f}",
                 first.get("status") or (r["reps"][0].get("error", "—") if r["reps"] else "—"),
-                _fmt_u(umax), _fmt_u(lp),
-                _fmt_pp(umax - lp if umax is not None and lp is not None else None),
+                _fmt_u(umax), _fmt_u(lp), _fmt_pp(_gap(umax, lp)),
+                _fmt_limit(limit, first.get("limits")), _fmt_pp(_gap(umax, limit)),
                 r.get("check", "—")]
         rows.append(row)
     return head, rows
@@ -238,19 +258,32 @@ def build_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 def build_baseline_rows(bl: dict) -> tuple[list[str], list[list[str]]]:
     head = ["method", "variables", "build s", "time s", "status", "max util", "LP bound",
-            "gap", "peak RSS MiB"]
+            "gap", "integral limit", "gap to limit", "peak RSS MiB"]
     lp = bl.get("lp_bound")
+    limit = bl.get("integral_limit")
     rows = []
     for r in bl["rows"]:
         u = r.get("max_utilisation")
         rows.append([
             r.get("solver", "?"), _fmt_int(r.get("n_vars")), _fmt_s(r.get("build_s")),
             _fmt_s(r.get("time_s")),
-            r.get("status") or r.get("error", "—"), _fmt_u(u), _fmt_u(lp),
-            _fmt_pp(u - lp if u is not None and lp is not None else None),
+            r.get("status") or r.get("error", "—"), _fmt_u(u), _fmt_u(lp), _fmt_pp(_gap(u, lp)),
+            _fmt_limit(limit, bl.get("limits")), _fmt_pp(_gap(u, limit)),
             "—" if r.get("peak_rss_mib") is None else f"{r['peak_rss_mib']:.0f}",
         ])
     return head, rows
+
+
+def write_section(path: Path, start: str, end: str, section: str) -> None:
+    """Replace the part of results.md between the markers `start` and `end` with `section`
+    (appended when the markers are not there yet): each benchmark script owns one such part."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# balancer benchmark results\n"
+    block = f"{start}\n{section.rstrip()}\n{end}\n"
+    if start in text and end in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
 
 
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:
@@ -334,8 +367,11 @@ def main(argv: list[str] | None = None) -> int:
             if "error" in rep:
                 print(f"  run {i + 1}: {rep['error']}", flush=True)
             else:
+                m = rep.get("metrics", {})
                 print(f"  run {i + 1}: {rep['status']} end-to-end {rep['end_to_end_s']:.2f} s, "
-                      f"peak RSS {rep['peak_rss_mib']:.0f} MiB", flush=True)
+                      f"peak RSS {rep['peak_rss_mib']:.0f} MiB, max util "
+                      f"{_fmt_u(m.get('max_utilisation'))} (integral limit "
+                      f"{_fmt_u(m.get('integral_limit'))})", flush=True)
         run = {"cases": n_cases, "staff": n_staff, "scenario": str(path), "gen_s": gen_s,
                "lp_bound": lp, "lp_s": lp_s, "reps": reps}
         ok = [r for r in reps if "error" not in r]
@@ -383,7 +419,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows.append({"solver": "balancer (classes)",
                          "error": ours["reps"][0].get("error", "failed") if ours["reps"] else "—"})
-        bl = {"lp_bound": ours["lp_bound"], "rows": rows}
+        # balancer's own integral limit of this instance (the same for every method's row)
+        limit = ok[0]["metrics"].get("integral_limit") if ok else None
+        bl = {"lp_bound": ours["lp_bound"], "integral_limit": limit,
+              "limits": ok[0].get("limits") if ok else None, "rows": rows}
 
     # ---- report
     head, rows = build_rows(runs)
@@ -419,10 +458,11 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     results = Path(args.results)
-    if results.exists():  # keep the section rebalance_bench.py maintains in the same file
+    if results.exists():  # keep the sections rebalance_bench.py and balance_bench.py maintain
         previous = results.read_text(encoding="utf-8")
-        if KEEP_SECTION in previous:
-            md += [previous[previous.index(KEEP_SECTION):].rstrip("\n"), ""]
+        kept = [previous.index(m) for m in KEEP_SECTIONS if m in previous]
+        if kept:
+            md += [previous[min(kept):].rstrip("\n"), ""]
     results.write_text("\n".join(md), encoding="utf-8")
     WORK.mkdir(exist_ok=True)
     (WORK / "results.json").write_text(json.dumps({"runs": runs, "baseline": bl}, indent=1,
