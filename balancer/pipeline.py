@@ -27,7 +27,7 @@ from balancer.problem import Problem, compile_problem
 from balancer.scenario import Scenario
 
 
-LIMIT_SECONDS = 1.0
+LIMIT_SECONDS = 0.25
 """Time the integral limit's MIP may take (small problems only; greedy rounding and the
 lower bounds close the bracket without it on most scenarios)."""
 
