@@ -10,6 +10,7 @@ import pytest
 import balancer
 import balancer.problem
 from balancer.balance import leximin
+from balancer.limits import integral_limit
 from balancer.lottery import design, draw, draw_traced
 from balancer.problem import compile_problem
 from tests.conftest import ROOT, write
@@ -86,3 +87,15 @@ def test_pooling_is_what_keeps_large_scenarios_small(tmp_path):
     matters = [any(c.type == "theft" or "fraud" in specs[s] for s in c.excluded)
                for c in scenario.cases.itertuples() if c.excluded]
     assert len(problem.pooled_item) == sum(matters) > 40
+
+
+def test_grouped_and_conflicted_cases_keep_their_promised_probabilities():
+    """The shipped office with groups (one item each) and conflicts, designed as `balancer.solve`
+    designs it (count caps and the integral limit included): per-pair frequencies match π."""
+    problem = compile_problem(balancer.load_scenario(ROOT / "scenarios" / "groups-and-conflicts.yaml"))
+    assert (np.bincount(problem.case_item) > 1).any()  # groups are items of several cases
+    balance = leximin(problem)
+    limit = integral_limit(problem, balance, time_limit=0.25)
+    d = design(problem, balance, tolerance=0.05, max_probability=0.5,
+               integral_gap=limit.above_target, integral_max=limit.upper)
+    frequency_test(problem, d, draws=2000, seed=3)
