@@ -45,6 +45,15 @@ STRETCH_PENALTY = 100.0
 """Price of stretching a band by one hour unit (a median capacity): far above what spreading the
 lottery gains from it, far below a count cap's price."""
 
+LIGHT_SHARE = 0.02
+"""An item of at most this share of a prosecutor's capacity is *light* for them: the margin a
+draw keeps inside the band (`rounding_margin`); heavier items are counted by `count_caps`."""
+
+PLACE_MARGIN = 0.5
+"""A pooled item is placed only where its class keeps at least this much of an item after it:
+otherwise a later pooled item of the class, with π on that edge, could be placed nowhere with
+certainty (see `_resolve_pooled`) and would go into the rounding with a piece per prosecutor."""
+
 BAND_SLACK = 1e-6
 """Utilisation slack on the band, so tolerance 0 stays feasible after the solver's round-off."""
 
@@ -108,9 +117,10 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     by_class, by_staff = flow_structure(problem)
     w_e = problem.class_weight[problem.edge_class] / unit
     hours = by_staff @ sp.diags(w_e)  # P×E: hours each edge's items bring to its prosecutor
-    band = _band(problem, balance, tolerance, within_share, hard_capacity, integral_gap, integral_max)
+    light = light_edges(problem)
+    band = _band(problem, balance, light, tolerance, within_share, hard_capacity, integral_gap, integral_max)
     lower, upper, stretch = (v / unit for v in band)
-    caps, caps_rhs = count_caps(problem, balance, max(tolerance, integral_gap))
+    caps, caps_rhs = count_caps(problem, balance, max(tolerance, integral_gap), light)
     if tolerance == 0:  # the leximin loads themselves: no promise about single draws to keep
         caps, caps_rhs = caps[:0], caps_rhs[:0]
     L = caps.shape[0]
@@ -150,15 +160,15 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
                   over_cap=over, max_probability=max_probability)
 
 
-def _band(problem: Problem, balance: Balance, tolerance: float, within_share: bool,
-          hard_capacity: bool, integral_gap: float, integral_max: float | None):
+def _band(problem: Problem, balance: Balance, light: np.ndarray, tolerance: float,
+          within_share: bool, hard_capacity: bool, integral_gap: float, integral_max: float | None):
     """(lower, upper, stretch) in hours: the band each expected load keeps, and how far above it
     a prosecutor with heavy work may go (see `design`)."""
     load, a, b = balance.load, problem.capacity, problem.base_load
     band = tolerance * a
     if within_share:
         band = np.minimum(band, tolerance * load)
-    margin = np.minimum(rounding_margin(problem), band / 2)
+    margin = np.minimum(rounding_margin(problem, light), band / 2)
     slack = BAND_SLACK * a
     upper = load + band - margin + slack
     lower = load - band - slack
@@ -172,7 +182,7 @@ def _band(problem: Problem, balance: Balance, tolerance: float, within_share: bo
     if tolerance == 0 or within_share or integral_gap <= tolerance:
         return lower, upper, np.zeros(problem.n_staff)
     heavy = np.zeros(problem.n_staff, dtype=bool)
-    heavy[problem.edge_staff[~is_light(problem, np.arange(problem.n_edges))]] = True
+    heavy[problem.edge_staff[~light]] = True
     reach = load + integral_gap * a
     if integral_max is not None:
         reach = np.minimum(reach, (integral_max + BAND_SLACK) * a - b)
@@ -181,28 +191,27 @@ def _band(problem: Problem, balance: Balance, tolerance: float, within_share: bo
     return lower, upper, np.where(heavy, np.maximum(reach - upper, 0.0), 0.0)
 
 
-def is_light(problem: Problem, edge: np.ndarray) -> np.ndarray:
-    """Whether one item of each edge's class is light for its prosecutor (LIGHT_SHARE)."""
-    return problem.class_weight[problem.edge_class[edge]] <= LIGHT_SHARE * problem.capacity[problem.edge_staff[edge]]
+def light_edges(problem: Problem) -> np.ndarray:
+    """(E,) whether one item of the edge's class is light for its prosecutor (LIGHT_SHARE)."""
+    return problem.class_weight[problem.edge_class] <= LIGHT_SHARE * problem.capacity[problem.edge_staff]
 
 
-def rounding_margin(problem: Problem) -> np.ndarray:
-    """(P,) hours: the heaviest light item each prosecutor may receive, what a draw may move its
-    load by when the rounding's last step lands on light work."""
-    light = np.flatnonzero(is_light(problem, np.arange(problem.n_edges)))
+def rounding_margin(problem: Problem, light: np.ndarray) -> np.ndarray:
+    """(P,) hours: the heaviest light item each prosecutor may receive (`light`: `light_edges`),
+    what a draw may move its load by when the rounding's last step lands on light work."""
+    light = np.flatnonzero(light)
     margin = np.zeros(problem.n_staff)
     np.maximum.at(margin, problem.edge_staff[light], problem.class_weight[problem.edge_class[light]])
     return margin
 
 
-def count_caps(problem: Problem, balance: Balance, above: float) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Rows `A x ≤ rhs`: for each prosecutor p and each weight w of work heavy for p, the
-    expected items of weight ≥ w at p stay at most ⌊U_p / w⌋, U_p = (target_p + above)·a_p − b_p.
-
-    The rounding keeps every heavy piece within the whole numbers around its expected count, so a
-    prosecutor whose expected heavy count is whole gets exactly that; where it is fractional, a
-    whole item more must still fit under U_p."""
-    heavy = np.flatnonzero(~is_light(problem, np.arange(problem.n_edges)))
+def count_caps(problem: Problem, balance: Balance, above: float,
+               light: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Rows `A x ≤ rhs`: for each prosecutor p and each weight w of work heavy for p (`light`:
+    `light_edges`), the expected items of weight ≥ w at p stay at most ⌊U_p / w⌋,
+    U_p = (target_p + above)·a_p − b_p: where the draw rounds a heavy count up, the whole item more
+    still fits under U_p."""
+    heavy = np.flatnonzero(~light)
     staff, weight = problem.edge_staff[heavy], problem.class_weight[problem.edge_class[heavy]]
     levels = pd.DataFrame({"staff": staff, "level": weight}).drop_duplicates(ignore_index=True)
     pairs = pd.DataFrame({"edge": heavy, "staff": staff, "weight": weight}).merge(
@@ -262,17 +271,6 @@ def grid_counts(problem: Problem, count: np.ndarray, totals: np.ndarray) -> np.n
     rank[order] = np.arange(len(order)) - problem.class_edge_start[problem.edge_class[order]]
     units += rank < short[problem.edge_class]
     return units
-
-
-LIGHT_SHARE = 0.02
-"""An item of at most this share of a prosecutor's capacity is *light* for them: the margin a
-draw keeps inside the band (`rounding_margin`); heavier items are counted by `count_caps`."""
-
-
-PLACE_MARGIN = 0.5
-"""A pooled item is placed only where its class keeps at least this much of an item after it:
-otherwise a later pooled item of the class, with π on that edge, could be placed nowhere with
-certainty (see `_resolve_pooled`) and would go into the rounding with a piece per prosecutor."""
 
 
 @dataclass(frozen=True)
@@ -336,7 +334,7 @@ def _resolve_pooled(problem: Problem, design: Design, rng: np.random.Generator):
     x = design.count()
     placed = np.full(len(problem.pooled_item), -1, dtype=np.int64)
     open_m, open_edge, open_value = [], [], []
-    m_of, excluded = problem.pooled_edges()
+    _, excluded = problem.pooled_edges()
     bounds = problem.pooled_excl_start
     starts = problem.class_edge_start
     for m, item in enumerate(problem.pooled_item.tolist()):
