@@ -1,4 +1,4 @@
-"""Load step (balancer/scenario.py): the happy paths, one test per kind of user error (each must
+"""Load step (balancer/scenario/): the happy paths, one test per kind of user error (each must
 name file, line and field), the CLI's exit code for bad input, and a large-table smoke test.
 
 Bad inputs are written into tmp_path by each test. In YAML texts, `# <-` marks the line the error

@@ -1,0 +1,126 @@
+"""The loader's entry points: a scenario YAML with everything it references, a workload model, and
+a table of newly arrived cases."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from balancer.scenario.messages import _display, _error, _read_bytes, _relative, _show
+from balancer.scenario.rows import _caseload, _cases, _no_cases, _staff
+from balancer.scenario.schema import Policy, Scenario, WorkloadModel, _Header
+from balancer.scenario.tables import _READERS, _fail, _normalise, _rows, _Rows, _text
+from balancer.scenario.validation import _validate
+from balancer.scenario.yaml_reader import _Doc, _read_yaml
+
+__all__ = ["load_model", "load_new_cases", "load_scenario"]
+
+
+
+def load_new_cases(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, str, str]:
+    """A table of newly arrived cases for `scenario` (the scenario's case columns, no `assigned_to`,
+    and an optional `date`: the day each arrived). Returns the cases (`date` a datetime.date or
+    None), the file's name as given and its SHA-256. Bad rows raise InputError with file and line."""
+    path = Path(path)
+    shown = _display(path)
+    where = dict(file=shown, field="NEW_CASES")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise _error(f"{shown!r} is not a kind of table this tool reads", **where,
+                     expected="a .csv, .xlsx or .parquet file")
+    data = _read_bytes(path, _error(f"the file {shown!r} does not exist", **where, expected="a new-cases table"))
+    frame, first_line, header_line = reader(data, shown)
+    frame, row_lines = _normalise(frame, first_line)
+    rows = _Rows("new cases", "case", frame, shown, row_lines, header_line)
+    cases = _cases(rows, scenario.model, scenario.staff["id"], extra=("date",))
+    _fail(rows, cases["assigned_to"].notna(), "assigned_to",
+          lambda i: f"new case {cases['id'].iat[i]!r} already names a holder",
+          "no assigned_to column in new cases (intake allocates them)")
+    _fail(rows, cases["id"].isin(scenario.cases["id"]), "id",
+          lambda i: f"case id {cases['id'].iat[i]!r} is already in the scenario's cases",
+          "ids not yet in the scenario")
+    text = _text(rows, "date")
+    days = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    _fail(rows, text.notna() & days.isna(), "date", lambda i: f"{_show(text.iat[i])} is not a date",
+          "an ISO date like 2025-04-01, or an empty cell")
+    cases["date"] = [d.date() if pd.notna(d) else None for d in days]
+    return cases.drop(columns="assigned_to"), path.name, hashlib.sha256(data).hexdigest()
+
+
+def load_model(path: str | Path) -> WorkloadModel:
+    """Read and validate a workload model YAML file; raise `InputError` for any bad input."""
+    missing = _error("the file does not exist", file=str(path),
+                     expected="a path to a workload model YAML file")
+    return _model_from(_read_yaml(Path(path), str(path), missing))
+
+
+def _model_from(doc: _Doc) -> WorkloadModel:
+    if not isinstance(doc.data, dict):
+        raise _error("the file is not a mapping of keys", file=doc.shown, line=1,
+                     expected="a workload model with name, hours_per_fte, grades and case_types")
+    return _validate(WorkloadModel, doc.data, doc)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario YAML and every file it references; raise `InputError` for any bad input."""
+    file = Path(path)
+    missing = _error("the file does not exist", file=str(path), expected="a path to a scenario YAML file")
+    doc = _read_yaml(file, str(path), missing)
+    if not isinstance(doc.data, dict):
+        raise _error("the file is not a mapping of keys", file=doc.shown, line=1,
+                     expected="a scenario with name, model (or case_types), staff and cases")
+    header: _Header = _validate(_Header, doc.data, doc)
+    inputs = {file.name: doc.digest}
+    model = _scenario_model(doc, header, inputs)
+    staff_rows = _rows("staff", "staff member", doc, inputs)
+    if staff_rows is None:
+        raise _error("the scenario has no staff", file=doc.shown, line=1, field="staff",
+                     expected="`staff:` with a list of people or a path to a .csv, .xlsx or .parquet table")
+    staff = _staff(staff_rows, model, header.period)
+    case_rows = _rows("cases", "case", doc, inputs)
+    load_rows = _rows("caseload", "caseload row", doc, inputs)
+    if case_rows is None and load_rows is None:
+        raise _error("the scenario has no cases", file=doc.shown, line=1, field="cases",
+                     expected="`cases:` with a list or a table path (or `caseload:` for staffing questions)")
+    return Scenario(
+        name=header.name,
+        description=header.description,
+        path=file.resolve(),
+        model=model,
+        period=header.period,
+        policy=header.policy or Policy(),
+        staff=staff,
+        cases=_cases(case_rows, model, staff["id"]) if case_rows is not None else _no_cases(),
+        inputs=inputs,
+        caseload=_caseload(load_rows, model) if load_rows is not None else None,
+        overrides=header.overrides or {},
+        variants=header.scenarios or {},
+    )
+
+
+def _scenario_model(doc: _Doc, header: _Header, inputs: dict[str, str]) -> WorkloadModel:
+    """The workload model: from the file `model:` names, or from inline `case_types:`."""
+    data, lines, shown = doc.data, doc.lines, doc.shown
+    either = "either `model: path/to/model.yaml` or inline `case_types:`"
+    if header.model is not None and header.case_types is not None:
+        raise _error("both `model` and `case_types` are given", file=shown, line=lines.at(("case_types",)),
+                     field="case_types", expected=f"{either}, not both")
+    if header.model is None and header.case_types is None:
+        raise _error("no workload model: neither `model` nor `case_types` is given", file=shown, line=1,
+                     field="model", expected=either)
+    if header.case_types is not None:
+        given = {k: data[k] for k in ("case_types", "hours_per_fte", "grades") if data.get(k) is not None}
+        return _validate(WorkloadModel, {"name": header.name, **given}, doc)
+    for key in ("hours_per_fte", "grades"):
+        if data.get(key) is not None:
+            raise _error(f"`{key}` is given next to `model:`", file=shown, line=lines.at((key,)), field=key,
+                         expected=f"`{key}` in the workload model file, or inline `case_types:` instead")
+    path = doc.path.parent / header.model
+    missing = _error(f"the model file {header.model!r} does not exist (looked for {_display(path)})",
+                     file=shown, line=lines.at(("model",)), field="model",
+                     expected="a path to a workload model YAML, relative to the scenario file's folder")
+    model_doc = _read_yaml(path, _display(path), missing)
+    inputs[_relative(path, doc.path.resolve().parent)] = model_doc.digest
+    return _model_from(model_doc)

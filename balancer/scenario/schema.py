@@ -1,0 +1,272 @@
+"""The scenario's parts as pydantic models (workload model, period, policy, absences, the file's
+top level) and the loaded `Scenario`.
+
+The small nested parts are pydantic models; every field has a docstring, which is also what the
+documentation shows. Unknown keys are errors (`extra="forbid"`), so a typo is reported, not ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from balancer.scenario.messages import _A_DATE, _listing
+
+__all__ = ["CaseType", "Moves", "Period", "Policy", "Scenario", "WorkloadModel"]
+
+
+# Numbers are strict so that YAML's `yes`/`true` or a quoted "12" is reported, not read as 1 or 12;
+# inf and nan are never meaningful hours or probabilities.
+_CONFIG = ConfigDict(extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
+
+
+def _at(path: tuple, kind: str, message: str, expected: str, **ctx: Any) -> PydanticCustomError:
+    """A validation error that says what was expected and may point below its field (`(3, "id")`)."""
+    return PydanticCustomError(kind, message, {**ctx, "at": path, "expected": expected})
+
+
+def _no_number(value: Any) -> Any:
+    # pydantic would read a number as a Unix timestamp; in a scenario it is always a typo.
+    if isinstance(value, (int, float)):
+        raise _at((), "date_type", "{value} is not a date", _A_DATE, value=value)
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_no_number)]
+
+
+def _span(first: str, last: str, kind: str, message: str, expected: str) -> Any:
+    """One rule for every span of days (a period, an absence): the validator of its field `last`,
+    which does not end before the day in `first` (when that one is valid)."""
+
+    def not_before(cls: Any, end: date, info: Any) -> date:
+        start = info.data.get(first)
+        if start is not None and end < start:
+            raise _at((), kind, message, expected, first=str(start), last=str(end))
+        return end
+
+    return field_validator(last)(classmethod(not_before))
+
+
+# ---------------------------------------------------------------------------------------------
+# Public models
+# ---------------------------------------------------------------------------------------------
+
+
+class CaseType(BaseModel):
+    """One kind of case and the prosecutor hours one case of it costs."""
+
+    model_config = _CONFIG
+
+    id: str = Field(min_length=1)
+    """Identifier that cases name in their `type` field."""
+    weight_hours: float = Field(gt=0, strict=True)
+    """Average hours of prosecutor work one case of this type takes (> 0)."""
+    specialisation: str | None = None
+    """Specialisation a prosecutor must hold to take it; None: anyone may take it."""
+    min_grade: str | None = None
+    """Lowest grade allowed to take it; one of the model's `grades`. None: any grade."""
+    description: str | None = None
+    """Free text for readers of the model."""
+
+
+class WorkloadModel(BaseModel):
+    """A workload model: the case-type catalogue with weights, maintained by the reform team."""
+
+    model_config = _CONFIG
+
+    name: str = Field(min_length=1)
+    """Name of the model, for reports."""
+    hours_per_fte: float = Field(1500, gt=0, strict=True)
+    """Case-related hours one full-time prosecutor works per year."""
+    grades: list[str] = []
+    """Grades of prosecutors, ordered lowest first; empty: the model does not use grades."""
+    case_types: list[CaseType] = Field(min_length=1)
+    """The case types, each with a unique id."""
+    sources: list[str] = []
+    """Citations for the figures (weights, hours per FTE)."""
+    description: str | None = None
+    """Free text for readers of the model."""
+
+    @field_validator("grades")
+    @classmethod
+    def _grades_unique(cls, grades: list[str]) -> list[str]:
+        for i, grade in enumerate(grades):
+            if grade in grades[:i]:
+                raise _at((i,), "duplicate_grade", "grade '{grade}' is listed twice", "each grade once",
+                          grade=grade)
+        return grades
+
+    @field_validator("case_types")
+    @classmethod
+    def _case_types_consistent(cls, case_types: list[CaseType], info: Any) -> list[CaseType]:
+        grades = info.data.get("grades")  # absent when `grades` itself failed: nothing to check against
+        first: dict[str, int] = {}
+        for i, ct in enumerate(case_types):
+            if ct.id in first:
+                raise _at((i, "id"), "duplicate_id",
+                          "case type id '{id}' is used twice (entries {a} and {b})", "each case type id once",
+                          id=ct.id, a=first[ct.id] + 1, b=i + 1)
+            first[ct.id] = i
+            if ct.min_grade is not None and grades is not None and ct.min_grade not in grades:
+                expected = (f"one of the model's grades: {_listing(grades)}" if grades
+                            else "no min_grade, or a `grades:` list in the model")
+                raise _at((i, "min_grade"), "unknown_grade",
+                          "min_grade '{grade}' of case type '{id}' is not a grade of the model", expected,
+                          grade=ct.min_grade, id=ct.id)
+        return case_types
+
+
+class Period(BaseModel):
+    """The period the allocation covers, both ends included."""
+
+    model_config = _CONFIG
+
+    start: Day
+    """First day of the period."""
+    end: Day
+    """Last day of the period (not before `start`)."""
+
+    _not_before_start = _span("start", "end", "period_order", "end {last} is before start {first}",
+                              "an end on or after the start")
+
+    @property
+    def days(self) -> int:
+        """Number of days in the period, both ends included."""
+        return (self.end - self.start).days + 1
+
+
+class Moves(BaseModel):
+    """How freely cases that already have a holder (`assigned_to`) may move when rebalancing.
+
+    Cases whose holder is no longer eligible for them (no time in the period, a conflict, a lost
+    specialisation) always move, and count against none of these limits."""
+
+    model_config = _CONFIG
+
+    max: int | None = Field(None, ge=0, strict=True)
+    """Most cases that may move for balance; None: no limit."""
+    max_hours: float | None = Field(None, ge=0, strict=True)
+    """Most hours of cases that may move for balance; None: no limit."""
+    price: float = Field(0.0, ge=0, strict=True)
+    """Price of moving one hour, in utilisation points: an hour moves from p to q only while it
+    closes a gap u_p − u_q larger than this (0.1: ten points). 0: any gain in balance is worth it."""
+
+
+class Policy(BaseModel):
+    """How evenly and how randomly cases are allocated."""
+
+    model_config = _CONFIG
+
+    tolerance: float = Field(0.05, ge=0, strict=True)
+    """Utilisation points the draw may deviate from the leximin profile (≥ 0)."""
+    max_probability: float = Field(0.5, gt=0, le=1, strict=True)
+    """Cap on P(case → one prosecutor) wherever eligibility allows (0 < q ≤ 1)."""
+    seed: int | None = Field(None, ge=0, strict=True)
+    """Seed of the draw; None: fresh randomness from the OS (and recorded)."""
+    capacity: Literal["soft", "hard"] = "soft"
+    """`hard`: nobody above 100 % utilisation (infeasible scenarios get a diagnosis)."""
+    moves: Moves = Field(default_factory=Moves)
+    """Rebalancing: which held cases may move (default: any, where it buys balance)."""
+
+
+class _Absence(BaseModel):
+    """One span of a staff member's `unavailable` list."""
+
+    model_config = _CONFIG
+
+    from_: Day = Field(alias="from")
+    """First day away."""
+    to: Day
+    """Last day away (not before `from`)."""
+
+    _not_before_from = _span("from_", "to", "span_order", "to {last} is before from {first}",
+                             "a `to` on or after `from`")
+
+
+class _Header(BaseModel):
+    """The scenario file's top level; the row lists are checked by the row rules, not here."""
+
+    model_config = _CONFIG
+
+    name: str = Field(min_length=1)
+    """Name of the scenario."""
+    description: str | None = None
+    """Free text."""
+    model: str | None = None
+    """Path to a workload model YAML, relative to the scenario file."""
+    case_types: list[Any] | None = None
+    """Inline case types (instead of `model`)."""
+    hours_per_fte: Any = None
+    """Inline model only: case-related hours of one full-time prosecutor per year."""
+    grades: Any = None
+    """Inline model only: grades, lowest first."""
+    period: Period | None = None
+    """The period the allocation covers."""
+    staff: Any = None
+    """A list of staff rows, or a path to a .csv/.xlsx/.parquet table."""
+    cases: Any = None
+    """A list of case rows, or a path to a table."""
+    caseload: Any = None
+    """For staffing: expected filings per case type, a list of rows or a path to a table."""
+    policy: Policy | None = None
+    """Allocation policy."""
+    overrides: dict[str, dict[str, Any]] | None = None
+    """Named variants for `balancer batch`: each maps dotted keys (`policy.tolerance`,
+    `model.hours_per_fte`, `model.case_types.<id>.weight_hours`) to values."""
+    scenarios: dict[str, list[str]] | None = None
+    """Named combinations of `overrides` for `balancer batch --variants`, applied in the order listed."""
+
+    @field_validator("scenarios")
+    @classmethod
+    def _known_overrides(cls, scenarios: dict[str, list[str]] | None, info: Any) -> Any:
+        known = set(info.data.get("overrides") or {})
+        for name, parts in (scenarios or {}).items():
+            for i, part in enumerate(parts):
+                if part not in known:
+                    raise _at((name, i), "unknown_override", "{part} is not one of the `overrides`",
+                              f"one of: {', '.join(sorted(known)) or '(no overrides are defined)'}",
+                              part=part)
+        return scenarios
+
+
+# ---------------------------------------------------------------------------------------------
+# The loaded scenario
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """A validated scenario: everything later steps need, nothing they must check again."""
+
+    name: str
+    """Name of the scenario."""
+    description: str | None
+    """Free text from the scenario file."""
+    path: Path
+    """The scenario file, resolved."""
+    model: WorkloadModel
+    """The workload model (from `model:` or inline `case_types:`)."""
+    period: Period | None
+    """The period, if the scenario gives one."""
+    policy: Policy
+    """The allocation policy (defaults when the scenario gives none)."""
+    staff: pd.DataFrame
+    """id, fte, capacity_hours, specialisations, grade, current_load_hours, unavailable, office."""
+    cases: pd.DataFrame
+    """id, type, weight_hours, group, excluded, assigned_to (no rows when only `caseload` is given)."""
+    inputs: dict[str, str]
+    """Every file read, relative to the scenario's folder (posix) → SHA-256 of its bytes."""
+    caseload: pd.DataFrame | None = None
+    """For staffing: type, filings, office; None when the scenario has no `caseload`."""
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Named variants (dotted key → value) for `balancer batch`; a plain run ignores them."""
+    variants: dict[str, list[str]] = field(default_factory=dict)
+    """The file's `scenarios:`: named combinations of `overrides`."""
+

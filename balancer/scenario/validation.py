@@ -1,0 +1,104 @@
+"""pydantic's `ValidationError` → `InputError`: the error nearest the top of the file, its line from
+the YAML line map, and what was expected in words a scenario author understands."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from pydantic import BaseModel, ValidationError
+
+from balancer.errors import InputError
+from balancer.scenario.messages import _A_DATE, _error, _listing, _show, _suggest
+from balancer.scenario.yaml_reader import _Doc, _Lines
+
+_A_MAPPING = "a mapping ('key: value' lines or {key: value})"
+_EXPECTED = {
+    "string_type": "text (put values that YAML reads as numbers, dates or yes/no in quotes)",
+    "list_type": "a list ('- item' lines or [a, b])",
+    "dict_type": _A_MAPPING,
+    "model_type": _A_MAPPING,
+    "model_attributes_type": _A_MAPPING,
+    "date_type": _A_DATE,
+    "date_parsing": _A_DATE,
+    "date_from_datetime_parsing": _A_DATE,
+    "date_from_datetime_inexact": f"{_A_DATE} (without a time)",
+}
+_NUMBER_ERRORS = {"float_type", "float_parsing", "finite_number", "greater_than", "greater_than_equal",
+                  "less_than", "less_than_equal", "int_type", "int_parsing", "int_from_float"}
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation like `list[CaseType] | None`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_inner_model, get_args(annotation)) if m is not None), None)
+
+
+def _field_at(cls: type[BaseModel], loc: tuple) -> tuple[Any, type[BaseModel] | None]:
+    """(FieldInfo of the last field named in `loc`, the model holding the fields below it)."""
+    info, model = None, cls
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {(f.alias or name): f for name, f in model.model_fields.items()} if model else {}
+        if part not in fields:
+            return None, None
+        info = fields[part]
+        model = _inner_model(info.annotation)
+    return info, model
+
+
+def _bounds(info: Any) -> str:
+    parts = []
+    for meta in getattr(info, "metadata", []):
+        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            bound = getattr(meta, attr, None)
+            if bound is not None:
+                parts.append(f"{sign} {bound:g}")
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+def _describe(err: dict, cls: type[BaseModel], loc: tuple) -> tuple[str, str | None]:
+    """(problem, expected) in words a scenario author understands."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        _, model = _field_at(cls, loc[:-1])
+        allowed = [f.alias or name for name, f in (model or cls).model_fields.items()]
+        problem = f"unknown field {loc[-1]!r}{_suggest(loc[-1], allowed)}"
+        return problem, f"only the fields {_listing(allowed)}"
+    if kind == "missing":
+        return f"the required field {loc[-1]!r} is missing", f"a value for {loc[-1]!r}"
+    if "expected" in ctx and kind != "literal_error":  # our own errors (`_at`) say it all
+        return err["msg"], ctx["expected"]
+    problem = err["msg"]
+    if "input" in err and not isinstance(err["input"], (dict, list)):
+        problem += f" (got {_show(err['input'])})"
+    if kind in _NUMBER_ERRORS:
+        noun = "a whole number" if kind.startswith("int") else "a number"
+        return problem, noun + _bounds(_field_at(cls, loc)[0])
+    if kind == "literal_error":
+        return problem, f"one of {ctx.get('expected')}"
+    if kind == "too_short":
+        return problem, "at least one entry" if isinstance(err.get("input"), list) else "non-empty text"
+    return problem, _EXPECTED.get(kind)
+
+
+def _translate(exc: ValidationError, cls: type[BaseModel], shown: str, lines: _Lines,
+               prefix: tuple = ()) -> InputError:
+    located = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"]) + tuple((err.get("ctx") or {}).get("at", ()))
+        located.append((lines.at(prefix + loc), err["type"] == "missing", loc, err))
+    # The error nearest the top of the file: that is where people start fixing. On one line an
+    # unknown key beats the "missing" it causes (`form:` written for `from:`).
+    line, _, loc, err = min(located, key=lambda item: item[:2])
+    problem, expected = _describe(err, cls, loc)
+    field = ".".join(str(p) for p in prefix + loc if isinstance(p, str)) or None
+    return _error(problem, file=shown, line=line, field=field, expected=expected)
+
+
+def _validate(cls: type[BaseModel], data: Any, doc: _Doc) -> Any:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise _translate(exc, cls, doc.shown, doc.lines) from None
