@@ -12,13 +12,18 @@ How it is built, and why:
   same checks, so each rule exists exactly once; only rows with errors or non-empty list cells are
   looped over.
 
-Modules: `load` (the entry points), `schema` (the models and `Scenario`), `yaml_reader`,
-`validation`, `tables` (readers and column rules), `rows` (staff, cases, caseload), `messages`
-(how errors are worded).
+Named variants (the file's `overrides:`/`scenarios:`) and dotted settings (`policy.tolerance`,
+`caseload.scale`, …) are resolved here too, by `load_scenario(path, variant=, settings=)` or
+`apply_settings(scenario, settings)`, and recorded on the `Scenario` (see `settings`).
+
+Modules: `load` (the entry points and `peek`), `schema` (the models and `Scenario`), `yaml_reader`,
+`validation`, `tables` (readers and column rules), `rows` (staff, cases, caseload), `settings`
+(variants and dotted settings), `messages` (how errors are worded).
 """
 
-from balancer.scenario.load import load_model, load_new_cases, load_scenario
+from balancer.scenario.load import Peek, load_model, load_new_cases, load_scenario, peek
 from balancer.scenario.schema import CaseType, Moves, Period, Policy, Scenario, WorkloadModel
+from balancer.scenario.settings import SETTINGS_INPUT, apply_settings
 
-__all__ = ["CaseType", "Moves", "Period", "Policy", "Scenario", "WorkloadModel", "load_model", "load_new_cases",
-           "load_scenario"]
+__all__ = ["SETTINGS_INPUT", "CaseType", "Moves", "Peek", "Period", "Policy", "Scenario", "WorkloadModel",
+           "apply_settings", "load_model", "load_new_cases", "load_scenario", "peek"]

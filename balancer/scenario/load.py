@@ -1,21 +1,26 @@
-"""The loader's entry points: a scenario YAML with everything it references, a workload model, and
-a table of newly arrived cases."""
+"""The loader's entry points: a scenario YAML with everything it references (and, if asked, one of
+its named variants and dotted settings applied), a workload model, a table of newly arrived
+cases, and a cheap look at a scenario file's top level."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import pandas as pd
 
+from balancer.errors import InputError
 from balancer.scenario.messages import _display, _error, _read_bytes, _relative, _show
 from balancer.scenario.rows import _caseload, _cases, _no_cases, _staff
 from balancer.scenario.schema import Policy, Scenario, WorkloadModel, _Header
+from balancer.scenario.settings import _apply, _variant
 from balancer.scenario.tables import _READERS, _fail, _normalise, _rows, _Rows, _text
 from balancer.scenario.validation import _validate
 from balancer.scenario.yaml_reader import _Doc, _read_yaml
 
-__all__ = ["load_model", "load_new_cases", "load_scenario"]
+__all__ = ["Peek", "load_model", "load_new_cases", "load_scenario", "peek"]
 
 
 
@@ -63,8 +68,13 @@ def _model_from(doc: _Doc) -> WorkloadModel:
     return _validate(WorkloadModel, doc.data, doc)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario YAML and every file it references; raise `InputError` for any bad input."""
+def load_scenario(path: str | Path, variant: str | None = None,
+                  settings: Mapping[str, Any] | None = None) -> Scenario:
+    """Read a scenario YAML and every file it references; raise `InputError` for any bad input.
+
+    `variant` names one of the file's `scenarios:` (its `overrides` applied in order) or a single
+    entry of `overrides:`; `settings` maps dotted keys to values (text is read as YAML) and is
+    applied after the variant. See `balancer.scenario.settings` for the keys and what is recorded."""
     file = Path(path)
     missing = _error("the file does not exist", file=str(path), expected="a path to a scenario YAML file")
     doc = _read_yaml(file, str(path), missing)
@@ -72,6 +82,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise _error("the file is not a mapping of keys", file=doc.shown, line=1,
                      expected="a scenario with name, model (or case_types), staff and cases")
     header: _Header = _validate(_Header, doc.data, doc)
+    named = _variant(variant, header, doc) if variant is not None else []  # a wrong name fails fast
     inputs = {file.name: doc.digest}
     model = _scenario_model(doc, header, inputs)
     staff_rows = _rows("staff", "staff member", doc, inputs)
@@ -84,7 +95,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if case_rows is None and load_rows is None:
         raise _error("the scenario has no cases", file=doc.shown, line=1, field="cases",
                      expected="`cases:` with a list or a table path (or `caseload:` for staffing questions)")
-    return Scenario(
+    scenario = Scenario(
         name=header.name,
         description=header.description,
         path=file.resolve(),
@@ -98,6 +109,10 @@ def load_scenario(path: str | Path) -> Scenario:
         overrides=header.overrides or {},
         variants=header.scenarios or {},
     )
+    if variant is None and not settings:
+        return scenario
+    explicit = [(key, value, None) for key, value in (settings or {}).items()]
+    return _apply(scenario, named + explicit, variant, doc.shown)
 
 
 def _scenario_model(doc: _Doc, header: _Header, inputs: dict[str, str]) -> WorkloadModel:
@@ -124,3 +139,39 @@ def _scenario_model(doc: _Doc, header: _Header, inputs: dict[str, str]) -> Workl
     model_doc = _read_yaml(path, _display(path), missing)
     inputs[_relative(path, doc.path.resolve().parent)] = model_doc.digest
     return _model_from(model_doc)
+
+
+@dataclass(frozen=True)
+class Peek:
+    """A scenario file's top level as written, not validated (see `peek`)."""
+
+    name: str | None
+    """`name:` when it is non-empty text, else None."""
+    cases: bool
+    """The file has `cases:` (an allocation scenario)."""
+    caseload: bool
+    """The file has `caseload:` (a staffing scenario)."""
+    overrides: dict[str, Any]
+    """`overrides:` as written; {} when absent or not a mapping."""
+    scenarios: dict[str, Any]
+    """`scenarios:` as written; {} when absent or not a mapping."""
+
+
+def peek(path: str | Path) -> Peek | None:
+    """A cheap look at a scenario file's top level, without validating it or reading its tables;
+    None when the file cannot be read, is not YAML, or is not a mapping. Never raises for bad input."""
+    try:
+        doc = _read_yaml(Path(path), str(path), _error("the file does not exist", file=str(path)))
+    except InputError:
+        return None
+    data = doc.data
+    if not isinstance(data, dict):
+        return None
+    name = data.get("name")
+
+    def mapping(key: str) -> dict[str, Any]:
+        return data[key] if isinstance(data.get(key), dict) else {}
+
+    return Peek(name=name if isinstance(name, str) and name else None, cases=data.get("cases") is not None,
+                caseload=data.get("caseload") is not None, overrides=mapping("overrides"),
+                scenarios=mapping("scenarios"))

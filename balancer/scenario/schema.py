@@ -218,10 +218,10 @@ class _Header(BaseModel):
     policy: Policy | None = None
     """Allocation policy."""
     overrides: dict[str, dict[str, Any]] | None = None
-    """Named variants for `balancer batch`: each maps dotted keys (`policy.tolerance`,
-    `model.hours_per_fte`, `model.case_types.<id>.weight_hours`) to values."""
+    """Named variants (`load_scenario(variant=)`, `balancer batch --variants`): each maps dotted keys
+    (`policy.tolerance`, `model.hours_per_fte`, `model.case_types.<id>.weight_hours`, …) to values."""
     scenarios: dict[str, list[str]] | None = None
-    """Named combinations of `overrides` for `balancer batch --variants`, applied in the order listed."""
+    """Named combinations of `overrides`, applied in the order listed (the later winning)."""
 
     @field_validator("scenarios")
     @classmethod
@@ -266,7 +266,16 @@ class Scenario:
     caseload: pd.DataFrame | None = None
     """For staffing: type, filings, office; None when the scenario has no `caseload`."""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Named variants (dotted key → value) for `balancer batch`; a plain run ignores them."""
+    """The file's named `overrides:` (dotted key → value); applied only when a variant names them."""
     variants: dict[str, list[str]] = field(default_factory=dict)
     """The file's `scenarios:`: named combinations of `overrides`."""
+    variant: str | None = None
+    """The named variant (from `scenarios:` or `overrides:`) applied when loading; None: none."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Dotted settings applied to the file as written, each key's effective value as validated
+    (JSON-able): the variant's overrides first, then explicit settings. Empty: none."""
+
+    def applied(self) -> dict[str, Any]:
+        """What was applied to the file as written, for summary.json: `{"variant": …, "settings": {…}}`."""
+        return {"variant": self.variant, "settings": dict(self.settings)}
 

@@ -100,3 +100,19 @@ def _yaml_syntax_error(exc: yaml.YAMLError, shown: str, text: str) -> InputError
                   field=key.group(1) if key else None,
                   expected="'key: value' lines indented consistently with spaces, and '- ' before list items "
                            "(quote values that contain ': ' or ' #')")
+
+
+def _scalar(text: str) -> Any:
+    """Text as typed on a command line (`--set policy.tolerance=0.02`), read as a YAML scalar;
+    numbers YAML 1.1 reads as text (`1e-3`) are numbers."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        for number in (int, float):
+            try:
+                return number(value)
+            except ValueError:
+                pass
+    return value
