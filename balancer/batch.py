@@ -7,10 +7,12 @@
   filtered like a folder's files). A file named explicitly is always taken.
 - **Variants.** `--set KEY=VALUE` applies to every run; `--grid KEY=V1,V2,…` (repeatable) gives the
   cartesian product of its values. Keys are dotted: `policy.<field>`, `policy.moves.<field>`,
-  `model.hours_per_fte`, `model.case_types.<type id>.weight_hours`; values are read as YAML scalars and validated by the
-  scenario's pydantic models, so a bad key or value makes that row `invalid`, not the batch.
-  A scenario file may also declare named `overrides:` (each a mapping of dotted keys to values)
-  and `scenarios:` (named lists of overrides); `--variants all|NAME…` runs them.
+  `model.hours_per_fte`, `model.case_types.<type id>.weight_hours`, `caseload.scale`; values are
+  read as YAML scalars and validated by the scenario's pydantic models, so a bad key or value makes
+  that row `invalid`, not the batch. A scenario file may also declare named `overrides:` (each a
+  mapping of dotted keys to values) and `scenarios:` (named lists of overrides); `--variants
+  all|NAME…` runs them. The loader applies both (`load_scenario(file, variant=, settings=)`, see
+  `balancer/scenario/settings.py`); a row's `settings` are the effective ones it applied.
   **Precedence**, lowest first: the file as written, the named variant's overrides (in the order
   its `scenarios:` entry lists them), `--set`, the grid point — so a grid value wins over
   everything. A variant is named by its grid values only
@@ -38,7 +40,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import itertools
 import json
@@ -49,19 +50,17 @@ import time
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ValidationError
 
 from balancer.checks import Severity
 from balancer.errors import BalancerError, InputError
 from balancer.io import atomic_write, write_json, write_outputs, write_table
 from balancer.pipeline import Status, inputs_digest, package_version, solve
-from balancer.scenario import Moves, Policy, Scenario, WorkloadModel, load_scenario
+from balancer.scenario import Peek, Scenario, load_scenario, peek
 
 SCHEDULER_TIMEOUT = 30
 """Seconds to wait for a Dask scheduler to answer."""
@@ -91,26 +90,18 @@ def default_jobs() -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _header(path: Path) -> dict | None:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def is_allocation_scenario(path: Path) -> bool:
     """A `*.yaml` with `cases:`, not named `staffing-*`."""
     if path.name.startswith("staffing-") or path.suffix != ".yaml":
         return False
-    data = _header(path)
-    return data is not None and data.get("cases") is not None
+    head = peek(path)
+    return head is not None and head.cases
 
 
 def is_staffing_scenario(path: Path) -> bool:
     """A `*.yaml` with a `caseload:`."""
-    data = _header(path) if path.suffix == ".yaml" else None
-    return data is not None and data.get("caseload") is not None
+    head = peek(path) if path.suffix == ".yaml" else None
+    return head is not None and head.caseload
 
 
 def expand_paths(paths: Iterable[str | Path], staffing: bool = False) -> list[Path]:
@@ -188,62 +179,6 @@ def variants(sets: dict[str, str], grid: dict[str, list[str]]) -> list[tuple[str
     return out
 
 
-def _value(raw: str) -> Any:
-    """A YAML scalar; numbers YAML 1.1 reads as text (`1e-3`) are numbers."""
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
-    if isinstance(value, str):
-        for number in (int, float):
-            try:
-                return number(value)
-            except ValueError:
-                pass
-    return value
-
-
-def _revalidate(cls: type[BaseModel], data: dict, key: str, raw: str) -> Any:
-    try:
-        return cls.model_validate(data)
-    except ValidationError as e:
-        problems = "; ".join(err["msg"] for err in e.errors())
-        raise InputError(f"the value {raw!r} is not accepted: {problems}", field=key) from None
-
-
-def apply_settings(scenario: Scenario, settings: dict[str, str]) -> Scenario:
-    """A copy of `scenario` with the dotted settings applied in order; InputError if one is bad."""
-    policy, model = scenario.policy, scenario.model
-    for key, raw in settings.items():
-        value, parts = _value(raw), key.split(".")
-        if parts[0] == "policy" and len(parts) == 2:
-            if parts[1] not in Policy.model_fields:
-                raise InputError(f"unknown policy field {parts[1]!r} in {key}", field=key,
-                                 expected=f"one of {', '.join(Policy.model_fields)}")
-            policy = _revalidate(Policy, {**policy.model_dump(), parts[1]: value}, key, raw)
-        elif parts[:2] == ["policy", "moves"] and len(parts) == 3:
-            if parts[2] not in Moves.model_fields:
-                raise InputError(f"unknown moves field {parts[2]!r} in {key}", field=key,
-                                 expected=f"one of {', '.join(Moves.model_fields)}")
-            moves = _revalidate(Moves, {**policy.moves.model_dump(), parts[2]: value}, key, raw)
-            policy = policy.model_copy(update={"moves": moves})
-        elif parts[:2] == ["model", "hours_per_fte"] and len(parts) == 2:
-            model = _revalidate(WorkloadModel, {**model.model_dump(), "hours_per_fte": value}, key, raw)
-        elif parts[:2] == ["model", "case_types"] and len(parts) == 4 and parts[3] == "weight_hours":
-            data = model.model_dump()
-            hit = [ct for ct in data["case_types"] if ct["id"] == parts[2]]
-            if not hit:
-                raise InputError(f"no case type {parts[2]!r} in {key}", field=key,
-                                 expected=f"one of {', '.join(ct['id'] for ct in data['case_types'])}")
-            hit[0]["weight_hours"] = value
-            model = _revalidate(WorkloadModel, data, key, raw)
-        else:
-            raise InputError(f"cannot set {key}", field=key,
-                             expected="policy.<field>, policy.moves.<field>, model.hours_per_fte or "
-                                      "model.case_types.<id>.weight_hours")
-    return dataclasses.replace(scenario, policy=policy, model=model)
-
-
 # ---------------------------------------------------------------------------------------------
 # One run
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +191,9 @@ class Job:
     scenario: str
     """Scenario name (the folder's stem when the file cannot be read)."""
     variant: str
+    """Shown in batch.csv and names the folder: the declared variant and the grid point."""
     settings: dict[str, str]
+    """`--set` and the grid point, as typed (the loader applies them after `declared`)."""
     out: str
     """The batch's output folder."""
     force: bool = False
@@ -265,6 +202,8 @@ class Job:
     formats: tuple[str, ...] = ("csv",)
     staffing: bool = False
     """Run `balancer staffing` (at its default target) instead of `run`."""
+    declared: str | None = None
+    """The file's named variant (from its `scenarios:`/`overrides:`) to apply; None: as written."""
 
     @property
     def folder(self) -> str:
@@ -272,10 +211,12 @@ class Job:
         return re.sub(r"[^A-Za-z0-9._=,+-]", "-", name)
 
 
-def _row(job: Job, **values: Any) -> dict:
+def _row(job: Job, settings: dict | None = None, **values: Any) -> dict:
+    """A batch.csv row; `settings`: those the loader applied (None: the job's, as typed, when
+    nothing was applied)."""
     row = {c: None for c in COLUMNS}
     row.update(scenario=job.scenario, variant=job.variant, file=job.file, reused=False,
-               settings=json.dumps(job.settings, sort_keys=True))
+               settings=json.dumps(job.settings if settings is None else settings, sort_keys=True))
     row.update(values)
     return row
 
@@ -314,7 +255,7 @@ def _allocation(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dic
     status = DONE if result.status is Status.DONE else INFEASIBLE
     m = result.metrics
     errors = "; ".join(f.message for f in result.findings if f.severity is Severity.ERROR)
-    row = _row(job, status=status, seed=result.seed, inputs_sha256=digest, output=job.folder,
+    row = _row(job, sc.settings, status=status, seed=result.seed, inputs_sha256=digest, output=job.folder,
                error=errors or None, **{k: m.get(k) for k in METRICS})
     if result.rebalance is not None:
         rb = result.rebalance
@@ -331,7 +272,7 @@ def _staffing(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dict,
     result = plan_staffing(sc)
     timings["plan"] = time.perf_counter() - t0
     totals = result.total()
-    row = _row(job, status=DONE if result.feasible else INFEASIBLE, inputs_sha256=digest,
+    row = _row(job, sc.settings, status=DONE if result.feasible else INFEASIBLE, inputs_sha256=digest,
                output=job.folder, error=None if result.feasible else "; ".join(result.findings),
                **{k: totals.get(k) for k in STAFFING_METRICS})
     return row, lambda folder: write_staffing(result, folder)
@@ -344,12 +285,11 @@ def run_job(job: Job) -> dict:
         return _row(job, status=INVALID, error=job.conflict)
     timings: dict[str, float] = {}
     try:
-        sc = load_scenario(job.file)
-        sc = apply_settings(sc, job.settings)
+        sc = load_scenario(job.file, variant=job.declared, settings=job.settings)
         timings["load"] = time.perf_counter() - t0
         digest = inputs_digest(sc.inputs)
         target = Path(job.out) / job.folder
-        if not job.force and (row := _reusable(target, digest, job.settings)) is not None:
+        if not job.force and (row := _reusable(target, digest, sc.settings)) is not None:
             return {**row, "file": job.file, "reused": True}
         row, write = (_staffing if job.staffing else _allocation)(job, sc, digest, timings)
         t_write = time.perf_counter()
@@ -359,7 +299,7 @@ def run_job(job: Job) -> dict:
             timings["write"] = time.perf_counter() - t_write
             row.update({f"seconds_{s}": round(timings[s], 6) for s in STEPS if s in timings},
                        seconds_total=round(time.perf_counter() - t0, 6))
-            write_json({"scenario": sc.name, "file": job.file, "variant": job.variant, "settings": job.settings,
+            write_json({"scenario": sc.name, "file": job.file, "variant": job.variant, "settings": sc.settings,
                         "inputs_sha256": digest, "version": package_version(), "row": row}, tmp / VARIANT_FILE)
             _publish(tmp, target)
         finally:
@@ -381,28 +321,15 @@ def run_job(job: Job) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def named_variants(header: dict, wanted: list[str]) -> list[tuple[str, dict[str, str], str | None]]:
-    """(name, settings, problem) for each variant the file declares and `wanted` asks for.
-
-    `wanted` holds names from the file's `scenarios:` (a list of `overrides` applied in order, the
-    later winning) or single `overrides`; `all` means every `scenarios:` entry, or every override
-    when there are none. Nothing wanted: the scenario as written."""
-    overrides = header.get("overrides") if isinstance(header.get("overrides"), dict) else {}
-    combos = header.get("scenarios") if isinstance(header.get("scenarios"), dict) else {}
+def _declared(head: Peek | None, wanted: list[str]) -> list[str | None]:
+    """The file's named variants `wanted` asks for: names from its `scenarios:` or `overrides:`
+    (checked when loading), or `all`: every `scenarios:` entry, or every override when there are
+    none. Nothing wanted (or nothing declared for `all`): [None], the scenario as written."""
     if not wanted:
-        return [("", {}, None)]
-    names = list(combos or overrides) if wanted == ["all"] else wanted
-    out = []
-    for name in names:
-        parts = combos.get(name, [name] if name in overrides else None)
-        if parts is None:
-            out.append((name, {}, f"variant {name!r} is neither in the file's `scenarios` nor its `overrides`"))
-            continue
-        settings: dict[str, str] = {}
-        for part in parts:
-            settings.update({k: json.dumps(v) for k, v in (overrides.get(part) or {}).items()})
-        out.append((name, settings, None))
-    return out or [("", {}, None)]
+        return [None]
+    if wanted != ["all"]:
+        return list(wanted)
+    return list((head.scenarios or head.overrides) if head is not None else {}) or [None]
 
 
 def plan_jobs(files: list[Path], out: Path, sets: dict[str, str], grid: dict[str, list[str]],
@@ -411,17 +338,16 @@ def plan_jobs(files: list[Path], out: Path, sets: dict[str, str], grid: dict[str
     written, its named variant's overrides (in the order listed), `--set`, the grid point."""
     jobs, owner = [], {}
     for f in files:
-        header = _header(f) or {}
-        name = header.get("name") if isinstance(header.get("name"), str) and header.get("name") else f.stem
-        for (declared, named, problem), (variant, settings) in itertools.product(
-                named_variants(header, wanted or []), variants(sets, grid)):
+        head = peek(f)
+        name = head.name if head is not None and head.name else f.stem
+        for declared, (variant, settings) in itertools.product(_declared(head, wanted or []),
+                                                               variants(sets, grid)):
             job = Job(file=str(f), scenario=name, variant=",".join(v for v in (declared, variant) if v),
-                      settings={**named, **settings}, out=str(out), force=force, conflict=problem,
-                      staffing=staffing)
-            if problem is None and job.folder in owner and owner[job.folder] != str(f):
+                      settings=settings, out=str(out), force=force, staffing=staffing, declared=declared)
+            if job.folder in owner and owner[job.folder] != str(f):
                 job.conflict = (f"output folder {job.folder} is already used by {owner[job.folder]} "
                                 f"(two scenarios named {name!r})")
-            elif problem is None:
+            else:
                 owner[job.folder] = str(f)
             jobs.append(job)
     return jobs

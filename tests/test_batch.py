@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from balancer import batch
 from balancer.cli import app
 from balancer.errors import InputError
-from balancer.scenario import load_scenario
+from balancer.scenario import apply_settings, load_scenario
 from tests.conftest import ROOT, write
 
 DEMO = ROOT / "scenarios" / "demo-office.yaml"
@@ -122,8 +122,8 @@ def test_grid_is_a_product_and_wins_over_set(tmp_path):
     assert batch.variants(sets, {}) == [("", sets)]
 
     sc = load_scenario(DEMO)
-    varied = batch.apply_settings(sc, {"policy.capacity": "hard", "model.case_types.fraud.weight_hours": "55",
-                                       "model.hours_per_fte": "1400", "policy.tolerance": "1e-3"})
+    varied = apply_settings(sc, {"policy.capacity": "hard", "model.case_types.fraud.weight_hours": "55",
+                                 "model.hours_per_fte": "1400", "policy.tolerance": "1e-3"})
     assert varied.policy.tolerance == 0.001
     assert varied.policy.capacity == "hard" and varied.model.hours_per_fte == 1400
     assert {ct.id: ct.weight_hours for ct in varied.model.case_types}["fraud"] == 55
@@ -131,7 +131,7 @@ def test_grid_is_a_product_and_wins_over_set(tmp_path):
     for bad in ({"policy.tolerance": "-1"}, {"policy.colour": "red"}, {"model.case_types.nope.weight_hours": "1"},
                 {"model.name": "x"}, {"policy.seed": "yes"}):
         with pytest.raises(InputError):
-            batch.apply_settings(sc, bad)
+            apply_settings(sc, bad)
     with pytest.raises(InputError):
         batch.parse_grid(["policy.tolerance"])
 

@@ -198,3 +198,21 @@ scenarios:
     assert slow.policy.tolerance == plain.policy.tolerance
     assert slow.applied() == {"variant": "slow", "settings": {"model.hours_per_fte": 1200.0, "policy.seed": 3}}
     pd.testing.assert_frame_equal(slow.staff, plain.staff)
+
+
+def test_batch_rows_and_variant_json_show_the_settings_applied(varied, tmp_path):
+    path = write(varied, BASE + VARIANTS.replace("  broken: {policy.tolerance: -1}\n", ""))
+    out = tmp_path / "out"
+    jobs = batch.plan_jobs([path], out, {"policy.tolerance": "0.01"}, {}, wanted=["calm-strict", "nosuch"])
+    assert [(j.declared, j.settings) for j in jobs] == [("calm-strict", {"policy.tolerance": "0.01"}),
+                                                        ("nosuch", {"policy.tolerance": "0.01"})]
+    done, unknown = batch.run_batch(jobs, out)
+    applied = {"policy.tolerance": 0.01, "policy.max_probability": 0.6, "policy.seed": 7}
+    assert done["status"] == batch.DONE and json.loads(done["settings"]) == applied
+    info = json.loads((out / "varied__calm-strict" / batch.VARIANT_FILE).read_text())
+    assert info["settings"] == applied and info["variant"] == "calm-strict"
+    assert unknown["status"] == batch.INVALID and "nosuch" in unknown["error"] and "varied.yaml" in unknown["error"]
+    # resumption: the same variant and settings are reused, other settings are not
+    assert batch.run_batch(jobs[:1], out)[0]["reused"] is True
+    other = batch.plan_jobs([path], out, {"policy.tolerance": "0.02"}, {}, wanted=["calm-strict"])
+    assert batch.run_batch(other, out)[0]["reused"] is False
