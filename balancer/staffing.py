@@ -37,7 +37,7 @@ import pulp
 from balancer.errors import InputError
 from balancer.io import atomic_write, write_json, write_table
 from balancer.problem import DAYS_PER_YEAR, staff_capacity, type_eligibility
-from balancer.scenario import Scenario
+from balancer.scenario import Scenario, apply_settings
 
 __all__ = ["StaffingResult", "Sweep", "parse_sweep", "plan_staffing", "run_sweep", "sweep_html",
            "write_staffing"]
@@ -485,16 +485,18 @@ def parse_sweep(text: str, scenario: Scenario | None = None) -> Sweep:
     return Sweep(parameter, tuple(round(a + i * step, 10) for i in range(n)))
 
 
-def with_value(scenario: Scenario, parameter: str, value: float) -> Scenario:
-    """The scenario with filings scaled (intake), hours_per_fte set, or one type's weight set."""
+def _setting(parameter: str) -> str:
     if parameter == "intake":
-        return replace(scenario, caseload=scenario.caseload.assign(filings=scenario.caseload["filings"] * value))
+        return "caseload.scale"
     if parameter == "hours_per_fte":
-        return replace(scenario, model=scenario.model.model_copy(update={"hours_per_fte": value}))
-    type_id = parameter.split(".", 1)[1]
-    types = [t.model_copy(update={"weight_hours": value}) if t.id == type_id else t
-             for t in scenario.model.case_types]
-    return replace(scenario, model=scenario.model.model_copy(update={"case_types": types}))
+        return "model.hours_per_fte"
+    return f"model.case_types.{parameter.split('.', 1)[1]}.weight_hours"
+
+
+def with_value(scenario: Scenario, parameter: str, value: float) -> Scenario:
+    """The scenario with filings scaled (intake: × value, relative to the file as written),
+    hours_per_fte set, or one type's weight set; validated and recorded like any setting."""
+    return apply_settings(scenario, {_setting(parameter): value})
 
 
 def run_sweep(scenario: Scenario, sweep: Sweep, target: float = 0.85,

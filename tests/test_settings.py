@@ -158,6 +158,16 @@ def test_caseload_scale_scales_filings_relative_to_the_file():
         apply_settings(zero, {"caseload.scale": 2})
 
 
+def test_the_staffing_sweep_records_what_it_set():
+    sc = load_scenario(WISCONSIN)
+    assert with_value(sc, "hours_per_fte", 1000.0).settings == {"model.hours_per_fte": 1000.0}
+    heavier = with_value(sc, "weight.criminal-traffic", 3.36)
+    assert heavier.settings == {"model.case_types.criminal-traffic.weight_hours": 3.36}
+    assert weights(heavier)["criminal-traffic"] == 3.36 and weights(sc)["criminal-traffic"] == 1.68
+    with pytest.raises(InputError, match="hours_per_fte"):
+        with_value(sc, "hours_per_fte", 0.0)
+
+
 def test_peek_reads_the_top_level_and_never_raises(varied, tmp_path):
     head = peek(varied)
     assert head.name == "varied" and head.cases and not head.caseload
