@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -83,3 +85,14 @@ def item_probabilities(problem: Problem, design) -> np.ndarray:
         row[problem.pooled_excl_staff[start:stop]] = 0.0
         pi[item] = row / row.sum()
     return pi
+
+
+def assert_same_problem(a: Problem, b: Problem) -> None:
+    """Every field equal: numbers exactly, ids and labels as Python values."""
+    for f in dataclasses.fields(Problem):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert x.shape == y.shape, f.name
+        if x.dtype == object:
+            assert x.tolist() == y.tolist(), f.name
+        else:
+            assert x.dtype == y.dtype and np.array_equal(x, y), f.name
