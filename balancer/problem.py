@@ -370,11 +370,20 @@ def _items(given: dict, type_idx: np.ndarray) -> _Items:
     )
 
 
+def _factorize_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs numbered in order of first appearance, as `MultiIndex.factorize`
+    numbers them, without building a tuple per pair: each pair's number, and each number's a and b."""
+    code_a, unique_a = pd.factorize(a)
+    code_b, unique_b = pd.factorize(b)
+    width = max(len(unique_b), 1)
+    codes, pairs = pd.factorize(code_a.astype(np.int64) * width + code_b)
+    return codes.astype(np.int64), unique_a[pairs // width], unique_b[pairs % width]
+
+
 def _pooling(items: _Items, staff_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decide which conflicted items stay pooled in their class; the others get a class (and an
     eligible set) of their own. Returns the items' final row keys and the pooled items."""
-    key = pd.MultiIndex.from_arrays([items.row_key, items.weight])
-    base, _ = key.factorize()
+    base, _, _ = _factorize_pairs(items.row_key, items.weight)
     n_base = np.bincount(base)
     conflicted = np.array(sorted(items.excluded), dtype=np.int64)
     m_base = np.bincount(base[conflicted], minlength=len(n_base))
@@ -395,11 +404,7 @@ def _classes(given: dict, items: _Items) -> dict[str, np.ndarray]:
     """Count interchangeable items (same eligible set, same weight) into classes: the compiled
     fields of the `Problem`, from `case_item` on."""
     row_key, pooled = _pooling(items, given["staff_ids"])
-    keys = pd.DataFrame({"row": row_key, "weight": items.weight})
-    item_class, uniques = pd.MultiIndex.from_frame(keys).factorize()
-    item_class = item_class.astype(np.int64)
-    class_row = uniques.get_level_values(0).to_numpy(np.int64)
-    class_weight = uniques.get_level_values(1).to_numpy(np.float64)
+    item_class, class_row, class_weight = _factorize_pairs(row_key, items.weight)
     class_count = np.bincount(item_class, minlength=len(class_row)).astype(np.int64)
     first_item = np.full(len(class_row), -1, dtype=np.int64)
     first_item[item_class[::-1]] = np.arange(len(item_class))[::-1]
