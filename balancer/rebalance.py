@@ -64,7 +64,7 @@ class Holding:
 
 
 def holding(problem: Problem) -> Holding:
-    """Each item's holder (from its cases' `case_holder`), and whether the holder is still eligible for it."""
+    """Each item's holder (its cases' `case_holder`), and whether the holder is still eligible for it."""
     n_items = len(problem.item_class)
     lo = np.full(n_items, np.iinfo(np.int64).max)
     hi = np.full(n_items, -1)
