@@ -9,12 +9,12 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 import numpy as np
+import pandas as pd
 from ortools.graph.python import max_flow
 
 from balancer.balance import capacity_room
-from balancer.problem import Problem, staff_capacity, type_eligibility
+from balancer.problem import Problem
 from balancer.rebalance import holding
-from balancer.scenario import Scenario
 
 MAX_NAMES = 8
 """How many ids a message lists before it says 'and N more'."""
@@ -47,10 +47,11 @@ def names(ids, limit: int = MAX_NAMES) -> str:
     return ", ".join(ids[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
-def check(scenario: Scenario, problem: Problem) -> list[Finding]:
-    findings = unassignable(scenario, problem)
-    findings += warnings(scenario, problem)
-    if scenario.policy.capacity == "hard" and not any(f.severity is Severity.ERROR for f in findings):
+def check(problem: Problem, *, hard_capacity: bool) -> list[Finding]:
+    """Every finding about `problem`; `hard_capacity` (`policy.capacity == "hard"`) adds the min-cut."""
+    findings = unassignable(problem)
+    findings += warnings(problem)
+    if hard_capacity and not has_errors(findings):
         findings += capacity_cut(problem)
     return findings
 
@@ -59,75 +60,72 @@ def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity is Severity.ERROR for f in findings)
 
 
-def unassignable(scenario: Scenario, problem: Problem) -> list[Finding]:
+def unassignable(problem: Problem) -> list[Finding]:
     """Classes nobody may take: why, type by type, group by group."""
     empty = np.flatnonzero(problem.class_degree == 0)
     if len(empty) == 0:
         return []
-    why_type = _type_reasons(scenario)
+    why_type = _type_reasons(problem)
     case_class = problem.item_class[problem.case_item]
-    cases = scenario.cases
     findings = []
     for k in empty:
-        rows = cases.iloc[np.flatnonzero(case_class == k)]
+        rows = np.flatnonzero(case_class == k)
+        ids = problem.case_ids[rows]
         hours = float(problem.class_hours[k])
-        grouped = rows["group"].notna().any()
-        if grouped:
-            for name, members in rows.groupby("group", sort=False):
-                findings.append(_group_finding(name, members, why_type, scenario, problem))
+        group = problem.case_group[rows]
+        grouped = pd.notna(group)
+        if grouped.any():
+            for name, members in pd.Series(rows[grouped]).groupby(group[grouped], sort=False):
+                findings.append(_group_finding(name, members.to_numpy(), problem))
             continue
-        types = rows["type"].unique()
+        types = pd.unique(problem.case_type[rows])
         if len(types) == 1 and why_type[types[0]][1] == 0:
             reason = why_type[types[0]][0]
         else:
             reason = "every prosecutor who could take them is excluded by a conflict of interest"
         findings.append(Finding(
             "no-eligible-staff", Severity.ERROR,
-            f"{len(rows)} case(s) of type {names(types)} ({hours:g} hours: {names(rows['id'])}) "
+            f"{len(rows)} case(s) of type {names(types)} ({hours:g} hours: {names(ids)}) "
             f"have no eligible prosecutor: {reason}.",
-            {"cases": rows["id"].tolist(), "hours": hours, "types": list(map(str, types))},
+            {"cases": ids.tolist(), "hours": hours, "types": list(map(str, types))},
         ))
     return findings
 
 
-def _type_reasons(scenario: Scenario) -> dict[str, tuple[str, int]]:
+def _type_reasons(problem: Problem) -> dict[str, tuple[str, int]]:
     """For each case type: who may take it, step by step, and how many remain."""
-    staff = scenario.staff
-    capacity = staff_capacity(scenario)
-    eligible = type_eligibility(scenario, capacity)
     out = {}
-    for t, row in zip(scenario.model.case_types, eligible):
+    for t, row in enumerate(problem.type_eligible):
         steps = []
-        if t.specialisation is not None:
-            holders = staff["specialisations"].map(lambda s, x=t.specialisation: x in s).sum()
-            steps.append(f"it needs specialisation '{t.specialisation}', held by {holders}")
-        if t.min_grade is not None:
-            steps.append(f"grade {t.min_grade} or above")
+        if problem.type_specialisation[t] is not None:
+            steps.append(f"it needs specialisation '{problem.type_specialisation[t]}', "
+                         f"held by {problem.type_specialists[t]}")
+        if problem.type_min_grade[t] is not None:
+            steps.append(f"grade {problem.type_min_grade[t]} or above")
         steps.append(f"time in the period; {int(row.sum())} prosecutor(s) meet all of that")
-        out[t.id] = ("; ".join(steps), int(row.sum()))
+        out[problem.type_ids[t]] = ("; ".join(steps), int(row.sum()))
     return out
 
 
-def _group_finding(name, members, why_type, scenario, problem) -> Finding:
-    capacity = staff_capacity(scenario)
-    eligible = type_eligibility(scenario, capacity)
-    pos = {t.id: i for i, t in enumerate(scenario.model.case_types)}
-    ids = problem.staff_ids
+def _group_finding(name, members: np.ndarray, problem: Problem) -> Finding:
+    """`members`: the group's cases (indices)."""
+    ids = problem.case_ids[members]
+    types = pd.unique(problem.case_type[members])
     per_type = []
-    for t in members["type"].unique():
-        who = ids[eligible[pos[t]]]
+    for t, row in zip(types, problem.type_eligible[problem.type_index(types)]):
+        who = problem.staff_ids[row]
         per_type.append(f"{t}: {len(who)} eligible ({names(who, 5)})")
-    excluded = sorted({s for ex in members["excluded"] for s in ex})
+    excluded = sorted({s for c in members for s in problem.case_excluded[c]})
     extra = f"; excluded by conflicts: {names(excluded)}" if excluded else ""
     return Finding(
         "group-without-common-staff", Severity.ERROR,
-        f"group {name}: its {len(members)} cases ({names(members['id'])}) must go to one "
+        f"group {name}: its {len(members)} cases ({names(ids)}) must go to one "
         f"prosecutor, but no prosecutor may take all of them — {'; '.join(per_type)}{extra}.",
-        {"group": str(name), "cases": members["id"].tolist(), "excluded": excluded},
+        {"group": str(name), "cases": ids.tolist(), "excluded": excluded},
     )
 
 
-def warnings(scenario: Scenario, problem: Problem) -> list[Finding]:
+def warnings(problem: Problem) -> list[Finding]:
     out = []
     away = problem.staff_ids[problem.capacity <= 0]
     if len(away):
@@ -136,10 +134,10 @@ def warnings(scenario: Scenario, problem: Problem) -> list[Finding]:
             f"{len(away)} prosecutor(s) have no time in the period and get no cases: {names(away)}.",
             {"staff": away.tolist()},
         ))
-    hold = holding(scenario, problem)
+    hold = holding(problem)
     if hold.forced.any():
         forced = hold.forced[problem.case_item]
-        holders = sorted({str(h) for h in scenario.cases["assigned_to"].to_numpy(dtype=object)[forced]})
+        holders = sorted({str(h) for h in problem.case_holder_id[forced]})
         out.append(Finding(
             "held-cases-must-move", Severity.WARNING,
             f"{int(forced.sum())} case(s) are held by someone who may not keep them (no time in the "

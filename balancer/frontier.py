@@ -40,10 +40,10 @@ def moves_frontier(scenario: Scenario, step: int = 10, max_points: int = 41) -> 
         raise InputError("no case has a holder, so there is nothing to rebalance",
                          file=scenario.path, field="cases", expected="cases with assigned_to")
     problem = compile_problem(scenario)
-    findings = check(scenario, problem)
+    findings = check(problem, hard_capacity=scenario.policy.capacity == "hard")
     if has_errors(findings):
         return Frontier(None, step, findings)
-    hold = rebalance.holding(scenario, problem)
+    hold = rebalance.holding(problem)
     moves = scenario.policy.moves.model_copy(update={"max": None, "max_hours": None})
     end = math.ceil(rebalance.moves_needed(problem, hold, moves) - 1e-6)
     step = _step(end, step, max_points)

@@ -119,18 +119,18 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
     with _timed(timings, "compile"):
         problem = compile_problem(scenario)
     with _timed(timings, "check"):
-        findings = check(scenario, problem)
+        findings = check(problem, hard_capacity=hard)
     result = Result(scenario, Status.INFEASIBLE, seed, findings, timings, problem)
     if has_errors(findings):
         return result
     rng = np.random.default_rng(seed)
-    hold = rebalance.holding(scenario, problem)
+    hold = rebalance.holding(problem)
     pool = problem
     if hold.any:
         with _timed(timings, "select"):
             result.selection = rebalance.select(problem, hold, policy.moves)
             released = rebalance.released_items(problem, hold, result.selection, rng)
-            pool = compile_problem(rebalance.pool_scenario(scenario, problem, hold, released), allow_empty=True)
+            pool = rebalance.pool_problem(problem, hold, released)
         if hard:
             findings += over_capacity_after_moves(pool)
     result.pool = pool
@@ -153,7 +153,7 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
         result.plan = make_plan(pool, result.balance, result.design, item_staff, result.limit)
         if hold.any:
             result.plan, result.moves, result.rebalance = rebalanced_plan(
-                scenario, problem, hold, released, result.selection, result.balance, result.plan, policy.moves)
+                problem, hold, released, result.selection, result.balance, result.plan, policy.moves)
     result.status = Status.DONE
     return result
 

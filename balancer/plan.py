@@ -12,7 +12,7 @@ from balancer.limits import IntegralLimit
 from balancer.lottery import Design
 from balancer.problem import Problem
 from balancer.rebalance import Holding, Selection
-from balancer.scenario import Moves, Scenario
+from balancer.scenario import Moves
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,8 @@ def staff_table(problem: Problem, case_staff: np.ndarray, target_utilisation: np
     })
 
 
-def rebalanced_plan(scenario: Scenario, problem: Problem, hold: Holding, released: np.ndarray,
-                    selection: Selection, pool_balance: Balance, pool_plan: Plan,
-                    moves: Moves) -> tuple[Plan, pd.DataFrame, dict]:
+def rebalanced_plan(problem: Problem, hold: Holding, released: np.ndarray, selection: Selection,
+                    pool_balance: Balance, pool_plan: Plan, moves: Moves) -> tuple[Plan, pd.DataFrame, dict]:
     """The plan of every listed case after rebalancing, the moves table, and the summary block.
 
     `pool_plan` holds the draw of the new and released cases; the others stay with their holders
@@ -87,8 +86,8 @@ def rebalanced_plan(scenario: Scenario, problem: Problem, hold: Holding, release
     """
     stays = (hold.held & ~released)[problem.case_item]
     staff_pos = pd.Index(problem.staff_ids)
-    previous = scenario.cases["assigned_to"].to_numpy(dtype=object)
-    was = np.where(pd.isna(previous), -1, staff_pos.get_indexer(previous))
+    previous = problem.case_holder_id
+    was = problem.case_holder
     case_staff = np.empty(len(problem.case_ids), dtype=np.int64)
     probability = np.ones(len(problem.case_ids))
     case_staff[stays] = was[stays]

@@ -33,7 +33,11 @@ POOL_MAX_SHARE = 0.25
 
 @dataclass(frozen=True)
 class Problem:
-    """Plain arrays; P staff, N cases, I items, K classes, E class→staff edges."""
+    """Plain arrays; P staff, T case types, N cases, I items, K classes, E class→staff edges.
+
+    The fields up to `case_holder` are the scenario as arrays (`GIVEN_FIELDS`, read once by
+    `compile_problem`); the ones after are compiled from them (`_compile`). Checks, rebalancing
+    and plans read only these arrays, never the scenario."""
 
     staff_ids: np.ndarray
     """(P,) staff ids, in scenario order."""
@@ -41,12 +45,30 @@ class Problem:
     """(P,) hours available in the period (0 for someone away the whole period)."""
     base_load: np.ndarray
     """(P,) hours already committed (`current_load_hours`)."""
+    type_ids: np.ndarray
+    """(T,) case type ids, in the workload model's order (the rows of `type_eligible`)."""
+    type_specialisation: np.ndarray
+    """(T,) object: the specialisation a type needs, None if it needs none."""
+    type_min_grade: np.ndarray
+    """(T,) object: the lowest grade that may take a type, None if any grade may."""
+    type_specialists: np.ndarray
+    """(T,) prosecutors who hold the type's specialisation, whatever their grade or time (P when
+    it needs none)."""
+    type_eligible: np.ndarray
+    """(T, P) bool: may take a case of the type: holds its specialisation, has its minimum grade
+    and has time in the period (before groups and exclusions; see `type_eligibility`)."""
     case_ids: np.ndarray
     """(N,) case ids, in scenario order."""
     case_type: np.ndarray
     """(N,) case type id of each case."""
     case_weight: np.ndarray
     """(N,) hours of each case (its override, else its type's weight)."""
+    case_group: np.ndarray
+    """(N,) object: the group a case must go with, None when it is not in one."""
+    case_excluded: np.ndarray
+    """(N,) object: the staff ids a case excludes (conflicts of interest), a tuple; () for none."""
+    case_holder: np.ndarray
+    """(N,) staff index of the case's holder (`assigned_to`); -1 for a case nobody holds."""
     case_item: np.ndarray
     """(N,) the item each case belongs to."""
     item_class: np.ndarray
@@ -83,6 +105,14 @@ class Problem:
         return len(self.edge_class)
 
     @property
+    def case_holder_id(self) -> np.ndarray:
+        """(N,) object: the staff id of each case's holder, None for a case nobody holds."""
+        held = self.case_holder >= 0
+        out = np.full(len(self.case_holder), None, dtype=object)
+        out[held] = self.staff_ids[self.case_holder[held]]
+        return out
+
+    @property
     def class_hours(self) -> np.ndarray:
         """(K,) total hours of each class."""
         return self.class_weight * self.class_count
@@ -102,12 +132,35 @@ class Problem:
         key = self.edge_class * self.n_staff + self.edge_staff  # sorted: class, then staff
         return np.searchsorted(key, np.asarray(cls) * self.n_staff + np.asarray(staff))
 
+    def type_index(self, types) -> np.ndarray:
+        """Row of `type_ids` (and of `type_eligible`) of each given case type id."""
+        return pd.Index(self.type_ids).get_indexer(types)
+
+    def restrict(self, cases: np.ndarray, extra_base_load: np.ndarray) -> Problem:
+        """The problem of `cases` ((N,) bool) alone, allocated afresh: nobody holds them any more,
+        and each prosecutor's base load grows by `extra_base_load` (P,) hours (say, the cases that
+        stay with their holders). Compiled as `compile_problem` compiles a scenario of just these
+        cases: the same items and classes, in the same order."""
+        given = {name: getattr(self, name) for name in GIVEN_FIELDS}
+        given.update({name: given[name][cases] for name in CASE_FIELDS})
+        given["case_holder"] = np.full(len(given["case_ids"]), -1, dtype=np.int64)
+        given["base_load"] = self.base_load + extra_base_load
+        return _compile(**given)
+
     def pooled_edges(self) -> tuple[np.ndarray, np.ndarray]:
         """(item number m, edge) for every (pooled item, excluded prosecutor) pair."""
         counts = np.diff(self.pooled_excl_start)
         m = np.repeat(np.arange(len(self.pooled_item)), counts)
         cls = self.item_class[self.pooled_item[m]]
         return m, self.edge_index(cls, self.pooled_excl_staff)
+
+
+CASE_FIELDS = ("case_ids", "case_type", "case_weight", "case_group", "case_excluded", "case_holder")
+"""The given fields with one entry per case."""
+
+GIVEN_FIELDS = ("staff_ids", "capacity", "base_load", "type_ids", "type_specialisation", "type_min_grade",
+                "type_specialists", "type_eligible", *CASE_FIELDS)
+"""The `Problem` fields read from the scenario; every other field is compiled from these."""
 
 
 def pooled_rows(problem: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -137,17 +190,38 @@ def compile_problem(scenario: Scenario, *, allow_empty: bool = False) -> Problem
             file=scenario.path, field="cases", expected="a `cases` list or table with at least one case",
         )
     capacity = staff_capacity(scenario)
+    eligible, specialists = _type_rules(scenario, capacity)
     staff = scenario.staff
     cases = scenario.cases
-    eligible_by_type = type_eligibility(scenario, capacity)
-    type_pos = {t.id: i for i, t in enumerate(scenario.model.case_types)}
-    type_weight = {t.id: t.weight_hours for t in scenario.model.case_types}
+    types = scenario.model.case_types
+    type_weight = {t.id: t.weight_hours for t in types}
+    assigned = cases["assigned_to"]
+    holder = pd.Index(staff["id"]).get_indexer(assigned.to_numpy(dtype=object))
+    holder[assigned.isna().to_numpy()] = -1
+    return _compile(
+        staff_ids=staff["id"].to_numpy(dtype=object),
+        capacity=capacity,
+        base_load=staff["current_load_hours"].to_numpy(np.float64),
+        type_ids=np.array([t.id for t in types], dtype=object),
+        type_specialisation=np.array([t.specialisation for t in types], dtype=object),
+        type_min_grade=np.array([t.min_grade for t in types], dtype=object),
+        type_specialists=specialists,
+        type_eligible=eligible,
+        case_ids=cases["id"].to_numpy(dtype=object),
+        case_type=cases["type"].to_numpy(dtype=object),
+        case_weight=cases["weight_hours"].fillna(cases["type"].map(type_weight)).to_numpy(np.float64),
+        case_group=cases["group"].to_numpy(dtype=object),
+        case_excluded=cases["excluded"].to_numpy(dtype=object),
+        case_holder=holder.astype(np.int64),
+    )
 
-    type_idx = cases["type"].map(type_pos).to_numpy(np.int64)
-    weight = cases["weight_hours"].fillna(cases["type"].map(type_weight)).to_numpy(np.float64)
-    staff_pos = pd.Index(staff["id"])
-    items = _items(cases, type_idx, weight, eligible_by_type, staff_pos)
-    return _classes(scenario, capacity, cases, type_idx, weight, eligible_by_type, items)
+
+def _compile(**given: np.ndarray) -> Problem:
+    """Items, classes and edges of the given fields (`GIVEN_FIELDS`): the one compilation path,
+    for a scenario (`compile_problem`) and for a part of a problem (`Problem.restrict`)."""
+    type_idx = pd.Index(given["type_ids"]).get_indexer(given["case_type"])
+    items = _items(given, type_idx)
+    return Problem(**given, **_classes(given, items))
 
 
 def staff_capacity(scenario: Scenario) -> np.ndarray:
@@ -182,6 +256,12 @@ def _days_away(spans, period) -> int:
 
 def type_eligibility(scenario: Scenario, capacity: np.ndarray) -> np.ndarray:
     """(types, P) bool: holds the specialisation, has the minimum grade, has time in the period."""
+    return _type_rules(scenario, capacity)[0]
+
+
+def _type_rules(scenario: Scenario, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`type_eligibility`, and for each type how many prosecutors hold its specialisation (all of
+    them when it needs none)."""
     staff = scenario.staff
     model = scenario.model
     rank = {g: i for i, g in enumerate(model.grades)}
@@ -189,15 +269,19 @@ def type_eligibility(scenario: Scenario, capacity: np.ndarray) -> np.ndarray:
     staff_rank = staff_rank.to_numpy(np.int64)
     holds = staff["specialisations"].map(frozenset)
     available = capacity > 0
-    rows = []
+    rows, specialists = [], []
     for t in model.case_types:
         row = available.copy()
+        specialists.append(len(staff))
         if t.specialisation is not None:
-            row &= holds.map(lambda s, spec=t.specialisation: spec in s).to_numpy(bool)
+            has = holds.map(lambda s, spec=t.specialisation: spec in s).to_numpy(bool)
+            row &= has
+            specialists[-1] = int(has.sum())
         if t.min_grade is not None:
             row &= staff_rank >= rank[t.min_grade]
         rows.append(row)
-    return np.array(rows, dtype=bool).reshape(len(model.case_types), len(staff))
+    eligible = np.array(rows, dtype=bool).reshape(len(model.case_types), len(staff))
+    return eligible, np.array(specialists, dtype=np.int64)
 
 
 @dataclass
@@ -225,27 +309,34 @@ class _Rows:
         return self.index[k]
 
 
-def _items(cases, type_idx, weight, eligible_by_type, staff_pos) -> _Items:
+def _items(given: dict, type_idx: np.ndarray) -> _Items:
     """Single cases keep their type's eligible set; a group gets the intersection of its members'.
 
     Only the few cases in a group or with exclusions are handled one by one; the rest is vectorised.
     """
-    n = len(cases)
-    excluded = cases["excluded"].to_numpy()
-    has_excl = cases["excluded"].map(len).to_numpy() > 0
-    group = cases["group"].to_numpy()
+    eligible_by_type = given["type_eligible"]
+    weight = given["case_weight"]
+    case_type = given["case_type"]
+    staff_pos = pd.Index(given["staff_ids"])
+    n = len(given["case_ids"])
+    excluded = given["case_excluded"]
+    has_excl = np.fromiter(map(len, excluded), dtype=np.int64, count=n) > 0
+    group = given["case_group"]
     in_group = pd.notna(group) & (group != None)  # noqa: E711 - object column holds None
 
     case_item = np.arange(n, dtype=np.int64)
     row_key = type_idx.copy()
     item_weight = weight.copy()
-    labels = np.asarray(cases["type"].to_numpy(), dtype=object).copy()
+    labels = np.asarray(case_type, dtype=object).copy()
     keep = np.ones(n, dtype=bool)  # items are numbered by their first case
     rows = _Rows(eligible_by_type)
     gone: dict[int, np.ndarray] = {}
 
-    for c in np.flatnonzero(has_excl & ~in_group):
-        gone[c] = staff_pos.get_indexer(list(excluded[c]))
+    alone = np.flatnonzero(has_excl & ~in_group)
+    if len(alone):  # one look-up for all their excluded ids (one per case costs ~0.5 ms each)
+        flat = staff_pos.get_indexer([s for c in alone for s in excluded[c]])
+        ends = np.cumsum([len(excluded[c]) for c in alone])
+        gone.update(zip(alone.tolist(), np.split(flat, ends[:-1])))
 
     if in_group.any():
         members = pd.Series(np.flatnonzero(in_group)).groupby(group[in_group], sort=False)
@@ -256,7 +347,7 @@ def _items(cases, type_idx, weight, eligible_by_type, staff_pos) -> _Items:
             keep[idx[1:]] = False
             row_key[first] = rows.key(np.logical_and.reduce(eligible_by_type[type_idx[idx]], axis=0))
             item_weight[first] = weight[idx].sum()
-            types = "+".join(sorted({str(t) for t in cases["type"].to_numpy()[idx]}))
+            types = "+".join(sorted({str(t) for t in case_type[idx]}))
             labels[first] = f"group {name} ({len(idx)} cases: {types})"
             excl = sorted({s for c in idx for s in excluded[c]})
             if excl:
@@ -279,11 +370,20 @@ def _items(cases, type_idx, weight, eligible_by_type, staff_pos) -> _Items:
     )
 
 
+def _factorize_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs numbered in order of first appearance, as `MultiIndex.factorize`
+    numbers them, without building a tuple per pair: each pair's number, and each number's a and b."""
+    code_a, unique_a = pd.factorize(a)
+    code_b, unique_b = pd.factorize(b)
+    width = max(len(unique_b), 1)
+    codes, pairs = pd.factorize(code_a.astype(np.int64) * width + code_b)
+    return codes.astype(np.int64), unique_a[pairs // width], unique_b[pairs % width]
+
+
 def _pooling(items: _Items, staff_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decide which conflicted items stay pooled in their class; the others get a class (and an
     eligible set) of their own. Returns the items' final row keys and the pooled items."""
-    key = pd.MultiIndex.from_arrays([items.row_key, items.weight])
-    base, _ = key.factorize()
+    base, _, _ = _factorize_pairs(items.row_key, items.weight)
     n_base = np.bincount(base)
     conflicted = np.array(sorted(items.excluded), dtype=np.int64)
     m_base = np.bincount(base[conflicted], minlength=len(n_base))
@@ -300,14 +400,11 @@ def _pooling(items: _Items, staff_ids: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return row_key, conflicted[pooled]
 
 
-def _classes(scenario, capacity, cases, type_idx, weight, eligible_by_type, items: _Items) -> Problem:
-    """Count interchangeable items (same eligible set, same weight) into classes."""
-    row_key, pooled = _pooling(items, scenario.staff["id"].to_numpy(dtype=object))
-    keys = pd.DataFrame({"row": row_key, "weight": items.weight})
-    item_class, uniques = pd.MultiIndex.from_frame(keys).factorize()
-    item_class = item_class.astype(np.int64)
-    class_row = uniques.get_level_values(0).to_numpy(np.int64)
-    class_weight = uniques.get_level_values(1).to_numpy(np.float64)
+def _classes(given: dict, items: _Items) -> dict[str, np.ndarray]:
+    """Count interchangeable items (same eligible set, same weight) into classes: the compiled
+    fields of the `Problem`, from `case_item` on."""
+    row_key, pooled = _pooling(items, given["staff_ids"])
+    item_class, class_row, class_weight = _factorize_pairs(row_key, items.weight)
     class_count = np.bincount(item_class, minlength=len(class_row)).astype(np.int64)
     first_item = np.full(len(class_row), -1, dtype=np.int64)
     first_item[item_class[::-1]] = np.arange(len(item_class))[::-1]
@@ -318,14 +415,7 @@ def _classes(scenario, capacity, cases, type_idx, weight, eligible_by_type, item
     start = np.zeros(len(class_row) + 1, dtype=np.int64)
     np.cumsum(class_rows.sum(axis=1), out=start[1:])
     excl = [items.excluded[i] for i in pooled]
-    staff = scenario.staff
-    return Problem(
-        staff_ids=staff["id"].to_numpy(dtype=object),
-        capacity=capacity,
-        base_load=staff["current_load_hours"].to_numpy(np.float64),
-        case_ids=cases["id"].to_numpy(dtype=object),
-        case_type=cases["type"].to_numpy(dtype=object),
-        case_weight=weight,
+    return dict(
         case_item=items.case_item,
         item_class=item_class,
         class_weight=class_weight,

@@ -32,7 +32,7 @@ specialisation, a group split between holders) always move and count against no 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ import scipy.sparse as sp
 
 from balancer.balance import flow_structure, hour_unit, utilisation
 from balancer.problem import Problem, pooled_rows
-from balancer.scenario import Moves, Scenario
+from balancer.scenario import Moves
 from balancer.solver import QP, solve_qp
 
 LOAD_SLACK = 1e-6
@@ -63,16 +63,13 @@ class Holding:
         return bool(self.held.any())
 
 
-def holding(scenario: Scenario, problem: Problem) -> Holding:
-    """Each item's holder, and whether the holder is still eligible for it."""
-    staff_pos = pd.Index(scenario.staff["id"])
-    case_holder = staff_pos.get_indexer(scenario.cases["assigned_to"].to_numpy(dtype=object))
-    case_holder[scenario.cases["assigned_to"].isna().to_numpy()] = -1
+def holding(problem: Problem) -> Holding:
+    """Each item's holder (its cases' `case_holder`), and whether the holder is still eligible for it."""
     n_items = len(problem.item_class)
     lo = np.full(n_items, np.iinfo(np.int64).max)
     hi = np.full(n_items, -1)
-    np.minimum.at(lo, problem.case_item, case_holder)
-    np.maximum.at(hi, problem.case_item, case_holder)
+    np.minimum.at(lo, problem.case_item, problem.case_holder)
+    np.maximum.at(hi, problem.case_item, problem.case_holder)
     held = hi >= 0
     holder = np.where(held & (lo == hi), hi, -1)
     return Holding(holder=holder, held=held, forced=held & ~_may_keep(problem, holder))
@@ -315,14 +312,10 @@ def released_items(problem: Problem, hold: Holding, selection: Selection, rng: n
     return released
 
 
-def pool_scenario(scenario: Scenario, problem: Problem, hold: Holding, released: np.ndarray) -> Scenario:
-    """The scenario the lottery draws: new and released cases; the cases that stay become their
+def pool_problem(problem: Problem, hold: Holding, released: np.ndarray) -> Problem:
+    """The problem the lottery draws: the new and released cases; the cases that stay become their
     holders' base load."""
     stays = (hold.held & ~released)[problem.case_item]
     staying_hours = np.bincount(hold.holder[problem.case_item][stays], weights=problem.case_weight[stays],
                                 minlength=problem.n_staff)
-    staff = scenario.staff.copy()
-    staff["current_load_hours"] = staff["current_load_hours"].to_numpy(np.float64) + staying_hours
-    cases = scenario.cases[~stays].copy()
-    cases["assigned_to"] = None
-    return replace(scenario, staff=staff, cases=cases.reset_index(drop=True))
+    return problem.restrict(~stays, staying_hours)

@@ -109,7 +109,7 @@ def frontier_one(path: str, budgets: list[int]) -> dict:
 
     sc = balancer.load_scenario(path)
     problem = compile_problem(sc)
-    hold = rebalance.holding(sc, problem)
+    hold = rebalance.holding(problem)
     t0 = time.perf_counter()
     table = rebalance.frontier(problem, hold, sc.policy.moves, budgets)
     dt = time.perf_counter() - t0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -19,13 +21,25 @@ def make_problem(capacity, base_load, classes) -> Problem:
     edge_class = np.concatenate([[k] * len(e) for k, e in enumerate(eligible)]).astype(np.int64)
     edge_staff = np.concatenate([e for e in eligible]).astype(np.int64)
     start = np.r_[0, np.cumsum([len(e) for e in eligible])].astype(np.int64)
+    type_eligible = np.zeros((len(classes), P), dtype=bool)  # one case type per class
+    type_eligible[edge_class, edge_staff] = True
+    no_exclusions = np.empty(n, dtype=object)
+    no_exclusions.fill(())
     return Problem(
         staff_ids=np.array([f"P{p}" for p in range(P)], dtype=object),
         capacity=np.asarray(capacity, dtype=float),
         base_load=np.asarray(base_load, dtype=float),
+        type_ids=np.array([f"k{k}" for k in range(len(classes))], dtype=object),
+        type_specialisation=np.full(len(classes), None, dtype=object),
+        type_min_grade=np.full(len(classes), None, dtype=object),
+        type_specialists=np.full(len(classes), P, dtype=np.int64),
+        type_eligible=type_eligible,
         case_ids=np.array([f"C{i}" for i in range(n)], dtype=object),
         case_type=np.array([f"k{k}" for k in item_class], dtype=object),
         case_weight=weights[item_class],
+        case_group=np.full(n, None, dtype=object),
+        case_excluded=no_exclusions,
+        case_holder=np.full(n, -1, dtype=np.int64),
         case_item=np.arange(n, dtype=np.int64),
         item_class=item_class,
         class_weight=weights,
@@ -71,3 +85,14 @@ def item_probabilities(problem: Problem, design) -> np.ndarray:
         row[problem.pooled_excl_staff[start:stop]] = 0.0
         pi[item] = row / row.sum()
     return pi
+
+
+def assert_same_problem(a: Problem, b: Problem) -> None:
+    """Every field equal: numbers exactly, ids and labels as Python values."""
+    for f in dataclasses.fields(Problem):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert x.shape == y.shape, f.name
+        if x.dtype == object:
+            assert x.tolist() == y.tolist(), f.name
+        else:
+            assert x.dtype == y.dtype and np.array_equal(x, y), f.name

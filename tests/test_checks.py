@@ -7,11 +7,16 @@ import json
 import subprocess
 import sys
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import balancer
+from balancer.checks import check
+from balancer.problem import compile_problem
 from tests.conftest import write
+from tests.problems import make_problem
 
 MODEL = """\
 name: office
@@ -147,3 +152,50 @@ cases:
     cap = dict(zip(result.problem.staff_ids, result.problem.capacity))
     assert cap["A"] == pytest.approx(1000 * 31 / 365)
     assert cap["C"] == pytest.approx(1000 * 31 / 365 * 16 / 31)  # away 15 of 31 days
+
+
+def test_groups_and_conflicts_nobody_may_take_word_for_word(tmp_path):
+    """The findings, as the checks worded them when they still read the scenario: one per group
+    (its types' eligible staff, its conflicts), and a conflicted case on its own."""
+    path = scenario(tmp_path,
+                    "  - {id: A, capacity_hours: 100, specialisations: [cyber]}\n"
+                    "  - {id: B, capacity_hours: 100, specialisations: [cyber, corruption], grade: senior}",
+                    "  - {id: c1, type: cyber, group: g1, excluded: [B]}\n"
+                    "  - {id: c2, type: corruption, group: g1}\n"
+                    "  - {id: c3, type: theft, group: g2, excluded: [A, B]}\n"
+                    "  - {id: c4, type: cyber, excluded: [A, B]}")
+    findings = check(compile_problem(balancer.load_scenario(path)), hard_capacity=False)
+    assert [f.to_dict() for f in findings] == [
+        {"code": "group-without-common-staff", "severity": "error",
+         "message": "group g1: its 2 cases (c1, c2) must go to one prosecutor, but no prosecutor may take all "
+                    "of them — cyber: 2 eligible (A, B); corruption: 1 eligible (B); excluded by conflicts: B.",
+         "numbers": {"group": "g1", "cases": ["c1", "c2"], "excluded": ["B"]}},
+        {"code": "group-without-common-staff", "severity": "error",
+         "message": "group g2: its 1 cases (c3) must go to one prosecutor, but no prosecutor may take all of "
+                    "them — theft: 2 eligible (A, B); excluded by conflicts: A, B.",
+         "numbers": {"group": "g2", "cases": ["c3"], "excluded": ["A", "B"]}},
+        {"code": "no-eligible-staff", "severity": "error",
+         "message": "1 case(s) of type cyber (20 hours: c4) have no eligible prosecutor: every prosecutor "
+                    "who could take them is excluded by a conflict of interest.",
+         "numbers": {"cases": ["c4"], "hours": 20.0, "types": ["cyber"]}},
+    ]
+
+
+def test_the_checks_need_only_the_problem():
+    """A Problem built from arrays, no scenario anywhere: the type's rules explain the empty class,
+    hard capacity adds the min-cut."""
+    problem = make_problem([10.0, 10.0, 0.0], [0.0, 0.0, 0.0], [(5.0, 2, [0, 1]), (3.0, 1, [])])
+    problem = dataclasses.replace(
+        problem, type_specialisation=np.array([None, "tax"], dtype=object),
+        type_min_grade=np.array([None, "senior"], dtype=object), type_specialists=np.array([3, 2]))
+    (empty, away) = check(problem, hard_capacity=True)
+    assert empty.code == "no-eligible-staff" and empty.numbers == {"cases": ["C2"], "hours": 3.0, "types": ["k1"]}
+    assert ("it needs specialisation 'tax', held by 2; grade senior or above; time in the period; "
+            "0 prosecutor(s) meet all of that.") in empty.message
+    assert away.code == "staff-without-time" and away.numbers == {"staff": ["P2"]}
+
+    tight = make_problem([4.0, 4.0, 100.0], [0.0, 0.0, 0.0], [(5.0, 2, [0, 1]), (1.0, 3, [0, 1, 2])])
+    assert check(tight, hard_capacity=False) == []  # the office has room, just not where it is needed
+    (cut,) = check(tight, hard_capacity=True)
+    assert cut.code == "capacity-exceeded" and cut.numbers["staff"] == ["P0", "P1"]
+    assert cut.numbers["short_hours"] == pytest.approx(2.0)

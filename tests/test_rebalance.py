@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 import balancer
 from balancer.balance import leximin
+from balancer import rebalance
 from balancer.problem import compile_problem, type_eligibility
 from balancer.scenario import Moves
 from tests.conftest import ROOT, write
+from tests.problems import assert_same_problem
 
 REBALANCE = ROOT / "scenarios" / "rebalance.yaml"
 FORCED_HOLDERS = {"P03", "P07"}  # left (fte 0), on leave all quarter
@@ -241,3 +243,26 @@ def test_batch_sweeps_the_move_budget(tmp_path):
     assert rows["max_utilisation"][2] < rows["max_utilisation_before"][2]  # unlimited: far below
     bad = CliRunner().invoke(app, ["batch", str(REBALANCE), "--out", str(out), "-q", "--set", "policy.moves.cap=3"])
     assert bad.exit_code == 2 and "policy.moves.cap" in pd.read_csv(out / "batch.csv")["error"][0]
+
+
+@pytest.mark.parametrize("moves", [{"max": 0}, {"max": 40}, {}])
+def test_the_pool_is_the_scenario_of_the_drawn_cases_compiled_afresh(office, moves):
+    """What the lottery draws: the new and released cases, compiled as a scenario of them alone
+    would be (same classes in the same order, so seeded draws do not depend on how the pool is
+    built), the cases that stay added to their holders' current load."""
+    problem = compile_problem(office)
+    hold = rebalance.holding(problem)
+    selection = rebalance.select(problem, hold, Moves(**moves))
+    released = rebalance.released_items(problem, hold, selection, np.random.default_rng(5))
+    pool = rebalance.pool_problem(problem, hold, released)
+
+    stays = (hold.held & ~released)[problem.case_item]
+    assert 0 < stays.sum() < len(stays)
+    weight = problem.case_weight
+    kept = office.cases.assign(hours=weight)[stays].groupby("assigned_to")["hours"].sum()
+    staff = office.staff.copy()
+    staff["current_load_hours"] = staff["current_load_hours"] + staff["id"].map(kept).fillna(0.0)
+    drawn = office.cases[~stays].assign(assigned_to=None).reset_index(drop=True)
+    fresh = compile_problem(dataclasses.replace(office, staff=staff, cases=drawn))
+    np.testing.assert_allclose(pool.base_load, fresh.base_load, rtol=1e-12)
+    assert_same_problem(dataclasses.replace(pool, base_load=fresh.base_load), fresh)
