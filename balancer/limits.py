@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,8 +34,10 @@ ROUND_TOL = 1e-6
 WEIGHT_UNIT = 1e-6
 """Hours are integers in this unit for the gcd argument (a weight of 3.5 h is 3,500,000 units)."""
 
-MIN_MIP_SECONDS = 0.1
-"""The D* MIP is skipped when less than this is left of the time limit."""
+MIP_NODES = 100
+"""Branch-and-bound nodes each MIP may explore. A work limit, not a time limit: the limit feeds the
+lottery's design, so it must come out the same on a busy machine as on an idle one, or a seeded
+draw would not replay (about 0.1–0.4 s on the shipped scenarios)."""
 
 MAX_LEVELS = 200
 """Level sets tried for the gcd lower bound, from the top; more only cost time."""
@@ -75,15 +76,14 @@ class IntegralLimit:
         return out
 
 
-def integral_limit(problem: Problem, balance: Balance, *, time_limit: float = 2.0,
+def integral_limit(problem: Problem, balance: Balance, *, mip_nodes: int = MIP_NODES,
                    mip_max_edges: int = 20_000) -> IntegralLimit:
     """Bracket the best whole-item max utilisation and D* (see the module docstring).
 
     MIPs run only when the problem has at most `mip_max_edges` edges and the greedy is not already
-    proven optimal: first on the max utilisation, then on D* with what is left of `time_limit`
-    (seconds, for both together).
+    proven optimal: first on the max utilisation, then on D*, each within `mip_nodes` nodes (so the
+    result never depends on how busy the machine is).
     """
-    deadline = time.monotonic() + time_limit
     t = balance.target_utilisation
     has_time = problem.capacity > 0
     base = float((problem.base_load[has_time] / problem.capacity[has_time]).max()) if has_time.any() else 0.0
@@ -100,15 +100,14 @@ def integral_limit(problem: Problem, balance: Balance, *, time_limit: float = 2.
             upper, d_upper = min(upper, u), min(d_upper, d)
     method = "greedy"
     if problem.n_edges <= mip_max_edges and upper - lower > EXACT_TOL:
-        found, bound = _mip(problem, None, lower, upper, max(deadline - time.monotonic(), MIN_MIP_SECONDS))
+        found, bound = _mip(problem, None, lower, upper, mip_nodes)
         if found < upper - EXACT_TOL:
             method = "greedy+mip"
         upper, lower = min(upper, found), max(lower, bound)
         if upper - lower <= EXACT_TOL:
             method = "mip"
-    left = deadline - time.monotonic()
-    if problem.n_edges <= mip_max_edges and d_upper - d_lower > EXACT_TOL and left > MIN_MIP_SECONDS:
-        found, bound = _mip(problem, t, d_lower, d_upper, left)
+    if problem.n_edges <= mip_max_edges and d_upper - d_lower > EXACT_TOL:
+        found, bound = _mip(problem, t, d_lower, d_upper, mip_nodes)
         d_upper, d_lower = min(d_upper, found), max(d_lower, bound)
     d_upper = max(d_upper, 0.0)  # below 0 only by round-off in the targets (D* ≥ 0, see level_set_bounds)
     return IntegralLimit(lp_bound=lp, upper=upper, lower=min(lower, upper), above_target=d_upper,
@@ -371,7 +370,7 @@ def _threshold(c: np.ndarray, a: np.ndarray, b: np.ndarray, g: float, hours: flo
 
 
 def _mip(problem: Problem, target: np.ndarray | None, lower: float, upper: float,
-         time_limit: float) -> tuple[float, float]:
+         nodes: int) -> tuple[float, float]:
     """min s over whole items y: every p ends at u_p ≤ c_p + s (c = target, or 0 when None).
 
     Returns (value of the best assignment found, re-scored from rounded y; inf if none or invalid;
@@ -400,7 +399,7 @@ def _mip(problem: Problem, target: np.ndarray | None, lower: float, upper: float
     bounds = Bounds(np.r_[np.zeros(E), lower], np.r_[problem.class_count[problem.edge_class], top])
     res = milp(np.r_[np.zeros(E), 1.0], constraints=constraints, bounds=bounds,
                integrality=np.r_[np.ones(E), 0.0],
-               options={"time_limit": time_limit, "mip_rel_gap": 1e-9, "presolve": True})
+               options={"node_limit": nodes, "mip_rel_gap": 1e-9, "presolve": True})
     bound = res.get("mip_dual_bound")
     bound = lower if bound is None or not np.isfinite(bound) else max(lower, float(bound))
     if res.x is None:

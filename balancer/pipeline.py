@@ -27,11 +27,6 @@ from balancer.problem import Problem, compile_problem
 from balancer.scenario import Scenario
 
 
-LIMIT_SECONDS = 0.25
-"""Time the integral limit's MIP may take (small problems only; greedy rounding and the
-lower bounds close the bracket without it on most scenarios)."""
-
-
 class Status(str, Enum):
     DONE = "done"
     """A plan was drawn."""
@@ -137,7 +132,7 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
     with _timed(timings, "balance"):
         result.balance = balance_step.leximin(pool)
     with _timed(timings, "limit"):
-        result.limit = integral_limit(pool, result.balance, time_limit=LIMIT_SECONDS)
+        result.limit = integral_limit(pool, result.balance)
     known = np.isfinite(result.limit.upper)  # False only if no whole assignment was found
     with _timed(timings, "design"):
         result.design = lottery.design(

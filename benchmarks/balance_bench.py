@@ -11,7 +11,7 @@ reused when present), ``scenarios/regional/regional.yaml`` and the real PrefLib 
 
 Each scenario runs in a fresh process (``--one``), so its peak RSS is its own. The child compiles
 the problem, computes the leximin balance and the integral limit once
-(``balancer.limits.integral_limit``, as ``balancer.solve`` does, with ``pipeline.LIMIT_SECONDS``)
+(``balancer.limits.integral_limit``, as ``balancer.solve`` does, with its node budget)
 and the best whole-case assignment greedy rounding finds, then for each method designs the
 lottery once and draws it with seeds 0 … N−1:
 
@@ -90,7 +90,6 @@ def one(path: str, seeds: int, out: str) -> dict:
     from balancer import lottery
     from balancer.balance import leximin
     from balancer.limits import greedy_rounding, integral_limit
-    from balancer.pipeline import LIMIT_SECONDS
     from balancer.plan import randomness_metrics
     from balancer.problem import compile_problem
 
@@ -108,7 +107,7 @@ def one(path: str, seeds: int, out: str) -> dict:
     balance = leximin(problem)
     timings["balance"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    limit = integral_limit(problem, balance, time_limit=LIMIT_SECONDS)
+    limit = integral_limit(problem, balance)
     timings["limit"] = time.perf_counter() - t0
     known = bool(np.isfinite(limit.upper))
 
