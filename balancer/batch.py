@@ -19,8 +19,8 @@
   (`tolerance=0.02,hours_per_fte=1400`, in the order the `--grid` options were given), and its
   outputs go to `OUT/<scenario name>__<variant>/` (`OUT/<scenario name>/` without a grid).
 - **Isolation.** Every variant is solved on its own; an invalid, infeasible or failing one is a
-  row of `batch.csv` with its error, never the end of the batch. `exit_code` gives 0 when every
-  row is done, 1 when any is infeasible or failed, 2 when any is invalid (2 wins over 1).
+  row of `batch.csv` with its error, never the end of the batch. The command exits with the code
+  of its worst row, as a run with that outcome would (`balancer.cli.app.EXIT_CODES`).
 - **Atomic outputs and resumption.** A variant's files (`balancer.write_outputs`, then
   `variant.json` last) are written into a hidden temporary folder beside it, which is renamed
   into place only when complete. A rerun skips a variant whose folder's `variant.json` names the
@@ -57,16 +57,21 @@ from typing import Any, Callable, Iterable, Iterator
 import pandas as pd
 
 from balancer.checks import Severity
-from balancer.errors import BalancerError, InputError
+from balancer.errors import BalancerError, InputError, Outcome
 from balancer.io import atomic_write, write_json, write_outputs, write_table
 from balancer.pipeline import Status, inputs_digest, package_version, solve
+from balancer.registry import HEADLINE, STEP_NAMES
 from balancer.scenario import Peek, Scenario, load_scenario, peek
+from balancer.scenario.settings import parse_grid, parse_sets  # noqa: F401  (the batch's options)
 
 SCHEDULER_TIMEOUT = 30
 """Seconds to wait for a Dask scheduler to answer."""
-DONE, INFEASIBLE, INVALID, FAILED = "done", "infeasible", "invalid", "failed"
-STEPS = ("load", "compile", "check", "select", "balance", "design", "draw", "plan", "write")
-METRICS = ("max_utilisation", "min_utilisation", "spread", "mean_effective_candidates")
+DONE, INFEASIBLE, INVALID, FAILED = (o.value for o in (Outcome.DONE, Outcome.INFEASIBLE, Outcome.INVALID,
+                                                        Outcome.FAILED))
+"""A row's status: how its run ended (the CLI gives a batch the exit code of its worst row)."""
+STEPS = STEP_NAMES
+METRICS = HEADLINE
+"""The headline metrics (`balancer.registry`), one column each."""
 MOVES = ("balance_moves", "forced_moves", "max_utilisation_before")
 """Rebalancing rows only (empty otherwise): cases moved for balance, forced moves, and the top
 utilisation before (held cases at their holders)."""
@@ -138,31 +143,6 @@ def expand_paths(paths: Iterable[str | Path], staffing: bool = False) -> list[Pa
 # ---------------------------------------------------------------------------------------------
 # Variants
 # ---------------------------------------------------------------------------------------------
-
-
-def _split(text: str, option: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip() or not value.strip():
-        raise InputError(f"{option} {text!r} is not KEY=VALUE", field=option,
-                         expected="e.g. policy.tolerance=0.02 (grid: policy.tolerance=0,0.02,0.05)")
-    return key.strip(), value.strip()
-
-
-def parse_sets(items: Iterable[str]) -> dict[str, str]:
-    return dict(_split(s, "--set") for s in items)
-
-
-def parse_grid(items: Iterable[str]) -> dict[str, list[str]]:
-    grid: dict[str, list[str]] = {}
-    for item in items:
-        key, values = _split(item, "--grid")
-        if key in grid:
-            raise InputError(f"--grid gives {key} twice", field="--grid", expected="each key in one --grid")
-        grid[key] = [v.strip() for v in values.split(",")]
-        if any(not v for v in grid[key]):
-            raise InputError(f"--grid {item!r} has an empty value", field="--grid",
-                             expected="comma-separated values, e.g. policy.tolerance=0,0.02")
-    return grid
 
 
 def _short(key: str) -> str:
@@ -429,13 +409,3 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].map(lambda v: None if v is None or v != v else str(v)).astype("string")
     out["reused"] = out["reused"].map(bool).astype("boolean")
     return out
-
-
-def exit_code(rows: list[dict]) -> int:
-    """0 all done; 1 any infeasible or failed; 2 any invalid (wins)."""
-    statuses = {r["status"] for r in rows}
-    if INVALID in statuses:
-        return 2
-    if statuses & {INFEASIBLE, FAILED}:
-        return 1
-    return 0

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
+
+
+class Outcome(str, Enum):
+    """How a run, a batch row or a check ended. The CLI maps each to its exit code (one table)."""
+
+    DONE = "done"
+    """What was asked is done."""
+    INFEASIBLE = "infeasible"
+    """The scenario is impossible as given; the findings say why, with the numbers."""
+    MISMATCH = "mismatch"
+    """A check did not hold: a replay differs from its record, or the register's chain is broken."""
+    INVALID = "invalid"
+    """Bad input (`InputError`): file, line, field and what was expected."""
+    FAILED = "failed"
+    """Anything else that stopped the work (`BalancerError`: a register that cannot be opened, a
+    solver that fails, a full disk)."""
+
+    @classmethod
+    def of_error(cls, error: BaseException) -> Outcome:
+        return cls.INVALID if isinstance(error, InputError) else cls.FAILED
 
 
 class BalancerError(Exception):

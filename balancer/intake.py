@@ -16,12 +16,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, package_version, solve
 from balancer.scenario import Moves, Scenario
+
+if TYPE_CHECKING:
+    from balancer.register import Recorded
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Day:
     """The day's new cases."""
     result: Result
     """The day's run: every case so far, the day's drawn."""
+    record: Recorded | None = None
+    """Where the day's draw was recorded (None: not recorded)."""
 
     @property
     def assignments(self) -> pd.DataFrame:
@@ -65,12 +71,12 @@ class Intake:
     def days_table(self) -> pd.DataFrame:
         rows = []
         for d in self.days:
-            m, rec = d.result.metrics, d.result.record or {}
+            m = d.result.metrics
             rows.append({"date": d.date, "status": d.result.status.value, "cases": len(d.cases),
                          "hours": float(d.assignments["weight_hours"].sum()) if d.result.plan else np.nan,
                          "seed": str(d.result.seed), "max_utilisation": m.get("max_utilisation"),
                          "target_max_utilisation": m.get("target_max_utilisation"),
-                         "record": rec.get("id")})
+                         "record": d.record.id if d.record is not None else None})
         return pd.DataFrame(rows)
 
     def summary(self) -> dict:
@@ -113,7 +119,8 @@ def day_seeds(seed: int | None, n: int) -> list[int]:
 def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256: str,
                seed: int | None = None, on_day=None) -> Intake:
     """Allocate the batches day by day; stops at the first day the checks find impossible.
-    `on_day(day)` is called after each day's draw, before the next (the CLI records it there)."""
+    `on_day(result)` is called after each day's draw, before the next: the CLI records the draw there
+    and returns where (`Recorded`), which the day keeps."""
     held = scenario.cases.copy()
     policy = scenario.policy.model_copy(update={"moves": Moves(max=0)})
     days = batches(new_cases)
@@ -122,10 +129,9 @@ def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256
         all_cases = pd.concat([held, cases.assign(assigned_to=None)], ignore_index=True)
         sc = replace(scenario, cases=all_cases, policy=policy, inputs=day_inputs(scenario, file, day, cases))
         result = solve(sc, seed=s, incremental=True)
-        intake.days.append(Day(day, cases, result))
         if result.status is not Status.DONE:
+            intake.days.append(Day(day, cases, result))
             break
-        if on_day is not None:
-            on_day(intake.days[-1])
+        intake.days.append(Day(day, cases, result, on_day(result) if on_day is not None else None))
         held = all_cases.assign(assigned_to=result.plan.assignments["staff_id"].to_numpy(dtype=object))
     return intake

@@ -6,11 +6,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
 from balancer.pipeline import Result
+
+if TYPE_CHECKING:
+    from balancer.register import Recorded
 
 FORMATS = ("csv", "parquet", "xlsx")
 
@@ -52,9 +55,10 @@ def write_json(data: dict, path: Path) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_outputs(result: Result, out_dir: str | Path, formats=("csv",)) -> list[Path]:
+def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record: Recorded | None = None
+                  ) -> list[Path]:
     """assignments and staff tables (and moves, when rebalancing) in each format, then summary.json
-    (last: it marks a whole run)."""
+    (last: it marks a whole run), naming `record`, where the draw was recorded."""
     out = Path(out_dir)
     written = []
     if result.plan is not None:
@@ -66,6 +70,6 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",)) -> list
                 path = out / f"{name}.{fmt}"
                 write_table(table, path)
                 written.append(path)
-    write_json(result.summary(), out / "summary.json")
+    write_json(result.summary(record), out / "summary.json")
     written.append(out / "summary.json")
     return written

@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 from importlib.metadata import version
 
 import numpy as np
@@ -24,7 +25,11 @@ from balancer.limits import IntegralLimit, integral_limit
 from balancer.checks import Finding, check, has_errors, over_capacity_after_moves
 from balancer.plan import Plan, make_plan, rebalanced_plan
 from balancer.problem import Problem, compile_problem
+from balancer.registry import STEP_NAMES, ordered
 from balancer.scenario import Scenario
+
+if TYPE_CHECKING:
+    from balancer.register import Recorded
 
 
 class Status(str, Enum):
@@ -49,8 +54,6 @@ class Result:
     drawn: lottery.Drawn | None = None
     """The draw of `pool`, with each prosecutor's leaf step (what its load bound rests on)."""
     plan: Plan | None = None
-    record: dict | None = None
-    """The register's record of this draw (id, hash, re-draws), once it is recorded."""
     pool: Problem | None = None
     """What the lottery drew: `problem` itself, or after rebalancing the new and released cases."""
     selection: rebalance.Selection | None = None
@@ -64,8 +67,8 @@ class Result:
     def metrics(self) -> dict:
         return self.plan.metrics if self.plan is not None else {}
 
-    def summary(self) -> dict:
-        """What summary.json holds (README, "Outputs")."""
+    def summary(self, record: Recorded | None = None) -> dict:
+        """What summary.json holds (README, "Outputs"); `record`: where the draw was recorded."""
         sc = self.scenario
         return {
             "scenario": sc.name,
@@ -76,11 +79,12 @@ class Result:
             "version": package_version(),
             "status": self.status.value,
             "policy": sc.policy.model_dump(mode="json"),
-            "metrics": self.metrics,
+            "applied": sc.applied(),
+            "metrics": ordered(self.metrics),
             "findings": [f.to_dict() for f in self.findings],
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
             "limits": self.limit.to_dict() if self.limit is not None else None,
-            "register": self.record,
+            "register": record.to_dict() if record is not None else None,
             **({"rebalance": self.rebalance} if self.rebalance is not None else {}),
         }
 
@@ -155,6 +159,8 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
 
 @contextmanager
 def _timed(timings: dict[str, float], step: str):
+    if step not in STEP_NAMES:  # every step is declared once, in balancer.registry
+        raise ValueError(f"undeclared step {step!r}")
     t0 = time.perf_counter()
     yield
     timings[step] = time.perf_counter() - t0

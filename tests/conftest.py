@@ -24,3 +24,18 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_register(tmp_path_factory):
+    """Fixtures shared by several tests draw into the session's register, never the user's default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BALANCER_REGISTER", str(tmp_path_factory.mktemp("register") / "register.sqlite"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def own_register(tmp_path, monkeypatch):
+    """Every test draws into a register of its own."""
+    monkeypatch.setenv("BALANCER_REGISTER", str(tmp_path / "register.sqlite"))
+    return tmp_path / "register.sqlite"

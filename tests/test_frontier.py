@@ -66,7 +66,7 @@ def test_the_step_widens_to_a_round_number():
 
 def test_cli_writes_table_and_chart_and_records_nothing(tmp_path):
     out = tmp_path / "frontier"
-    done = CliRunner().invoke(app, ["run", str(REBALANCE), "--out", str(out), "--moves-frontier", "--moves-step", "40"])
+    done = CliRunner().invoke(app, ["frontier", str(REBALANCE), "--out", str(out), "--step", "40"])
     assert done.exit_code == 0, done.output
     assert "lowest max" in done.output and "written:" in done.output
     table = pd.read_csv(out / "frontier.csv")
@@ -75,7 +75,7 @@ def test_cli_writes_table_and_chart_and_records_nothing(tmp_path):
     import matplotlib.image as mpimg
     height, width = mpimg.imread(out / "frontier.png").shape[:2]
     assert width > 400 and height > 300
-    assert not (tmp_path / "balancer-register.sqlite").exists()
+    assert not (tmp_path / "register.sqlite").exists()  # the default register ($BALANCER_REGISTER)
     assert not (out / "assignments.csv").exists()
 
 
@@ -187,9 +187,10 @@ def test_cli_says_when_it_widens_the_step(tmp_path):
     out = tmp_path / "out"
     done = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--moves-frontier", "--moves-step", "1"])
     assert done.exit_code == 0, done.output
+    assert "deprecated; use `balancer frontier" in done.output  # the old spelling still works, and says so
     assert "widened from 1 to 10" in done.output
     assert pd.read_csv(out / "frontier.csv")["budget"].tolist() == [0, 10, 20, 30, 40, 50]
     for budget in ("0", "10", "50"):
         assert any(line.split("│")[1:2] == [f" {budget:>6} "] for line in done.output.splitlines()), budget
     assert "small-cli" in done.output and str(out / "frontier.png") in done.output
-    assert not (tmp_path / "balancer-register.sqlite").exists()
+    assert not (tmp_path / "register.sqlite").exists()  # the default register ($BALANCER_REGISTER)

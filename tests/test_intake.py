@@ -152,9 +152,10 @@ def test_cli_records_each_day_and_refuses_a_silent_redraw(tmp_path):
     runner = CliRunner()
     done = runner.invoke(app, ["intake", str(sc_file), str(tmp_path / "new.csv"), "--out", str(out), "-q"])
     assert done.exit_code == 0, done.output
-    assert not (tmp_path / "balancer-register.sqlite").exists()  # no register: none is created
-    days = pd.read_csv(out / "days.csv")
-    assert len(days) == 4 and days["record"].isna().all()
+    days = pd.read_csv(out / "days.csv")  # every day recorded in the default register ($BALANCER_REGISTER)
+    assert list(days["record"]) == [1, 2, 3, 4]
+    with Register(tmp_path / "register.sqlite") as r:
+        assert len(r.history()) == 4
 
     reg = tmp_path / "reg.sqlite"
     assert runner.invoke(app, ["intake", str(sc_file), str(tmp_path / "new.csv"), "--out", str(out),

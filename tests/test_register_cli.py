@@ -33,7 +33,7 @@ def start(*args):
 def test_redraws_are_refused_without_a_reason_and_flagged_with_one(tmp_path):
     first = cli("run", DEMO, "--out", tmp_path / "a", "-q")
     assert first.returncode == 0, first.stderr
-    register = tmp_path / "balancer-register.sqlite"  # beside the output folder
+    register = tmp_path / "register.sqlite"  # $BALANCER_REGISTER (see conftest)
     assert register.exists()
 
     again = cli("run", DEMO, "--out", tmp_path / "b", "-q")
@@ -58,7 +58,7 @@ def test_redraws_are_refused_without_a_reason_and_flagged_with_one(tmp_path):
 
 def test_verify_replays_a_draw_and_notices_changed_inputs(tmp_path):
     assert cli("run", DEMO, "--out", tmp_path / "a", "-q", "--operator", "clerk-7").returncode == 0
-    register = tmp_path / "balancer-register.sqlite"
+    register = tmp_path / "register.sqlite"
     done = cli("verify", 1, "--inputs", DEMO, "--register", register)
     assert done.returncode == 0 and "verified" in done.stdout
 
@@ -133,3 +133,65 @@ def test_two_runs_at_once_both_land_in_the_chain(tmp_path, backend):
     ids = sorted(json.loads((tmp_path / f"out{i}" / "summary.json").read_text())["register"]["id"]
                  for i in range(2))
     assert ids == [records[-2].id, records[-1].id]
+
+
+def test_one_default_register_for_every_command(tmp_path):
+    """No --register, no $BALANCER_REGISTER: run, verify, commit and history all use the per-user
+    data folder, so `verify` right after a run finds its record wherever the outputs went."""
+    env = {k: v for k, v in os.environ.items() if k != "BALANCER_REGISTER"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")  # where platformdirs puts the user's data on Linux
+    default = tmp_path / "data" / "balancer" / "register.sqlite"
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    assert cli("run", DEMO, "--out", tmp_path / "a" / "out", "-q", env=env, cwd=work).returncode == 0
+    assert default.exists() and not list(work.iterdir())
+    done = cli("verify", 1, "--inputs", DEMO, env=env, cwd=work)
+    assert done.returncode == 0 and "verified" in done.stdout, done.stderr
+    assert cli("commit", DEMO, "--seed-file", tmp_path / "s.json", env=env).returncode == 0
+    listing = cli("history", env=env)
+    assert listing.returncode == 0 and "register" in listing.stdout
+    with Register(default) as reg:
+        assert [r.kind for r in reg.history()] == ["draw", "commitment"]
+    # the environment variable moves it for every command; --register beats both
+    env["BALANCER_REGISTER"] = str(tmp_path / "office.sqlite")
+    assert cli("run", DEMO, "--out", tmp_path / "b", "-q", env=env).returncode == 0
+    assert cli("verify", 1, "--inputs", DEMO, env=env).returncode == 0
+    assert cli("run", DEMO, "--out", tmp_path / "c", "-q", "--register", tmp_path / "own.sqlite",
+               env=env).returncode == 0
+    with Register(default) as a, Register(tmp_path / "office.sqlite") as b, Register(tmp_path / "own.sqlite") as c:
+        assert [len(r.history()) for r in (a, b, c)] == [2, 1, 1]
+
+
+def test_a_variant_and_settings_are_recorded_and_replayed(tmp_path):
+    register = tmp_path / "register.sqlite"
+    plain = cli("run", DEMO, "--out", tmp_path / "plain", "-q")
+    tuned = cli("run", DEMO, "--out", tmp_path / "tuned", "-q", "--set", "policy.tolerance=0.02",
+                "--set", "model.hours_per_fte=1400")
+    assert plain.returncode == 0 and tuned.returncode == 0, tuned.stderr  # other inputs: no re-draw
+    with Register(register) as reg:
+        first, second = reg.history()
+    assert first.applied is None and second.redraw_of == []
+    assert second.applied == {"variant": None,
+                              "settings": {"policy.tolerance": 0.02, "model.hours_per_fte": 1400}}
+    assert second.policy["tolerance"] == 0.02 and first.inputs_sha256 != second.inputs_sha256
+    summary = json.loads((tmp_path / "tuned" / "summary.json").read_text())
+    assert summary["applied"] == second.applied
+    # verify loads the file with the recorded settings: the same draw comes out
+    done = cli("verify", 2, "--inputs", DEMO)
+    assert done.returncode == 0, done.stderr
+    assert cli("verify", "--chain").returncode == 0
+
+
+def test_a_register_written_before_settings_were_recorded_still_verifies(tmp_path):
+    register = tmp_path / "old.sqlite"
+    assert cli("run", DEMO, "--out", tmp_path / "a", "-q", "--register", register).returncode == 0
+    with sqlite3.connect(register) as db:  # the register as an earlier version wrote it
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("ALTER TABLE draw_register DROP COLUMN applied")
+    with Register(register) as reg:  # opening it adds the column; the old record's hash still holds
+        assert reg.verify_chain().ok and reg.get(1).applied is None
+    assert cli("run", DEMO, "--out", tmp_path / "b", "-q", "--register", register, "--set",
+               "policy.tolerance=0.03").returncode == 0
+    with Register(register) as reg:
+        assert reg.verify_chain().ok and reg.get(2).applied["settings"] == {"policy.tolerance": 0.03}

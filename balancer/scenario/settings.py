@@ -29,10 +29,11 @@ import json
 import math
 import numbers
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ValidationError
 
+from balancer.errors import InputError
 from balancer.scenario.messages import _display, _error, _listing, _suggest
 from balancer.scenario.schema import Moves, Policy, Scenario, WorkloadModel, _Header
 from balancer.scenario.yaml_reader import _Doc, _scalar
@@ -157,3 +158,31 @@ def _recorded(scenario: Scenario) -> Scenario:
         canonical = json.dumps(applied, sort_keys=True, separators=(",", ":"))
         inputs[SETTINGS_INPUT] = hashlib.sha256(canonical.encode()).hexdigest()
     return replace(scenario, inputs=inputs)
+
+
+# Settings as typed on a command line: `--set KEY=VALUE`, `--grid KEY=V1,V2`.
+
+
+def _split(text: str, option: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise InputError(f"{option} {text!r} is not KEY=VALUE", field=option,
+                         expected="e.g. policy.tolerance=0.02 (grid: policy.tolerance=0,0.02,0.05)")
+    return key.strip(), value.strip()
+
+
+def parse_sets(items: Iterable[str]) -> dict[str, str]:
+    return dict(_split(s, "--set") for s in items)
+
+
+def parse_grid(items: Iterable[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, values = _split(item, "--grid")
+        if key in grid:
+            raise InputError(f"--grid gives {key} twice", field="--grid", expected="each key in one --grid")
+        grid[key] = [v.strip() for v in values.split(",")]
+        if any(not v for v in grid[key]):
+            raise InputError(f"--grid {item!r} has an empty value", field="--grid",
+                             expected="comma-separated values, e.g. policy.tolerance=0,0.02")
+    return grid

@@ -28,29 +28,22 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import getpass
 import hashlib
 import json
 import math
 import numbers
 import re
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from balancer.errors import BalancerError
-from balancer.pipeline import inputs_digest, solve
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 TABLE = "draw_register"
 GENESIS = "0" * 64
@@ -62,7 +55,10 @@ SALT_BYTES = 16
 """Least salt length for a seed commitment: a shorter salt would let a guessed seed be checked."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_JSON_FIELDS = ("inputs", "policy", "versions", "metrics", "redraw_of")
+_JSON_FIELDS = ("inputs", "policy", "versions", "metrics", "redraw_of", "applied")
+_LATER_FIELDS = ("applied",)
+"""Columns added after the first registers were written: hashed only when set, so the records
+written before they existed still verify, and added to an older table when it is opened."""
 
 
 class RegisterError(BalancerError):
@@ -105,10 +101,12 @@ table = sa.Table(
     sa.Column("commitment_id", sa.Integer),
     sa.Column("seed_commitment", sa.Text),
     sa.Column("seed_salt", sa.Text),
+    sa.Column("applied", sa.Text),
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
 )
-"""JSON fields (inputs, policy, versions, metrics, redraw_of) are stored as canonical JSON text."""
+"""JSON fields (inputs, policy, versions, metrics, redraw_of, applied) are stored as canonical JSON text."""
+_ORIGINAL_COLUMNS = {c.name for c in table.columns} - set(_LATER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -136,6 +134,8 @@ class Record:
     seed_commitment: str | None
     seed_salt: str | None
     """Hex salt of a committed seed, revealed with the draw so anyone can check the commitment."""
+    applied: dict | None
+    """The named variant and dotted settings the scenario was loaded with (None: the file as written)."""
     prev_hash: str
     hash: str
 
@@ -143,6 +143,9 @@ class Record:
         """Everything the hash covers: every field but `hash`."""
         d = dataclasses.asdict(self)
         del d["hash"]
+        for name in _LATER_FIELDS:
+            if d[name] is None:
+                del d[name]
         return d
 
     def compute_hash(self) -> str:
@@ -193,7 +196,7 @@ class Register:
         self, *, scenario: str, inputs: dict[str, str], inputs_sha256: str, policy: dict,
         seed: int | None, versions: dict[str, str], result_sha256: str | None, metrics: dict,
         operator: str, reason: str | None = None, commitment_id: int | None = None,
-        seed_salt: bytes | None = None, require_reason: bool = True,
+        seed_salt: bytes | None = None, require_reason: bool = True, applied: dict | None = None,
     ) -> Record:
         """Record a draw. If the same inputs were drawn before, `redraw_of` lists those draws and,
         unless `require_reason` is False, a non-empty `reason` is required
@@ -222,11 +225,12 @@ class Register:
                 redraw_of=[r.id for r in earlier],
                 commitment_id=None if commitment_id is None else int(commitment_id),
                 seed_commitment=None, seed_salt=None if seed_salt is None else bytes(seed_salt).hex(),
+                applied=applied or None,
             )
 
     def append_commitment(
         self, *, scenario: str, inputs: dict[str, str], inputs_sha256: str, policy: dict,
-        seed_commitment: str, versions: dict[str, str], operator: str,
+        seed_commitment: str, versions: dict[str, str], operator: str, applied: dict | None = None,
     ) -> Record:
         """Announce a draw before it happens: `seed_commitment(seed, salt)` binds its seed."""
         _check_sha(inputs_sha256, "inputs_sha256")
@@ -238,6 +242,7 @@ class Register:
                 inputs_sha256=inputs_sha256, policy=policy, seed=None, versions=versions,
                 result_sha256=None, metrics={}, operator=operator, reason=None, redraw_of=[],
                 commitment_id=None, seed_commitment=seed_commitment, seed_salt=None,
+                applied=applied or None,
             )
 
     # -- reading -----------------------------------------------------------------------------
@@ -354,26 +359,43 @@ class Register:
                                 f"commitment fixes one draw. Nothing was recorded.")
 
     def _create(self) -> None:
-        """Create the table (and its append-only triggers) once, under a lock, if missing."""
+        """Create the table (and its append-only triggers) once, under a lock, if missing; add the
+        columns of `_LATER_FIELDS` to a register written before they existed."""
         with self._errors("open"):
-            with self._engine.connect() as conn:
-                exists = sa.inspect(conn).has_table(TABLE)
-            if not exists:
-                with self._engine.connect() as conn:
-                    if self._sqlite:
-                        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-                    with conn.begin():
-                        if not self._sqlite:
-                            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CREATE_LOCK})
-                        if not sa.inspect(conn).has_table(TABLE):
-                            metadata.create_all(conn)
-                            for statement in (_SQLITE_TRIGGERS if self._sqlite else _PG_TRIGGERS):
-                                conn.exec_driver_sql(statement)
-            with self._engine.connect() as conn:
-                columns = {c["name"] for c in sa.inspect(conn).get_columns(TABLE)}
+            columns = self._columns()
+            if columns is None or not columns >= set(_LATER_FIELDS):
+                with self._locked_schema() as conn:
+                    if not sa.inspect(conn).has_table(TABLE):
+                        metadata.create_all(conn)
+                        for statement in (_SQLITE_TRIGGERS if self._sqlite else _PG_TRIGGERS):
+                            conn.exec_driver_sql(statement)
+                    present = {c["name"] for c in sa.inspect(conn).get_columns(TABLE)}
+                    name = conn.dialect.identifier_preparer.format_table(table)
+                    for later in _LATER_FIELDS:
+                        if later not in present and _ORIGINAL_COLUMNS <= present:
+                            conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {later} TEXT")
+                columns = self._columns()
         if missing := [c.name for c in table.columns if c.name not in columns]:
             raise RegisterError(f"{self.location} has a table '{TABLE}' that is not a draw register "
                                 f"(no column {', '.join(missing)})")
+
+    def _columns(self) -> set[str] | None:
+        with self._engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            if not inspector.has_table(TABLE):
+                return None
+            return {c["name"] for c in inspector.get_columns(TABLE)}
+
+    @contextmanager
+    def _locked_schema(self) -> Iterator[Connection]:
+        """One transaction in which no other process creates or alters the table."""
+        with self._engine.connect() as conn:
+            if self._sqlite:
+                conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                if not self._sqlite:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CREATE_LOCK})
+                yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -412,22 +434,6 @@ class Register:
                                 f"needs psycopg 3: pip install 'psycopg[binary]>=3.1'") from None
 
 
-def result_digest(assignments: pd.DataFrame) -> str:
-    """SHA-256 of a drawn assignment, whatever the order of its rows.
-
-    The canonical form is the compact JSON array (no spaces, UTF-8) of one `[case_id, staff_id,
-    probability]` triple of strings per row — the probability as Python's `repr` of the float, the
-    shortest text that reads back to it exactly — sorted by those strings (code-point order)."""
-    missing = [c for c in ("case_id", "staff_id", "probability") if c not in assignments.columns]
-    if missing:
-        raise RegisterError(f"result_digest: the assignment table has no column {', '.join(missing)}")
-    rows = sorted(zip(
-        assignments["case_id"].astype(str).tolist(),
-        assignments["staff_id"].astype(str).tolist(),
-        [repr(float(p)) for p in assignments["probability"].tolist()],
-    ))
-    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def seed_commitment(seed: int, salt: bytes) -> str:
@@ -443,23 +449,8 @@ def seed_commitment(seed: int, salt: bytes) -> str:
     return hashlib.sha256(bytes(salt) + int(seed).to_bytes(8, "big")).hexdigest()
 
 
-def current_operator() -> str:
-    """The operating-system user running the draw, or "unknown"."""
-    try:
-        return getpass.getuser() or "unknown"
-    except Exception:  # no USER/LOGNAME and no passwd entry (containers)
-        return "unknown"
 
 
-def software_versions() -> dict[str, str]:
-    """Versions that decide a draw: balancer, Python, and the numerical libraries it uses."""
-    out = {"python": sys.version.split()[0]}
-    for dist in ("balancer", "numpy", "scipy", "pandas", "clarabel", "ortools"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
 
 
 def canonical_json(value: Any) -> bytes:
@@ -579,7 +570,8 @@ def _plain(value: Any) -> Any:
 def _to_row(record: Record) -> dict:
     row = dataclasses.asdict(record)
     for name in _JSON_FIELDS:
-        row[name] = canonical_json(row[name]).decode("utf-8")
+        absent = row[name] is None and name in _LATER_FIELDS
+        row[name] = None if absent else canonical_json(row[name]).decode("utf-8")
     row["seed"] = None if record.seed is None else str(record.seed)
     return row
 
@@ -587,7 +579,7 @@ def _to_row(record: Record) -> dict:
 def _from_row(row: sa.Row) -> Record:
     d = dict(row._mapping)
     for name in _JSON_FIELDS:
-        d[name] = json.loads(d[name])
+        d[name] = None if d[name] is None and name in _LATER_FIELDS else json.loads(d[name])
     d["seed"] = None if d["seed"] is None else int(d["seed"])
     return Record(**d)
 
@@ -598,58 +590,3 @@ def _readable(row: sa.Row, location: str) -> Record:
     except (ValueError, TypeError) as e:
         raise RegisterError(f"record {row.id} of the register {location} cannot be read ({e}); "
                             f"run verify_chain") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# A solved run → its record
-# ---------------------------------------------------------------------------------------------
-
-HEADLINE = ("n_cases", "n_staff", "max_utilisation", "min_utilisation", "spread", "gini",
-            "target_max_utilisation", "max_probability", "mean_effective_candidates")
-"""The metrics a record keeps (summary.json has all of them)."""
-
-DEFAULT_FILE = "balancer-register.sqlite"
-
-
-def default_location(out_dir: str | Path) -> Path:
-    """Beside the output folder, so runs into sibling folders share one register and a re-draw
-    into a fresh folder is still seen."""
-    return Path(out_dir).resolve().parent / DEFAULT_FILE
-
-
-def record_draw(register: Register, result, *, operator: str, reason: str | None = None,
-                commitment_id: int | None = None, seed_salt: bytes | None = None) -> Record:
-    """Append the draw of a solved `balancer.pipeline.Result` to the register, and note the record
-    on the result (so `summary.json` names it)."""
-    sc = result.scenario
-    rec = register.append_draw(
-        scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
-        policy=sc.policy.model_dump(mode="json"), seed=result.seed, versions=software_versions(),
-        result_sha256=result_digest(result.plan.assignments),
-        metrics={k: result.metrics[k] for k in HEADLINE if k in result.metrics},
-        operator=operator, reason=reason, commitment_id=commitment_id, seed_salt=seed_salt,
-    )
-    result.record = {"register": register.location, "id": rec.id, "hash": rec.hash,
-                     "prev_hash": rec.prev_hash, "operator": rec.operator, "reason": rec.reason,
-                     "redraw_of": rec.redraw_of, "commitment_id": rec.commitment_id}
-    return rec
-
-
-def replay(rec: Record, sc) -> list[str]:
-    """What differs between a recorded draw and a replay of it on `sc`; empty when it holds."""
-    if rec.kind != "draw":
-        return [f"record {rec.id} is a {rec.kind}, not a draw"]
-    changed = sorted(k for k in set(rec.inputs) | set(sc.inputs) if rec.inputs.get(k) != sc.inputs.get(k))
-    if changed:
-        return [f"input files differ from the recorded ones: {', '.join(changed)}"]
-    if sc.policy.model_dump(mode="json") != rec.policy:
-        return ["the policy differs from the recorded one"]
-    result = solve(sc, seed=rec.seed)
-    if result.plan is None:
-        return ["the replay is infeasible"]
-    digest = result_digest(result.plan.assignments)
-    if digest != rec.result_sha256:
-        versions = {k: v for k, v in software_versions().items() if rec.versions.get(k) != v}
-        hint = f" (software differs: {versions} now, {rec.versions} then)" if versions else ""
-        return [f"the replay gives result {digest}, the record says {rec.result_sha256}{hint}"]
-    return []

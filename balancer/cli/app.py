@@ -1,0 +1,87 @@
+"""The Typer application, the one table of exit codes, and the one error handler every command uses."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Callable, Iterable, Optional
+
+import typer
+from rich.console import Console
+
+from balancer.errors import BalancerError, InputError, Outcome
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Measure workload and allocate cases at random, evenly, to qualified prosecutors.",
+)
+console = Console(highlight=False)
+
+EXIT_CODES = {
+    Outcome.DONE: 0,
+    Outcome.INFEASIBLE: 1,
+    Outcome.MISMATCH: 1,
+    Outcome.FAILED: 3,
+    Outcome.INVALID: 2,
+}
+"""Every exit code of every command. Where several outcomes meet (the rows of a batch), the one
+listed last wins: bad input first (it must be fixed before anything else means much), then a
+failure, then an infeasible scenario or a check that does not hold."""
+
+
+SAID_AS = {Outcome.INFEASIBLE: "infeasible", Outcome.MISMATCH: "mismatch", Outcome.INVALID: "invalid input",
+           Outcome.FAILED: "failed"}
+"""How a message about each outcome starts on stderr, whichever command (or batch row) says it."""
+
+
+def say(outcome: Outcome, message: str) -> None:
+    typer.echo(f"{SAID_AS[outcome]}: {message}", err=True)
+
+
+def worst(outcomes: Iterable[Outcome]) -> Outcome:
+    """The outcome that decides the exit code of several (see `EXIT_CODES`)."""
+    order = list(EXIT_CODES)
+    return max(outcomes, key=order.index, default=Outcome.DONE)
+
+
+def command(name: str | None = None, **settings) -> Callable:
+    """Register a command whose function returns an `Outcome` (None: done) or raises. Bad input
+    exits 2 with its message, any other error of ours 3 — never a traceback."""
+
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args, **kwargs) -> None:
+            try:
+                outcome = fn(*args, **kwargs) or Outcome.DONE
+            except BalancerError as error:
+                outcome = Outcome.of_error(error)
+                say(outcome, error.message if isinstance(error, InputError) else str(error))
+            if EXIT_CODES[outcome]:
+                raise typer.Exit(EXIT_CODES[outcome])
+
+        return app.command(name, **settings)(run)
+
+    return register
+
+
+# Options several commands share, declared once.
+ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file.")]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the output files.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")]
+RegisterOption = Annotated[Optional[str], typer.Option(
+    help="Draw register: a SQLite file or a postgresql:// URL [default: $BALANCER_REGISTER, else "
+         "register.sqlite in the user's data folder].")]
+OperatorOption = Annotated[Optional[str], typer.Option(help="Who draws [default: the OS user].")]
+VariantOption = Annotated[Optional[str], typer.Option(
+    help="A named variant of the scenario file (its `scenarios:` or `overrides:`).")]
+SetOption = Annotated[Optional[list[str]], typer.Option(
+    "--set", help="KEY=VALUE (repeatable), e.g. policy.tolerance=0.02; applied after --variant.")]
+
+
+def load(path: Path, variant: str | None = None, sets: list[str] | None = None):
+    """The scenario as the command asks for it: the file, its named variant, then `--set`s."""
+    from balancer.scenario import load_scenario
+    from balancer.scenario.settings import parse_sets
+
+    return load_scenario(path, variant=variant, settings=parse_sets(sets or []))

@@ -1,0 +1,94 @@
+"""`commit`, `history` and `verify`: the draw register from the command line."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOption, VariantOption, command,
+                              console, load, say)
+from balancer.errors import InputError, Outcome
+from balancer.io import atomic_write
+from balancer.pipeline import fresh_seed, inputs_digest
+from balancer.register import (SALT_BYTES, Register, RegisterError, applied_settings, current_operator,
+                               load_recorded, register_location, replay, seed_commitment, software_versions)
+
+
+@command()
+def commit(
+    scenario: ScenarioArg,
+    seed_file: Annotated[Path, typer.Option(help="Where to write the secret seed (keep it sealed).")],
+    variant: VariantOption = None,
+    set_: SetOption = None,
+    register: RegisterOption = None,
+    operator: OperatorOption = None,
+) -> None:
+    """Fix the draw's seed before anyone can see its result: record a commitment to a fresh secret
+    seed and the inputs' hashes; `run --commitment ID --seed-file FILE` later uses and reveals it."""
+    sc = load(scenario, variant, set_)
+    if seed_file.exists():
+        raise InputError(f"{seed_file} exists already: a seed file is written once")
+    seed, salt = fresh_seed(), secrets.token_bytes(SALT_BYTES)
+    with Register(register_location(register)) as reg:
+        rec = reg.append_commitment(
+            scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
+            policy=sc.policy.model_dump(mode="json"), seed_commitment=seed_commitment(seed, salt),
+            versions=software_versions(), operator=operator or current_operator(), applied=applied_settings(sc))
+    secret = json.dumps({"commitment": rec.id, "seed": seed, "salt": salt.hex()}) + "\n"
+    atomic_write(seed_file, lambda tmp: (tmp.write_text(secret, encoding="utf-8"), tmp.chmod(0o600)))
+    console.print(f"commitment {rec.id} recorded in {reg.location}: seed commitment "
+                  f"{rec.seed_commitment}. Keep {seed_file} sealed until the draw: "
+                  f"balancer run {scenario} --commitment {rec.id} --seed-file {seed_file} --out DIR")
+
+
+@command()
+def history(
+    register: RegisterOption = None,
+    scenario: Annotated[Optional[str], typer.Option(help="Only this scenario's records.")] = None,
+) -> None:
+    """List the recorded draws and commitments, with how often each set of inputs was drawn."""
+    with Register(register_location(register)) as reg:
+        records, counts = reg.history(scenario), reg.redraw_counts()
+    table = Table(title=f"register {reg.location}")
+    for col in ("id", "time (UTC)", "kind", "scenario", "operator", "draws of these inputs", "re-draw of", "reason"):
+        table.add_column(col)
+    for r in records:
+        draws = str(counts.get(r.inputs_sha256, 0))
+        table.add_row(str(r.id), r.created_at[:19], r.kind, r.scenario, r.operator, draws,
+                      ", ".join(map(str, r.redraw_of)), r.reason or "")
+    console.print(table)
+
+
+@command()
+def verify(
+    record_id: Annotated[Optional[int], typer.Argument(help="The draw to replay.")] = None,
+    inputs: Annotated[Optional[Path], typer.Option(help="The scenario the draw was made from.")] = None,
+    chain: Annotated[bool, typer.Option("--chain", help="Check the whole hash chain instead.")] = False,
+    register: RegisterOption = None,
+) -> Outcome:
+    """Replay a recorded draw from its seed and inputs (with the variant and settings it records)
+    and compare results, or check the chain. Exit 0 when it holds, 1 when it does not."""
+    if chain == (record_id is not None) or (record_id is not None and inputs is None):
+        raise InputError("give either --chain, or a RECORD_ID with --inputs SCENARIO")
+    with Register(register_location(register)) as reg:
+        if chain:
+            report = reg.verify_chain()
+            console.print(str(report))
+            return Outcome.DONE if report.ok else Outcome.MISMATCH
+        try:
+            rec = reg.get(record_id)
+        except RegisterError as e:
+            raise InputError(str(e)) from None
+    problems = replay(rec, load_recorded(rec, inputs))
+    for p in problems:
+        say(Outcome.MISMATCH, p)
+    if problems:
+        return Outcome.MISMATCH
+    console.print(f"record {rec.id} verified: replaying seed {rec.seed} on these inputs gives the "
+                  f"recorded result {rec.result_sha256}.")
+    return Outcome.DONE

@@ -1,0 +1,72 @@
+"""What the commands print: findings, the plan's loads and headline, staffing and frontier tables."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from balancer.checks import Finding, Severity
+from balancer.cli.app import console
+from balancer.pipeline import Result
+from balancer.registry import BY_NAME, headline
+
+STAFF_ROWS = 15
+"""How many prosecutors the terminal table shows; the rest are in staff.csv."""
+
+
+def findings(found: list[Finding], quiet: bool) -> None:
+    for f in found:
+        if f.severity is Severity.ERROR:
+            typer.echo(f"error: {f.message}", err=True)
+        elif not quiet:
+            typer.echo(f"warning: {f.message}", err=True)
+
+
+def plan(result: Result) -> None:
+    staff = result.plan.staff
+    base = staff["base_load_hours"] / staff["capacity_hours"]
+    shown = staff.assign(before=base).sort_values("utilisation", ascending=False).head(STAFF_ROWS)
+    table = Table(title=f"{result.scenario.name}: load per prosecutor (most loaded first)")
+    for col in ("prosecutor", "capacity h", "before", "after", "target", "cases"):
+        table.add_column(col, justify="left" if col == "prosecutor" else "right")
+    for r in shown.itertuples():
+        table.add_row(str(r.staff_id), f"{r.capacity_hours:,.0f}", f"{r.before:.0%}",
+                      f"{r.utilisation:.0%}", f"{r.target_utilisation:.0%}", str(r.cases))
+    if len(staff) > STAFF_ROWS:
+        table.caption = f"{len(staff) - STAFF_ROWS} more in staff.csv"
+    console.print(table)
+    head = Table(title="headline", show_header=False)
+    for name, value in headline(result.metrics).items():
+        metric = BY_NAME[name]
+        head.add_row(metric.label, metric.show(value))
+    console.print(head)
+
+
+def staffing(result) -> None:
+    table = Table(title=f"{result.scenario}: staffing at target {result.target:.0%}")
+    cols = ("office", "specialisation", "workload h", "available h", "FTE in post", "formula need",
+            "formula gap", "hires")
+    for col in cols:
+        table.add_column(col, justify="left" if col in cols[:2] else "right")
+    for r in result.table.itertuples():
+        table.add_row(r.office, r.specialisation, f"{r.workload_hours:,.0f}", f"{r.available_hours:,.0f}",
+                      f"{r.fte_in_post:.2f}", f"{r.formula_need_fte:.2f}", f"{r.formula_gap_fte:+.2f}",
+                      f"{r.hires} {('(' + r.hires_by_grade + ')') if r.hires_by_grade else ''}".strip()
+                      if result.feasible else "—")
+    console.print(table)
+    if result.feasible:
+        console.print(f"{result.total_hires} hire(s); best highest utilisation {result.max_utilisation_before:.0%} "
+                      f"with the staff in post, {result.max_utilisation_after:.0%} after the hires.")
+
+
+def frontier(frontier, name: str, step: int, paths) -> None:
+    table = Table(title=f"{name}: what each move budget buys (fluid targets; forced moves on top)")
+    for col in ("budget", "moved cases", "moved hours", "max", "lowest max reachable", "min", "spread"):
+        table.add_column(col, justify="right")
+    for r in frontier.table.itertuples(index=False):
+        table.add_row(str(r.budget), f"{r.moved_cases:.0f}", f"{r.moved_hours:,.1f}", f"{r.max_utilisation:.1%}",
+                      f"{r.lowest_max_utilisation:.1%}", f"{r.min_utilisation:.1%}", f"{r.spread:.1%}")
+    console.print(table)
+    if frontier.step != step:
+        console.print(f"(step widened from {step} to {frontier.step} cases to keep the table short)")
+    console.print(f"written: {', '.join(str(p) for p in paths)}")
