@@ -195,7 +195,7 @@ def _can_take(demand_row, office, eligible) -> bool:
 
 
 def _solve(prob: pulp.LpProblem) -> bool:
-    prob.solve(pulp.PULP_CBC_CMD(msg=False, gapRel=0))
+    prob.solve(pulp.COIN_CMD(msg=False, gapRel=0))
     return pulp.LpStatus[prob.status] == "Optimal"
 
 
