@@ -25,12 +25,14 @@ model:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cbcbox
 import numpy as np
 import pandas as pd
 import pulp
@@ -209,12 +211,19 @@ def _solve(prob: pulp.LpProblem) -> SolverStatus:
     """SOLVED (proven optimal, gap 0) or INFEASIBLE (proven to have no solution). Anything else —
     stopped, unbounded, undefined, a solution not proven optimal — raises SolverError rather than
     pass for either."""
-    prob.solve(pulp.COIN_CMD(msg=False, gapRel=0))
+    prob.solve(pulp.COIN_CMD(msg=False, gapRel=0, path=_cbc()))
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionOptimal:
         return SolverStatus.SOLVED
     if prob.status == pulp.LpStatusInfeasible:
         return SolverStatus.INFEASIBLE
     raise _stopped(prob)
+
+
+@functools.cache
+def _cbc() -> str:
+    """The CBC binary `pulp[cbc]` installs (cbcbox), by its own path: COIN_CMD would look for `cbc`
+    on PATH, which has it only in an activated virtual environment (and there as a Python shim)."""
+    return cbcbox.cbc_bin_path()
 
 
 def _stopped(prob: pulp.LpProblem) -> SolverError:
