@@ -280,7 +280,9 @@ def solve_cbc(scenario_path: str | Path, time_limit: float = 120.0, workers: int
                  f"util_{p}")
     t_build = time.perf_counter() - t0
 
-    cmd = pulp.COIN_CMD(msg=False, timeLimit=float(time_limit), threads=int(workers))
+    import cbcbox
+
+    cmd = pulp.COIN_CMD(msg=False, timeLimit=float(time_limit), threads=int(workers), path=cbcbox.cbc_bin_path())
     t1 = time.perf_counter()
     prob.solve(cmd)
     t_solve = time.perf_counter() - t1
