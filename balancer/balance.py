@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from balancer.problem import Problem, pooled_rows
-from balancer.solver import QP, solve_qp
+from balancer.solver import QP, SolverStatus, solve_qp
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class Balance:
     """(E,) fluid hours on each class→staff edge (one optimal flow; loads are what is unique)."""
     target_utilisation: np.ndarray
     """(P,) (base load + load) / capacity; NaN for someone with no capacity in the period."""
+    solver_status: SolverStatus = SolverStatus.SOLVED
+    """How exact the leximin QP's optimum is (`leximin` always says; the default is for a
+    balance assembled from another's loads, which no solve of its own produced)."""
 
 
 def hour_unit(problem: Problem) -> float:
@@ -79,11 +82,12 @@ def leximin(problem: Problem) -> Balance:
         sp.hstack([pooled @ sp.diags(unit / w_e), sp.csr_matrix((pooled.shape[0], P))]),  # items
     ]).tocsr()
     b_le = np.concatenate([np.zeros(E), pooled_rhs])
-    x = solve_qp(QP(diag, q, A_eq, b_eq, A_le, b_le))
+    solution = solve_qp(QP(diag, q, A_eq, b_eq, A_le, b_le))
 
-    flow = np.maximum(x[:E], 0.0) * unit
+    flow = np.maximum(solution.x[:E], 0.0) * unit
     load = by_staff @ flow
-    return Balance(load=load, flow=flow, target_utilisation=utilisation(problem, load))
+    return Balance(load=load, flow=flow, target_utilisation=utilisation(problem, load),
+                   solver_status=solution.status)
 
 
 def utilisation(problem: Problem, load: np.ndarray) -> np.ndarray:

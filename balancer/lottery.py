@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from balancer.balance import Balance, capacity_room, flow_structure, hour_unit
 from balancer.problem import Problem, pooled_rows
 from balancer.rounding import round_pieces
-from balancer.solver import QP, solve_qp
+from balancer.solver import QP, SolverStatus, solve_qp
 
 GRID = 1 << 20
 """Probabilities are held as integers in units of 1/GRID of an item, so rounding is exact."""
@@ -72,6 +72,8 @@ class Design:
     """(K,) True where the balance band forced some π above the class's cap."""
     max_probability: float
     """The policy's cap, before relaxing it where eligibility forces more."""
+    solver_status: SolverStatus
+    """How exact the design QP's optimum is."""
 
     def count(self) -> np.ndarray:
         """(E,) expected number of items on each edge."""
@@ -151,13 +153,13 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
                            np.zeros(P), stretch, pooled_rhs])
     diag = np.concatenate([2.0 / n_e, np.zeros(E + L + P)])  # ½ Σ 2x²/n = Σ n (x/n)² = Σ_c Σ_p π²
     q = np.concatenate([np.zeros(E), CAP_PENALTY / n_e, np.full(L, CAP_PENALTY), np.full(P, STRETCH_PENALTY)])
-    x = solve_qp(QP(diag, q, A_eq, n_k, A_le, b_le))
-    units = grid_counts(problem, x[:E], problem.class_count)
+    solution = solve_qp(QP(diag, q, A_eq, n_k, A_le, b_le))
+    units = grid_counts(problem, solution.x[:E], problem.class_count)
     rounded_units, scale = split_pooled(problem, units)
     over = np.zeros(K, dtype=bool)
     over[problem.edge_class[units > cap_e * GRID * (1 + 1e-6) + 1]] = True
     return Design(units=units, rounded_units=rounded_units, pooled_scale=scale, cap=cap,
-                  over_cap=over, max_probability=max_probability)
+                  over_cap=over, max_probability=max_probability, solver_status=solution.status)
 
 
 def _band(problem: Problem, balance: Balance, light: np.ndarray, tolerance: float,

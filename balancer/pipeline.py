@@ -22,11 +22,12 @@ import pandas as pd
 from balancer import balance as balance_step
 from balancer import lottery, rebalance
 from balancer.limits import IntegralLimit, integral_limit
-from balancer.checks import Finding, check, has_errors, over_capacity_after_moves
+from balancer.checks import Finding, Severity, check, has_errors, over_capacity_after_moves
 from balancer.plan import Plan, make_plan, rebalanced_plan
 from balancer.problem import Problem, compile_problem
 from balancer.registry import STEP_NAMES, ordered
 from balancer.scenario import Scenario
+from balancer.solver import QP_TOLERANCE, SolverStatus, reduced_tolerances, worst
 
 if TYPE_CHECKING:
     from balancer.register import Recorded
@@ -64,6 +65,19 @@ class Result:
     """Rebalancing only: moves, budget and utilisation before and after (summary.json)."""
 
     @property
+    def solver_steps(self) -> dict[str, SolverStatus]:
+        """The solver status of each step that solved something: `balance`, `design` and, when
+        rebalancing, `select`."""
+        steps = {"balance": self.balance, "design": self.design, "select": self.selection}
+        return {step: made.solver_status for step, made in steps.items() if made is not None}
+
+    @property
+    def solver_status(self) -> SolverStatus | None:
+        """The worst of `solver_steps`: how exact the run's optimisation is (None: none ran)."""
+        steps = self.solver_steps
+        return worst(*steps.values()) if steps else None
+
+    @property
     def metrics(self) -> dict:
         return self.plan.metrics if self.plan is not None else {}
 
@@ -84,9 +98,35 @@ class Result:
             "findings": [f.to_dict() for f in self.findings],
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
             "limits": self.limit.to_dict() if self.limit is not None else None,
+            "solver": ({**{step: s.value for step, s in self.solver_steps.items()},
+                        "status": self.solver_status.value} if self.solver_steps else None),
             "register": record.to_dict() if record is not None else None,
             **({"rebalance": self.rebalance} if self.rebalance is not None else {}),
         }
+
+
+SOLVED_STEPS = {
+    "select": "the rebalancing selection (how many held cases move)",
+    "balance": "the balance (the leximin targets every load is judged against)",
+    "design": "the lottery design (each case's probabilities)",
+}
+
+
+def solver_findings(steps: dict[str, SolverStatus]) -> list[Finding]:
+    """A warning when a step's optimum is only good to the solver's reduced tolerances."""
+    almost = [step for step, status in steps.items() if status is SolverStatus.ALMOST_SOLVED]
+    if not almost:
+        return []
+    reduced = reduced_tolerances()
+    return [Finding(
+        code="solver-almost-solved", severity=Severity.WARNING,
+        message=(f"The QP solver stopped short of its tolerance ({QP_TOLERANCE:g}) on "
+                 f"{' and '.join(SOLVED_STEPS[step] for step in almost)}: that optimum holds only to "
+                 f"its reduced tolerances (gap {reduced['gap_rel']:g}, feasibility "
+                 f"{reduced['feasibility']:g}), so what it decided may be off the exact optimum by "
+                 "about that much. The draw is still exactly the designed lottery."),
+        numbers={"steps": almost, "tolerance": QP_TOLERANCE, "reduced_tolerances": reduced},
+    )]
 
 
 def package_version() -> str:
@@ -145,6 +185,7 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
             integral_gap=result.limit.above_target if known else 0.0,
             integral_max=result.limit.upper if known else None,
         )
+    findings += solver_findings(result.solver_steps)
     with _timed(timings, "draw"):
         result.drawn = lottery.draw_traced(pool, result.design, rng)
         item_staff = result.drawn.item_staff

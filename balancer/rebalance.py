@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from balancer.balance import flow_structure, hour_unit, utilisation
 from balancer.problem import Problem, pooled_rows
 from balancer.scenario import Moves
-from balancer.solver import QP, solve_qp
+from balancer.solver import QP, QPSolution, SolverStatus, solve_qp, worst
 
 LOAD_SLACK = 1e-6
 """Relative slack on the loads the keep-as-many-as-possible LP must match (solver round-off)."""
@@ -128,6 +128,9 @@ class Selection:
     """(G,) items of each group that move (integers, within every budget)."""
     fluid_moved: np.ndarray
     """(G,) the fluid optimum's moves before rounding."""
+    solver_status: SolverStatus
+    """The worse of the class QP's and the keep-as-many-as-possible LP's (SOLVED when nothing may
+    move for balance and neither ran)."""
     method: str = "none"
     """How `moved` was chosen: `fluid` (the fluid optimum rounded up: exact), `rounded` (a budget
     binds: the fluid optimum rounded within it), or `none` (nothing may move for balance)."""
@@ -138,28 +141,29 @@ def select(problem: Problem, hold: Holding, moves: Moves) -> Selection:
     grp = groups(problem, hold)
     if moves.max == 0 or moves.max_hours == 0 or len(grp.count) == 0:  # nothing may move for balance
         none = np.zeros(len(grp.count))
-        return Selection(groups=grp, moved=none.astype(np.int64), fluid_moved=none)
+        return Selection(groups=grp, moved=none.astype(np.int64), fluid_moved=none,
+                         solver_status=SolverStatus.SOLVED)
     model = _SelectionModel(problem, grp, moves)
-    x = model.solve(model.balance_objective())
-    x = model.solve(model.keep_objective(), loads=model.load(x))
-    fluid = np.clip(grp.count - x[model.stay], 0.0, grp.count)
+    kept = model.fewest_moves()
+    fluid = np.clip(grp.count - kept.x[model.stay], 0.0, grp.count)
     moved, method = _round_moves(problem, grp, fluid, moves)
-    return Selection(groups=grp, moved=moved, fluid_moved=fluid, method=method)
+    return Selection(groups=grp, moved=moved, fluid_moved=fluid, method=method, solver_status=kept.status)
 
 
 def frontier(problem: Problem, hold: Holding, moves: Moves, budgets: list[int]) -> pd.DataFrame:
     """For each move budget (cases), the fluid balance reachable: max utilisation and spread of
-    the profile `run` targets, and the lowest max utilisation any choice of moves reaches."""
+    the profile `run` targets, and the lowest max utilisation any choice of moves reaches; and
+    the worst status of the row's three solves (`solver_status`)."""
     grp = groups(problem, hold)
     rows = []
     on = problem.capacity > 0
     for budget in budgets:
         limited = moves.model_copy(update={"max": budget})
         model = _SelectionModel(problem, grp, limited)
-        x = model.solve(model.balance_objective())
-        x = model.solve(model.keep_objective(), loads=model.load(x))  # as few moves as those loads need
+        kept = model.fewest_moves()
+        x = kept.x
         u = utilisation(problem, model.load(x))[on]
-        lowest = model.solve(model.minmax_objective(), minmax=True)[-1]
+        lowest = model.solve(model.minmax_objective(), minmax=True)
         rows.append({
             "budget": budget,
             "moved_cases": float(np.clip(grp.count - x[model.stay], 0, None).sum()),
@@ -167,7 +171,8 @@ def frontier(problem: Problem, hold: Holding, moves: Moves, budgets: list[int]) 
             "max_utilisation": float(u.max()),
             "min_utilisation": float(u.min()),
             "spread": float(u.max() - u.min()),
-            "lowest_max_utilisation": float(lowest),
+            "lowest_max_utilisation": float(lowest.x[-1]),
+            "solver_status": worst(kept.status, lowest.status).value,
         })
     return pd.DataFrame(rows)
 
@@ -248,7 +253,15 @@ class _SelectionModel:
         q[-1] = 1.0
         return np.zeros(self.n), q
 
-    def solve(self, objective, loads: np.ndarray | None = None, minmax: bool = False) -> np.ndarray:
+    def fewest_moves(self) -> QPSolution:
+        """The balance QP, then among the flows with its loads the one that keeps the most cases
+        with their holders; the status is the worse of the two solves'."""
+        balanced = self.solve(self.balance_objective())
+        kept = self.solve(self.keep_objective(), loads=self.load(balanced.x))
+        return QPSolution(x=kept.x, status=worst(balanced.status, kept.status),
+                          iterations=balanced.iterations + kept.iterations)
+
+    def solve(self, objective, loads: np.ndarray | None = None, minmax: bool = False) -> QPSolution:
         A_le, b_le = self.A_le, self.b_le
         if minmax:
             A_le = sp.vstack([A_le, self.top_rows], format="csr")

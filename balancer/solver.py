@@ -8,6 +8,7 @@ edge and load variables, equalities, and bounds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import clarabel
 import numpy as np
@@ -24,6 +25,47 @@ class SolverError(BalancerError):
     """The solver failed on a problem the pre-solve checks passed: a bug or numerical trouble."""
 
 
+class SolverStatus(str, Enum):
+    """How a solver's answer may be relied on, best first (`worst` orders them). A result that
+    rests on several solves carries the worst of them."""
+
+    SOLVED = "solved"
+    """Optimal to the tolerances asked for (QP_TOLERANCE; for a MIP: proven optimal, gap 0)."""
+    ALMOST_SOLVED = "almost_solved"
+    """Clarabel stopped at its *reduced* tolerances (`reduced_tol_*`, 5·10⁻⁵ on the gap by
+    default) short of QP_TOLERANCE: optimal, feasible and leximin only to those."""
+    INFEASIBLE = "infeasible"
+    """The solver proved the model has no solution (staffing: no number of hires fits). The QPs
+    here never report it: the pre-solve checks rule it out, so there it raises SolverError."""
+
+
+_ORDER = list(SolverStatus)
+
+
+def worst(*statuses: SolverStatus) -> SolverStatus:
+    """The least reliable of `statuses` (SOLVED for none: nothing was left inexact)."""
+    return max(statuses, key=_ORDER.index, default=SolverStatus.SOLVED)
+
+
+_CLARABEL = {"Solved": SolverStatus.SOLVED, "AlmostSolved": SolverStatus.ALMOST_SOLVED}
+"""Clarabel's statuses that come with a usable solution; any other raises SolverError."""
+
+
+def reduced_tolerances() -> dict[str, float]:
+    """What an ALMOST_SOLVED optimum is good to: Clarabel's reduced tolerances."""
+    settings = clarabel.DefaultSettings()
+    return {"gap_abs": settings.reduced_tol_gap_abs, "gap_rel": settings.reduced_tol_gap_rel,
+            "feasibility": settings.reduced_tol_feas}
+
+
+@dataclass(frozen=True)
+class QPSolution:
+    x: np.ndarray
+    status: SolverStatus
+    iterations: int
+    """Interior-point iterations Clarabel took."""
+
+
 @dataclass(frozen=True)
 class QP:
     """minimise ½ Σ diag_i x_i² + q·x  s.t.  A_eq x = b_eq,  A_le x ≤ b_le."""
@@ -36,8 +78,9 @@ class QP:
     b_le: np.ndarray
 
 
-def solve_qp(qp: QP) -> np.ndarray:
-    """Solve with Clarabel; raise SolverError unless it reports a solution."""
+def solve_qp(qp: QP) -> QPSolution:
+    """Solve with Clarabel; raise SolverError unless it reports a solution. The status says
+    whether that solution is optimal to QP_TOLERANCE or only to Clarabel's reduced tolerances."""
     n = len(qp.q)
     P = sp.diags(qp.diag, format="csc", shape=(n, n))
     A = sp.vstack([qp.A_eq, qp.A_le], format="csc")
@@ -49,7 +92,7 @@ def solve_qp(qp: QP) -> np.ndarray:
     # degenerate optimum, the loads converge only like the square root of the gap tolerance.
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = QP_TOLERANCE
     solution = clarabel.DefaultSolver(P, qp.q, A, b, cones, settings).solve()
-    status = str(solution.status)
-    if status not in ("Solved", "AlmostSolved"):
-        raise SolverError(f"the QP solver stopped with status {status}")
-    return np.asarray(solution.x)
+    status = _CLARABEL.get(str(solution.status))
+    if status is None:
+        raise SolverError(f"the QP solver stopped with status {solution.status}")
+    return QPSolution(x=np.asarray(solution.x), status=status, iterations=int(solution.iterations))

@@ -8,7 +8,8 @@ It treats every post as able to take every case, fills posts to 100 % and ignore
 hand. `plan_staffing` also answers the question a reform team actually has: the fewest hires that
 bring every prosecutor's utilisation at or below a target, given who may take which case.
 
-The optimiser (PuLP + CBC) is a small integer model:
+The optimiser (PuLP + CBC, run as COIN_CMD on the binary `pulp[cbc]` installs) is a small integer
+model:
 - receivers are *groups* of existing staff and hire *profiles*. A group is staff of one office with
   the same eligibility row (from `problem.type_eligibility`) and the same utilisation from current
   load; with a fluid assignment such a group behaves exactly like one person of its summed capacity.
@@ -24,12 +25,14 @@ The optimiser (PuLP + CBC) is a small integer model:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cbcbox
 import numpy as np
 import pandas as pd
 import pulp
@@ -38,6 +41,7 @@ from balancer.errors import InputError
 from balancer.io import atomic_write, write_json, write_table
 from balancer.problem import DAYS_PER_YEAR, staff_capacity, type_eligibility
 from balancer.scenario import Scenario, apply_settings
+from balancer.solver import SolverError, SolverStatus, worst
 
 __all__ = ["StaffingResult", "Sweep", "parse_sweep", "plan_staffing", "run_sweep", "sweep_html",
            "write_staffing"]
@@ -70,6 +74,13 @@ class StaffingResult:
     """Best achievable highest utilisation with the staff in post (inf: some work nobody may take)."""
     max_utilisation_after: float = math.nan
     """Best achievable highest utilisation after the hires."""
+    solver_steps: dict[str, SolverStatus] = field(default_factory=dict)
+    """CBC's status on each model: `min_hires` (SOLVED: the fewest hires, proven with gap 0;
+    INFEASIBLE: proven that no number fits) and `max_utilisation` (the min-max LPs)."""
+
+    @property
+    def solver_status(self) -> SolverStatus:
+        return worst(*self.solver_steps.values())
 
     @property
     def total_hires(self) -> int:
@@ -96,6 +107,8 @@ class StaffingResult:
             "max_utilisation_after": _finite(self.max_utilisation_after),
             "hires_by_profile": self.hires.to_dict("records"),
             "findings": self.findings,
+            "solver": {**{model: s.value for model, s in self.solver_steps.items()},
+                       "status": self.solver_status.value},
             "method": ("formula: workload / (hours_per_fte × period share); optimiser: fewest whole "
                        "hires (ties: lower grades) so that a fluid assignment keeps everyone at or "
                        "below the target, respecting specialisation, min_grade and office"),
@@ -194,9 +207,28 @@ def _can_take(demand_row, office, eligible) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _solve(prob: pulp.LpProblem) -> bool:
-    prob.solve(pulp.PULP_CBC_CMD(msg=False, gapRel=0))
-    return pulp.LpStatus[prob.status] == "Optimal"
+def _solve(prob: pulp.LpProblem) -> SolverStatus:
+    """SOLVED (proven optimal, gap 0) or INFEASIBLE (proven to have no solution). Anything else —
+    stopped, unbounded, undefined, a solution not proven optimal — raises SolverError rather than
+    pass for either."""
+    prob.solve(pulp.COIN_CMD(msg=False, gapRel=0, path=_cbc()))
+    if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionOptimal:
+        return SolverStatus.SOLVED
+    if prob.status == pulp.LpStatusInfeasible:
+        return SolverStatus.INFEASIBLE
+    raise _stopped(prob)
+
+
+@functools.cache
+def _cbc() -> str:
+    """The CBC binary `pulp[cbc]` installs (cbcbox), by its own path: COIN_CMD would look for `cbc`
+    on PATH, which has it only in an activated virtual environment (and there as a Python shim)."""
+    return cbcbox.cbc_bin_path()
+
+
+def _stopped(prob: pulp.LpProblem) -> SolverError:
+    return SolverError(f"CBC stopped on the {prob.name} model with status {pulp.LpStatus[prob.status]} "
+                       f"({pulp.LpSolution[prob.sol_status]})")
 
 
 def _edges(prob: pulp.LpProblem, demand, receivers) -> dict:
@@ -208,7 +240,8 @@ def _edges(prob: pulp.LpProblem, demand, receivers) -> dict:
 
 def min_hires(demand: pd.DataFrame, groups: pd.DataFrame, profiles: pd.DataFrame, target: float,
               hire_hours: float, fixed: dict[int, int] | None = None) -> np.ndarray | None:
-    """Fewest hires per profile so that all demand fits at `target`; None when no number fits.
+    """Fewest hires per profile so that all demand fits at `target`; None when CBC proves that no
+    number fits (anything short of a proof either way raises SolverError).
 
     `fixed`: profile → hires imposed (to check that fewer hires break the target)."""
     receivers = pd.concat([groups.assign(kind="group"), profiles.assign(kind="profile")], ignore_index=True)
@@ -226,13 +259,14 @@ def min_hires(demand: pd.DataFrame, groups: pd.DataFrame, profiles: pd.DataFrame
         prob += load <= (rec.spare if rec.kind == "group" else target * hire_hours * h[k])
     for j, n in (fixed or {}).items():
         prob += h[len(groups) + j] == n
-    if not _solve(prob):
+    if _solve(prob) is SolverStatus.INFEASIBLE:
         return None
     return np.array([round(h[k].value() or 0) for k in sorted(h)], dtype=int)
 
 
 def best_max_utilisation(demand, groups, profiles, hires, hire_hours) -> float:
-    """Lowest achievable highest utilisation (fluid assignment); inf when some work has no taker."""
+    """Lowest achievable highest utilisation (fluid assignment); inf when some work has no taker.
+    The LP always has a solution (u is free above): anything but an optimum raises SolverError."""
     profiles = profiles.assign(capacity=hires * hire_hours, load0=0.0)[hires > 0]
     receivers = pd.concat([groups, profiles], ignore_index=True)
     prob = pulp.LpProblem("min_max_utilisation", pulp.LpMinimize)
@@ -248,7 +282,8 @@ def best_max_utilisation(demand, groups, profiles, hires, hire_hours) -> float:
         prob += pulp.lpSum(v for (r, _), v in x.items() if r == i) == hours
     for k, rec in enumerate(receivers.itertuples()):
         prob += rec.load0 + pulp.lpSum(v for (_, kk), v in x.items() if kk == k) <= u * rec.capacity
-    _solve(prob)
+    if _solve(prob) is not SolverStatus.SOLVED:
+        raise _stopped(prob)
     return max(float(u.value()), floor)
 
 
@@ -282,7 +317,12 @@ def plan_staffing(scenario: Scenario, target: float = 0.85, hire_grades: list[st
     if feasible:
         findings = _disagreements(scenario, table, demand, target, hire_hours) + _above_target(scenario, target)
     out = hired[hired["hires"] > 0][["office", "specialisation", "grade", "hires"]].reset_index(drop=True)
-    return StaffingResult(scenario.name, target, hire_hours, feasible, table, out, findings, before, after)
+    # min_hires returns hires only when proven fewest, None only when proven infeasible, and
+    # best_max_utilisation only optima: any other answer of CBC has raised by now
+    solver = {"min_hires": SolverStatus.SOLVED if feasible else SolverStatus.INFEASIBLE,
+              "max_utilisation": SolverStatus.SOLVED}
+    return StaffingResult(scenario.name, target, hire_hours, feasible, table, out, findings, before, after,
+                          solver_steps=solver)
 
 
 def _why_infeasible(scenario, demand, groups, profiles) -> list[str]:

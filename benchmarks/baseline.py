@@ -256,7 +256,7 @@ def solve_cpsat(scenario_path: str | Path, time_limit: float = 120.0, workers: i
 # --------------------------------------------------------------------------- PuLP + CBC
 
 def solve_cbc(scenario_path: str | Path, time_limit: float = 120.0, workers: int = 2) -> dict:
-    """The same pair model in PuLP, solved by the CBC binary bundled with PuLP."""
+    """The same pair model in PuLP, solved by the CBC binary `pulp[cbc]` installs (COIN_CMD)."""
     import pulp
 
     t0 = time.perf_counter()
@@ -280,7 +280,9 @@ def solve_cbc(scenario_path: str | Path, time_limit: float = 120.0, workers: int
                  f"util_{p}")
     t_build = time.perf_counter() - t0
 
-    cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit), threads=int(workers))
+    import cbcbox
+
+    cmd = pulp.COIN_CMD(msg=False, timeLimit=float(time_limit), threads=int(workers), path=cbcbox.cbc_bin_path())
     t1 = time.perf_counter()
     prob.solve(cmd)
     t_solve = time.perf_counter() - t1

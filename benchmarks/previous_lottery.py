@@ -125,13 +125,13 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     b_le = np.concatenate([upper, -lower, np.zeros(2 * E), cap_e, pooled_rhs])
     diag = np.concatenate([2.0 / n_e, np.zeros(E)])  # ½ Σ 2x²/n = Σ n (x/n)² = Σ_c Σ_p π²
     q = np.concatenate([np.zeros(E), CAP_PENALTY / n_e])
-    x = solve_qp(QP(diag, q, A_eq, n_k, A_le, b_le))
-    units = grid_counts(problem, x[:E], problem.class_count)
+    solution = solve_qp(QP(diag, q, A_eq, n_k, A_le, b_le))
+    units = grid_counts(problem, solution.x[:E], problem.class_count)
     rounded_units, scale = split_pooled(problem, units)
     over = np.zeros(K, dtype=bool)
     over[problem.edge_class[units > cap_e * GRID * (1 + 1e-6) + 1]] = True
     return Design(units=units, rounded_units=rounded_units, pooled_scale=scale, cap=cap,
-                  over_cap=over, max_probability=max_probability)
+                  over_cap=over, max_probability=max_probability, solver_status=solution.status)
 
 
 def load_bound(problem: Problem, design: Design) -> np.ndarray:

@@ -8,14 +8,17 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pulp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from balancer.errors import InputError
 from balancer.scenario import load_scenario
+from balancer.solver import SolverError, SolverStatus
 from balancer.staffing import (
-    ALL, ANY, _demand, _groups, _profiles, min_hires, parse_sweep, plan_staffing, run_sweep, with_value,
+    ALL, ANY, _demand, _groups, _profiles, best_max_utilisation, min_hires, parse_sweep, plan_staffing,
+    run_sweep, with_value,
 )
 from tests.conftest import ROOT, write
 
@@ -111,6 +114,42 @@ def test_no_allowed_hire_and_full_seniors_is_infeasible(tmp_path):
     assert plan_staffing(sc).feasible  # seniors may be hired
     with pytest.raises(InputError, match="hire-grade"):
         plan_staffing(sc, hire_grades=["chief"])
+
+
+def test_summary_states_the_solver_status(tmp_path):
+    staff = ["{id: S1, fte: 1.0, specialisations: [corruption], grade: senior, current_load_hours: 1500}",
+             "{id: J1, fte: 1.0, grade: junior}"]
+    sc = scenario(tmp_path, staff, ["{type: corruption, filings: 5}", "{type: theft, filings: 100}"])
+    done = plan_staffing(sc)
+    assert done.solver_status is SolverStatus.SOLVED
+    assert done.summary()["solver"] == {"min_hires": "solved", "max_utilisation": "solved", "status": "solved"}
+    infeasible = plan_staffing(sc, hire_grades=["junior"])  # CBC proves that no number of hires fits
+    assert infeasible.solver_status is SolverStatus.INFEASIBLE
+    assert infeasible.summary()["solver"] == {"min_hires": "infeasible", "max_utilisation": "solved",
+                                              "status": "infeasible"}
+
+
+@pytest.mark.parametrize("status, sol_status", [
+    (pulp.LpStatusNotSolved, None), (pulp.LpStatusUndefined, None),
+    (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible),  # stopped with a solution not proven fewest
+])
+def test_cbc_without_a_proof_is_an_error_not_an_answer(tmp_path, monkeypatch, status, sol_status):
+    """Neither 'no number of hires fits' (None) nor an optimum: CBC said neither."""
+    class Stopped:
+        def __init__(self, **options):
+            pass
+
+        def actualSolve(self, prob):
+            prob.assignStatus(status, sol_status)
+            return status
+
+    sc = scenario(tmp_path, ["{id: A, fte: 1.0}"], ["{type: theft, filings: 450}"])
+    demand, groups, profiles = _receivers(sc, 0.85)
+    monkeypatch.setattr(pulp, "COIN_CMD", Stopped)
+    with pytest.raises(SolverError, match=f"min_hires model with status {pulp.LpStatus[status]}"):
+        min_hires(demand, groups, profiles, 0.85, 1500.0)
+    with pytest.raises(SolverError, match="min_max_utilisation model"):
+        best_max_utilisation(demand, groups, profiles, np.zeros(len(profiles), int), 1500.0)
 
 
 def _receivers(sc, target):
