@@ -33,7 +33,8 @@ class SolverStatus(str, Enum):
     """Optimal to the tolerances asked for (QP_TOLERANCE; for a MIP: proven optimal, gap 0)."""
     ALMOST_SOLVED = "almost_solved"
     """Clarabel stopped at its *reduced* tolerances (`reduced_tol_*`, 5·10⁻⁵ on the gap by
-    default) short of QP_TOLERANCE: optimal, feasible and leximin only to those."""
+    default) short of QP_TOLERANCE, or did not converge at QP_TOLERANCE and was solved again at
+    its default tolerances (10⁻⁸): optimal, feasible and leximin only to those."""
     INFEASIBLE = "infeasible"
     """The solver proved the model has no solution (staffing: no number of hires fits). The QPs
     here never report it: the pre-solve checks rule it out, so there it raises SolverError."""
@@ -48,7 +49,19 @@ def worst(*statuses: SolverStatus) -> SolverStatus:
 
 
 _CLARABEL = {"Solved": SolverStatus.SOLVED, "AlmostSolved": SolverStatus.ALMOST_SOLVED}
-"""Clarabel's statuses that come with a usable solution; any other raises SolverError."""
+"""Clarabel's statuses that come with a usable solution."""
+_ATTEMPTS = (
+    (QP_TOLERANCE, {}),
+    (QP_TOLERANCE, {"equilibrate_enable": False}),
+    (QP_TOLERANCE, {"max_step_fraction": 0.9}),
+    (None, {}),
+)
+"""Clarabel runs out of iterations at 1e-10 on some small, degenerate problems (a prosecutor whose
+base load already tops the profile, flows resting on their bounds): without its row scaling, or
+with shorter steps, it converges in a dozen. Failing those, its own tolerances (marked as the
+looser answer). Each attempt is tried only when the one before gave no answer."""
+_NO_SOLUTION = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible", "AlmostDualInfeasible"}
+"""Statuses that say no solution exists: solving again at looser tolerances cannot help."""
 
 
 def reduced_tolerances() -> dict[str, float]:
@@ -86,13 +99,25 @@ def solve_qp(qp: QP) -> QPSolution:
     A = sp.vstack([qp.A_eq, qp.A_le], format="csc")
     b = np.concatenate([qp.b_eq, qp.b_le])
     cones = [clarabel.ZeroConeT(qp.A_eq.shape[0]), clarabel.NonnegativeConeT(qp.A_le.shape[0])]
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
     # Tighter than the defaults (1e-8): where flows without curvature sit on their bounds at a
     # degenerate optimum, the loads converge only like the square root of the gap tolerance.
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = QP_TOLERANCE
-    solution = clarabel.DefaultSolver(P, qp.q, A, b, cones, settings).solve()
+    for tolerance, changes in _ATTEMPTS:
+        solution = _clarabel(P, qp.q, A, b, cones, tolerance, changes)
+        if str(solution.status) in _CLARABEL or str(solution.status) in _NO_SOLUTION:
+            break
     status = _CLARABEL.get(str(solution.status))
     if status is None:
         raise SolverError(f"the QP solver stopped with status {solution.status}")
+    if tolerance is None:  # only Clarabel's own, looser tolerances were met
+        status = SolverStatus.ALMOST_SOLVED
     return QPSolution(x=np.asarray(solution.x), status=status, iterations=int(solution.iterations))
+
+
+def _clarabel(P, q, A, b, cones, tolerance: float | None, changes: dict):
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    if tolerance is not None:
+        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tolerance
+    return clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()

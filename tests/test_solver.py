@@ -121,10 +121,27 @@ def test_the_finding_names_only_the_step_that_was_almost_solved(monkeypatch):
 def test_the_frontier_says_each_rows_status(monkeypatch):
     held = balancer.load_scenario(HELD)
     problem = compile_problem(held)
-    hold = rebalance.holding(held, problem)
+    hold = rebalance.holding(problem)
     budgets = [0, 5, 10]
     table = rebalance.frontier(problem, hold, held.policy.moves, budgets)
     assert list(table["solver_status"]) == ["solved"] * 3
     report_almost_solved(monkeypatch, which=lambda call: call == 1)  # the first row's balance QP
     table = rebalance.frontier(problem, hold, held.policy.moves, budgets)
     assert list(table["solver_status"]) == ["almost_solved", "solved", "solved"]
+
+
+def test_a_degenerate_problem_clarabel_stalls_on_is_still_solved_exactly():
+    """Found by hypothesis: at 1e-10 Clarabel ran out of iterations (with and without its
+    equilibration the same) on this 7-prosecutor problem; the retry without row scaling solves
+    it to the full tolerance, so the status stays `solved` and the loads are a leximin flow."""
+    from balancer.balance import leximin
+    from tests.problems import make_problem
+
+    problem = make_problem([38, 10, 39, 13, 81, 52, 10], [10, 9, 11, 3, 10, 10, 0],
+                           [(1.0, 6, [1, 4]), (1.0, 1, [0]), (1.0, 1, [0, 1, 2, 3, 4, 5])])
+    balance = leximin(problem)
+    assert balance.solver_status is SolverStatus.SOLVED
+    assert balance.load.sum() == pytest.approx(8.0, abs=1e-6) and (balance.load > -1e-9).all()
+    # leximin: P6 (no eligible class) gets nothing; the 6 items of k0 go to P1 and P4 only
+    assert balance.load[6] == pytest.approx(0.0, abs=1e-9)
+    assert balance.load[1] + balance.load[4] >= 6 - 1e-6
