@@ -84,7 +84,7 @@ class Intake:
         return {
             "scenario": sc.name, "new_cases": self.file, "new_cases_sha256": self.sha256,
             "inputs": sc.inputs, "inputs_sha256": inputs_digest(sc.inputs), "version": package_version(),
-            "status": self.status.value, "policy": sc.policy.model_dump(mode="json"),
+            "status": self.status.value, "policy": sc.policy.model_dump(mode="json"), "applied": sc.applied(),
             "days": [{**row, "date": str(row["date"]) if row["date"] else None}
                      for row in self.days_table().to_dict("records")],
             "metrics": self.days[-1].result.metrics if self.days else {},

@@ -74,6 +74,8 @@ class StaffingResult:
     """Best achievable highest utilisation with the staff in post (inf: some work nobody may take)."""
     max_utilisation_after: float = math.nan
     """Best achievable highest utilisation after the hires."""
+    applied: dict = field(default_factory=dict)
+    """The variant and settings the scenario was loaded with (`Scenario.applied()`)."""
     solver_steps: dict[str, SolverStatus] = field(default_factory=dict)
     """CBC's status on each model: `min_hires` (SOLVED: the fewest hires, proven with gap 0;
     INFEASIBLE: proven that no number fits) and `max_utilisation` (the min-max LPs)."""
@@ -95,6 +97,7 @@ class StaffingResult:
         t = self.total()
         return {
             "scenario": self.scenario,
+            "applied": self.applied,
             "status": "done" if self.feasible else "infeasible",
             "target_utilisation": self.target,
             "hours_per_hire": self.hours_per_hire,
@@ -322,7 +325,7 @@ def plan_staffing(scenario: Scenario, target: float = 0.85, hire_grades: list[st
     solver = {"min_hires": SolverStatus.SOLVED if feasible else SolverStatus.INFEASIBLE,
               "max_utilisation": SolverStatus.SOLVED}
     return StaffingResult(scenario.name, target, hire_hours, feasible, table, out, findings, before, after,
-                          solver_steps=solver)
+                          applied=scenario.applied(), solver_steps=solver)
 
 
 def _why_infeasible(scenario, demand, groups, profiles) -> list[str]:

@@ -226,3 +226,24 @@ def test_batch_rows_and_variant_json_show_the_settings_applied(varied, tmp_path)
     assert batch.run_batch(jobs[:1], out)[0]["reused"] is True
     other = batch.plan_jobs([path], out, {"policy.tolerance": "0.02"}, {}, wanted=["calm-strict"])
     assert batch.run_batch(other, out)[0]["reused"] is False
+
+
+def test_every_command_that_loads_a_scenario_takes_and_reports_variant_and_settings(tmp_path):
+    """The same options on `staffing` and `run` (both go through the loader): what was applied is
+    in summary.json, and it changes the answer the way the setting says."""
+    from typer.testing import CliRunner
+
+    from balancer.cli import app
+
+    runner = CliRunner()
+    plain = runner.invoke(app, ["staffing", str(WISCONSIN), "--out", str(tmp_path / "plain")])
+    fewer_hours = runner.invoke(app, ["staffing", str(WISCONSIN), "--out", str(tmp_path / "set"),
+                                      "--set", "model.hours_per_fte=1200"])
+    assert plain.exit_code == 0 and fewer_hours.exit_code == 0, fewer_hours.output
+    a = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    b = json.loads((tmp_path / "set" / "summary.json").read_text())
+    assert a["applied"] == {"variant": None, "settings": {}}
+    assert b["applied"] == {"variant": None, "settings": {"model.hours_per_fte": 1200}}
+    assert b["formula_need_fte"] > a["formula_need_fte"]  # fewer hours a post: more posts needed
+    bad = runner.invoke(app, ["run", str(GROUPS), "--out", str(tmp_path / "r"), "--variant", "nope"])
+    assert bad.exit_code == 2 and "nope" in bad.output
