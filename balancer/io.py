@@ -70,6 +70,6 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
                 path = out / f"{name}.{fmt}"
                 write_table(table, path)
                 written.append(path)
-    write_json(result.summary(record), out / "summary.json")
+    write_json(result.summary(record.to_dict() if record is not None else None), out / "summary.json")
     written.append(out / "summary.json")
     return written

@@ -13,7 +13,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
 from importlib.metadata import version
 
 import numpy as np
@@ -28,9 +27,6 @@ from balancer.problem import Problem, compile_problem
 from balancer.registry import STEP_NAMES, ordered
 from balancer.scenario import Scenario
 from balancer.solver import QP_TOLERANCE, SolverStatus, reduced_tolerances, worst
-
-if TYPE_CHECKING:
-    from balancer.register import Recorded
 
 
 class Status(str, Enum):
@@ -81,8 +77,9 @@ class Result:
     def metrics(self) -> dict:
         return self.plan.metrics if self.plan is not None else {}
 
-    def summary(self, record: Recorded | None = None) -> dict:
-        """What summary.json holds (README, "Outputs"); `record`: where the draw was recorded."""
+    def summary(self, register: dict | None = None) -> dict:
+        """What summary.json holds (README, "Outputs"); `register`: where the draw was recorded
+        (`balancer.register.Recorded.to_dict()`; the pipeline itself records nothing)."""
         sc = self.scenario
         return {
             "scenario": sc.name,
@@ -100,7 +97,7 @@ class Result:
             "limits": self.limit.to_dict() if self.limit is not None else None,
             "solver": ({**{step: s.value for step, s in self.solver_steps.items()},
                         "status": self.solver_status.value} if self.solver_steps else None),
-            "register": record.to_dict() if record is not None else None,
+            "register": register,
             **({"rebalance": self.rebalance} if self.rebalance is not None else {}),
         }
 

@@ -55,7 +55,7 @@ def applied_settings(scenario: Scenario) -> dict | None:
 def record_draw(register: Register, result: Result, *, operator: str, reason: str | None = None,
                 commitment_id: int | None = None, seed_salt: bytes | None = None) -> Recorded:
     """Append the draw of a solved run to the register; returns where it was recorded (for
-    `summary.json`: `result.summary(record=...)`, `write_outputs(..., record=...)`)."""
+    `summary.json`: `write_outputs(..., record=...)`)."""
     sc = result.scenario
     rec = register.append_draw(
         scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
