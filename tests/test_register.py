@@ -479,3 +479,15 @@ def test_a_killed_appender_leaves_no_half_record(url, phase, write_lock):
         assert reg.verify_chain().ok
         assert draw(reg, inputs="after").id == 4  # the lock was released; ids stay contiguous
         assert reg.verify_chain().ok and reg.verify_chain().checked == 4
+
+
+def test_a_register_from_before_the_applied_column_is_upgraded_and_still_verifies(url):
+    with Register(url) as reg:
+        old = fill(reg, 2)
+    raw(url, "ALTER TABLE draw_register DROP COLUMN applied")  # as an earlier version made it
+    with Register(url) as reg:  # opening it adds the column back, empty
+        assert reg.verify_chain().ok and reg.history() == old
+        new = draw(reg, inputs="varied", applied={"variant": "heavy", "settings": {"policy.tolerance": 0.02}})
+        assert "applied" not in old[0].to_dict() and new.to_dict()["applied"]["variant"] == "heavy"
+    with Register(url) as reg:
+        assert reg.verify_chain().ok and reg.get(3) == new

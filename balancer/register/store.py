@@ -134,25 +134,29 @@ class Record:
     seed_commitment: str | None
     seed_salt: str | None
     """Hex salt of a committed seed, revealed with the draw so anyone can check the commitment."""
-    applied: dict | None
-    """The named variant and dotted settings the scenario was loaded with (None: the file as written)."""
     prev_hash: str
     hash: str
+    applied: dict | None = None
+    """The named variant and dotted settings the scenario was loaded with (None: the file as
+    written). Added after the first registers were written (see `_LATER_FIELDS`)."""
 
     def hashed_fields(self) -> dict:
-        """Everything the hash covers: every field but `hash`."""
-        d = dataclasses.asdict(self)
+        """Everything the hash covers: every field of `to_dict()` but `hash`."""
+        d = self.to_dict()
         del d["hash"]
-        for name in _LATER_FIELDS:
-            if d[name] is None:
-                del d[name]
         return d
 
     def compute_hash(self) -> str:
         return hashlib.sha256(canonical_json(self.hashed_fields())).hexdigest()
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every field; one of `_LATER_FIELDS` only when set (records written before it existed
+        have no such key, and their hashes must still hold)."""
+        d = dataclasses.asdict(self)
+        for name in _LATER_FIELDS:
+            if d[name] is None:
+                del d[name]
+        return d
 
 
 @dataclass(frozen=True)
