@@ -32,6 +32,23 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def write_secret(path: Path, text: str) -> None:
+    """Write `text` to a new file only its owner can read, from its first byte, and never over an
+    existing file: a temporary file made 0600 by `mkstemp`, synced, then hard-linked into place
+    (which fails if `path` exists), so no one else can read it while it is written and a crash
+    leaves no half-written secret under `path`. FileExistsError when `path` exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import balancer
 from balancer.errors import BalancerError
 from balancer.register import (
-    GENESIS, RedrawWithoutReason, Record, Register, RegisterError, current_operator,
+    GENESIS, MissingRegister, RedrawWithoutReason, Record, Register, RegisterError, current_operator,
     result_digest, seed_commitment,
 )
 from tests.conftest import ROOT
@@ -138,8 +138,21 @@ def test_hash_chain_links_every_record(reg):
     assert reg.head() == records[-1]
 
 
-def test_empty_register_verifies(reg):
-    assert reg.verify_chain().ok and reg.verify_chain().checked == 0 and reg.head() is None
+def test_an_empty_register_is_not_reported_intact(reg):
+    report = reg.verify_chain()
+    assert not report.ok and report.checked == 0 and reg.head() is None
+    assert str(report).startswith("not verified: the register holds no records")
+
+
+def test_reading_a_register_that_is_not_there_is_an_error_and_creates_nothing(tmp_path, url):
+    missing = tmp_path / "typo" / "register.sqlite"
+    with pytest.raises(MissingRegister, match="no register at"):
+        Register(missing, create=False)
+    assert not missing.exists() and not missing.parent.exists()
+    if not is_pg(url):
+        sqlite3.connect(url).close()  # an empty database file
+    with pytest.raises(MissingRegister, match="holds no draw register"):  # a database without the table
+        Register(url, create=False)
 
 
 SWAP = ["UPDATE draw_register SET id = -1 WHERE id = 2", "UPDATE draw_register SET id = 2 WHERE id = 3",

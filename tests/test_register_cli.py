@@ -113,7 +113,8 @@ def test_killed_while_recording_leaves_no_output_files(tmp_path):
     assert not (tmp_path / "out" / "assignments.csv").exists()
     assert not (tmp_path / "out" / "summary.json").exists()
     with Register(register) as reg:
-        assert reg.history() == [] and reg.verify_chain().ok
+        report = reg.verify_chain()  # empty: "not verified", but nothing half-written or broken
+        assert reg.history() == [] and report.checked == 0 and report.first_broken is None
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
@@ -135,28 +136,43 @@ def test_two_runs_at_once_both_land_in_the_chain(tmp_path, backend):
     assert ids == [records[-2].id, records[-1].id]
 
 
+def run_in(*args, env=None, cwd=None):
+    """The CLI in this process (no interpreter start-up per call); `env` patches os.environ."""
+    from typer.testing import CliRunner
+
+    from balancer.cli import app
+
+    old = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        done = CliRunner().invoke(app, [str(a) for a in args], env=env)
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(args, done.exit_code, done.stdout, done.stderr)
+
+
 def test_one_default_register_for_every_command(tmp_path):
     """No --register, no $BALANCER_REGISTER: run, verify, commit and history all use the per-user
     data folder, so `verify` right after a run finds its record wherever the outputs went."""
-    env = {k: v for k, v in os.environ.items() if k != "BALANCER_REGISTER"}
-    env["XDG_DATA_HOME"] = str(tmp_path / "data")  # where platformdirs puts the user's data on Linux
+    env = {"BALANCER_REGISTER": None, "XDG_DATA_HOME": str(tmp_path / "data")}  # None: unset  # where platformdirs puts the user's data on Linux
     default = tmp_path / "data" / "balancer" / "register.sqlite"
     work = tmp_path / "elsewhere"
     work.mkdir()
-    assert cli("run", DEMO, "--out", tmp_path / "a" / "out", "-q", env=env, cwd=work).returncode == 0
+    assert run_in("run", DEMO, "--out", tmp_path / "a" / "out", "-q", env=env, cwd=work).returncode == 0
     assert default.exists() and not list(work.iterdir())
-    done = cli("verify", 1, "--inputs", DEMO, env=env, cwd=work)
+    done = run_in("verify", 1, "--inputs", DEMO, env=env, cwd=work)
     assert done.returncode == 0 and "verified" in done.stdout, done.stderr
-    assert cli("commit", DEMO, "--seed-file", tmp_path / "s.json", env=env).returncode == 0
-    listing = cli("history", env=env)
+    assert run_in("commit", DEMO, "--seed-file", tmp_path / "s.json", env=env).returncode == 0
+    listing = run_in("history", env=env)
     assert listing.returncode == 0 and "register" in listing.stdout
     with Register(default) as reg:
         assert [r.kind for r in reg.history()] == ["draw", "commitment"]
     # the environment variable moves it for every command; --register beats both
     env["BALANCER_REGISTER"] = str(tmp_path / "office.sqlite")
-    assert cli("run", DEMO, "--out", tmp_path / "b", "-q", env=env).returncode == 0
-    assert cli("verify", 1, "--inputs", DEMO, env=env).returncode == 0
-    assert cli("run", DEMO, "--out", tmp_path / "c", "-q", "--register", tmp_path / "own.sqlite",
+    assert run_in("run", DEMO, "--out", tmp_path / "b", "-q", env=env).returncode == 0
+    assert run_in("verify", 1, "--inputs", DEMO, env=env).returncode == 0
+    assert run_in("run", DEMO, "--out", tmp_path / "c", "-q", "--register", tmp_path / "own.sqlite",
                env=env).returncode == 0
     with Register(default) as a, Register(tmp_path / "office.sqlite") as b, Register(tmp_path / "own.sqlite") as c:
         assert [len(r.history()) for r in (a, b, c)] == [2, 1, 1]
@@ -164,8 +180,8 @@ def test_one_default_register_for_every_command(tmp_path):
 
 def test_a_variant_and_settings_are_recorded_and_replayed(tmp_path):
     register = tmp_path / "register.sqlite"
-    plain = cli("run", DEMO, "--out", tmp_path / "plain", "-q")
-    tuned = cli("run", DEMO, "--out", tmp_path / "tuned", "-q", "--set", "policy.tolerance=0.02",
+    plain = run_in("run", DEMO, "--out", tmp_path / "plain", "-q")
+    tuned = run_in("run", DEMO, "--out", tmp_path / "tuned", "-q", "--set", "policy.tolerance=0.02",
                 "--set", "model.hours_per_fte=1400")
     assert plain.returncode == 0 and tuned.returncode == 0, tuned.stderr  # other inputs: no re-draw
     with Register(register) as reg:
@@ -177,21 +193,71 @@ def test_a_variant_and_settings_are_recorded_and_replayed(tmp_path):
     summary = json.loads((tmp_path / "tuned" / "summary.json").read_text())
     assert summary["applied"] == second.applied
     # verify loads the file with the recorded settings: the same draw comes out
-    done = cli("verify", 2, "--inputs", DEMO)
+    done = run_in("verify", 2, "--inputs", DEMO)
     assert done.returncode == 0, done.stderr
-    assert cli("verify", "--chain").returncode == 0
+    assert run_in("verify", "--chain").returncode == 0
 
 
 def test_a_register_written_before_settings_were_recorded_still_verifies(tmp_path):
     register = tmp_path / "old.sqlite"
-    assert cli("run", DEMO, "--out", tmp_path / "a", "-q", "--register", register).returncode == 0
+    assert run_in("run", DEMO, "--out", tmp_path / "a", "-q", "--register", register).returncode == 0
     with sqlite3.connect(register) as db:  # the register as an earlier version wrote it
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             db.execute(f"DROP TRIGGER {name}")
         db.execute("ALTER TABLE draw_register DROP COLUMN applied")
     with Register(register) as reg:  # opening it adds the column; the old record's hash still holds
         assert reg.verify_chain().ok and reg.get(1).applied is None
-    assert cli("run", DEMO, "--out", tmp_path / "b", "-q", "--register", register, "--set",
+    assert run_in("run", DEMO, "--out", tmp_path / "b", "-q", "--register", register, "--set",
                "policy.tolerance=0.03").returncode == 0
     with Register(register) as reg:
         assert reg.verify_chain().ok and reg.get(2).applied["settings"] == {"policy.tolerance": 0.03}
+
+
+def test_a_seed_file_is_never_readable_by_others_not_even_while_written(tmp_path):
+    """Another user polling the folder sees no file (temporary or final) with group or other
+    permissions, at any moment of 30 commitments; an existing seed file is never overwritten."""
+    import threading
+
+    from typer.testing import CliRunner
+
+    from balancer.cli import app
+
+    folder = tmp_path / "sealed"
+    folder.mkdir()
+    seen, stop = set(), threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            for entry in os.scandir(folder):
+                try:
+                    seen.add(entry.stat().st_mode & 0o077)
+                except FileNotFoundError:  # a temporary file renamed away under us
+                    pass
+
+    watcher = threading.Thread(target=watch)
+    old_umask = os.umask(0o022)  # the usual default: new files readable by everyone
+    watcher.start()
+    try:
+        for i in range(30):
+            done = CliRunner().invoke(app, ["commit", str(DEMO), "--seed-file", str(folder / f"s{i}.json")])
+            assert done.exit_code == 0, done.output
+    finally:
+        stop.set()
+        watcher.join()
+        os.umask(old_umask)
+    assert seen == {0}
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in folder.iterdir())
+    before = (folder / "s0.json").read_bytes()
+    again = CliRunner().invoke(app, ["commit", str(DEMO), "--seed-file", str(folder / "s0.json")])
+    assert again.exit_code == 2 and (folder / "s0.json").read_bytes() == before
+
+
+def test_verify_and_history_never_create_a_register(tmp_path):
+    missing = tmp_path / "register.sqlite"  # $BALANCER_REGISTER, never written in this test
+    for args in (["verify", "--chain"], ["history"], ["verify", 1, "--inputs", DEMO]):
+        done = run_in(*args)
+        assert done.returncode == 2 and "no register at" in done.stderr, done.stderr
+    assert not missing.exists()
+    Register(missing).close()  # created, but empty: still not "intact"
+    done = run_in("verify", "--chain")
+    assert done.returncode == 1 and "no records" in done.stdout

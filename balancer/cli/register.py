@@ -13,7 +13,7 @@ from rich.table import Table
 from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOption, VariantOption, command,
                               console, load, say)
 from balancer.errors import InputError, Outcome
-from balancer.io import atomic_write
+from balancer.io import write_secret
 from balancer.pipeline import fresh_seed, inputs_digest
 from balancer.register import (SALT_BYTES, Register, RegisterError, applied_settings, current_operator,
                                load_recorded, register_location, replay, seed_commitment, software_versions)
@@ -40,7 +40,11 @@ def commit(
             policy=sc.policy.model_dump(mode="json"), seed_commitment=seed_commitment(seed, salt),
             versions=software_versions(), operator=operator or current_operator(), applied=applied_settings(sc))
     secret = json.dumps({"commitment": rec.id, "seed": seed, "salt": salt.hex()}) + "\n"
-    atomic_write(seed_file, lambda tmp: (tmp.write_text(secret, encoding="utf-8"), tmp.chmod(0o600)))
+    try:
+        write_secret(seed_file, secret)
+    except FileExistsError:
+        raise InputError(f"{seed_file} appeared while the commitment was recorded: a seed file is written "
+                         f"once. Commitment {rec.id} is recorded but its seed is lost; commit again") from None
     console.print(f"commitment {rec.id} recorded in {reg.location}: seed commitment "
                   f"{rec.seed_commitment}. Keep {seed_file} sealed until the draw: "
                   f"balancer run {scenario} --commitment {rec.id} --seed-file {seed_file} --out DIR")
@@ -52,7 +56,7 @@ def history(
     scenario: Annotated[Optional[str], typer.Option(help="Only this scenario's records.")] = None,
 ) -> None:
     """List the recorded draws and commitments, with how often each set of inputs was drawn."""
-    with Register(register_location(register)) as reg:
+    with Register(register_location(register), create=False) as reg:
         records, counts = reg.history(scenario), reg.redraw_counts()
     table = Table(title=f"register {reg.location}")
     for col in ("id", "time (UTC)", "kind", "scenario", "operator", "draws of these inputs", "re-draw of", "reason"):
@@ -75,7 +79,7 @@ def verify(
     and compare results, or check the chain. Exit 0 when it holds, 1 when it does not."""
     if chain == (record_id is not None) or (record_id is not None and inputs is None):
         raise InputError("give either --chain, or a RECORD_ID with --inputs SCENARIO")
-    with Register(register_location(register)) as reg:
+    with Register(register_location(register), create=False) as reg:
         if chain:
             report = reg.verify_chain()
             console.print(str(report))

@@ -7,12 +7,12 @@ from balancer.register.draws import (
 )
 from balancer.register.location import register_location
 from balancer.register.store import (
-    GENESIS, SALT_BYTES, ChainReport, Record, RedrawWithoutReason, Register, RegisterError,
+    GENESIS, SALT_BYTES, ChainReport, MissingRegister, Record, RedrawWithoutReason, Register, RegisterError,
     canonical_json, seed_commitment,
 )
 
 __all__ = [
-    "GENESIS", "SALT_BYTES", "ChainReport", "Record", "Recorded", "RedrawWithoutReason", "Register",
+    "GENESIS", "SALT_BYTES", "ChainReport", "MissingRegister", "Record", "Recorded", "RedrawWithoutReason", "Register",
     "RegisterError", "applied_settings", "canonical_json", "current_operator", "load_recorded", "record_draw",
     "register_location", "replay", "result_digest", "seed_commitment", "software_versions",
 ]

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from balancer.errors import BalancerError
+from balancer.errors import BalancerError, InputError
 
 TABLE = "draw_register"
 GENESIS = "0" * 64
@@ -63,6 +63,10 @@ written before they existed still verify, and added to an older table when it is
 
 class RegisterError(BalancerError):
     """The register cannot be opened, read or appended to; the message says why."""
+
+
+class MissingRegister(InputError, RegisterError):
+    """A register that should be read is not there (no file, no table): never an empty one."""
 
 
 class RedrawWithoutReason(RegisterError):
@@ -171,16 +175,20 @@ class ChainReport:
     def __str__(self) -> str:
         if self.ok:
             return f"chain intact: {self.checked} record{'s' * (self.checked != 1)} verified"
+        if self.first_broken is None:
+            return f"not verified: {self.problem}"
         return f"chain broken at record {self.first_broken}: {self.problem}"
 
 
 class Register:
     """An open draw register. `url_or_path`: a file path (a SQLite file, created with its folder if
-    missing), a `sqlite:///…` URL or a `postgresql://…` URL (psycopg 3)."""
+    missing), a `sqlite:///…` URL or a `postgresql://…` URL (psycopg 3). `create=False` (for
+    reading: history, verify) opens only a register that exists, and creates nothing: a mistyped
+    path must not read as an empty, intact register."""
 
-    def __init__(self, url_or_path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+    def __init__(self, url_or_path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT, create: bool = True) -> None:
         self.lock_timeout = float(lock_timeout)
-        url = _url(url_or_path)
+        url = _url(url_or_path, create)
         self._sqlite = url.get_backend_name() == "sqlite"
         self.location = (url.database or ":memory:") if self._sqlite else \
             url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
@@ -192,7 +200,14 @@ class Register:
         except (ImportError, sa_exc.ArgumentError) as e:
             raise RegisterError(f"cannot open the register {self.location}: {e}. PostgreSQL needs "
                                 f"psycopg 3: pip install 'psycopg[binary]>=3.1'") from None
-        self._create()
+        if create:
+            self._create()
+        else:
+            with self._errors("open"):
+                columns = self._columns()
+            if columns is None:
+                raise MissingRegister(f"{self.location} holds no draw register (no table '{TABLE}')",
+                                      expected="the register a draw was recorded in (--register, $BALANCER_REGISTER)")
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -308,6 +323,8 @@ class Register:
             if record.compute_hash() != record.hash:
                 return broken("its stored hash does not match its contents: the record was edited")
             prev_id, prev_hash = rid, record.hash
+        if not rows:  # an emptied register must not pass for a clean one
+            return ChainReport(ok=False, checked=0, problem="the register holds no records: nothing is verified")
         return ChainReport(ok=True, checked=len(rows))
 
     def close(self) -> None:
@@ -480,11 +497,15 @@ _PG_TRIGGERS = [
 ]
 
 
-def _url(url_or_path: str | Path) -> URL:
+def _url(url_or_path: str | Path, create: bool = True) -> URL:
     text = str(url_or_path)
     if isinstance(url_or_path, PurePath) or "://" not in text:
         path = Path(text).expanduser().absolute()
-        _make_folder(path)
+        if create:
+            _make_folder(path)
+        elif not path.is_file():
+            raise MissingRegister(f"there is no register at {path}",
+                                  expected="the register a draw was recorded in (--register, $BALANCER_REGISTER)")
         return URL.create("sqlite", database=str(path))
     try:
         url = make_url(text)
@@ -496,7 +517,7 @@ def _url(url_or_path: str | Path) -> URL:
             url = url.set(drivername="postgresql+psycopg")
         return url
     if backend == "sqlite":
-        if url.database and url.database != ":memory:":
+        if url.database and url.database != ":memory:" and create:
             _make_folder(Path(url.database).expanduser().absolute())
         return url
     raise RegisterError(f"unsupported register address {url.render_as_string(hide_password=True)!r}: "
