@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, package_version, solve
+from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, package_version, SeedSource, solve
 from balancer.scenario import Moves, Scenario
 
 if TYPE_CHECKING:
@@ -125,10 +125,12 @@ def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256
     policy = scenario.policy.model_copy(update={"moves": Moves(max=0)})
     days = batches(new_cases)
     intake = Intake(scenario, file, sha256, [])
+    # the days' seeds are the OS's, or derived from one a person gave (then every day's is theirs)
+    source = SeedSource.OPERATOR if seed is not None else SeedSource.OS
     for (day, cases), s in zip(days, day_seeds(seed, len(days))):
         all_cases = pd.concat([held, cases.assign(assigned_to=None)], ignore_index=True)
         sc = replace(scenario, cases=all_cases, policy=policy, inputs=day_inputs(scenario, file, day, cases))
-        result = solve(sc, seed=s, incremental=True)
+        result = solve(sc, seed=s, incremental=True, source=source)
         if result.status is not Status.DONE:
             intake.days.append(Day(day, cases, result))
             break

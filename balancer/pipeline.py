@@ -29,6 +29,23 @@ from balancer.scenario import Scenario
 from balancer.solver import QP_TOLERANCE, SolverStatus, reduced_tolerances, worst
 
 
+class SeedSource(str, Enum):
+    """Where a draw's seed came from: recorded with every draw, because a seed someone picked
+    (after previewing what it gives) is how a lottery is steered."""
+
+    OS = "os"
+    """Fresh from the operating system's CSPRNG at the draw: nobody knew it before."""
+    COMMITMENT = "commitment"
+    """Fixed by a commitment recorded before the draw (`balancer commit`)."""
+    OPERATOR = "operator"
+    """Given by a person: `--seed` or `policy.seed`. A recorded draw needs a reason for it."""
+
+
+def seed_source(scenario: Scenario, seed: int | None) -> SeedSource:
+    """Who chose the seed `solve(scenario, seed=seed)` will use (a commitment says so itself)."""
+    return SeedSource.OPERATOR if seed is not None or scenario.policy.seed is not None else SeedSource.OS
+
+
 class Status(str, Enum):
     DONE = "done"
     """A plan was drawn."""
@@ -59,6 +76,8 @@ class Result:
     """Rebalancing only: one row per case that changes hands (moves.csv)."""
     rebalance: dict | None = None
     """Rebalancing only: moves, budget and utilisation before and after (summary.json)."""
+    seed_source: SeedSource = SeedSource.OS
+    """Where the seed came from (see `SeedSource`)."""
 
     @property
     def solver_steps(self) -> dict[str, SolverStatus]:
@@ -87,6 +106,7 @@ class Result:
             "inputs": sc.inputs,
             "inputs_sha256": inputs_digest(sc.inputs),
             "seed": self.seed,
+            "seed_source": self.seed_source.value,
             "version": package_version(),
             "status": self.status.value,
             "policy": sc.policy.model_dump(mode="json"),
@@ -143,10 +163,13 @@ def fresh_seed() -> int:
     return secrets.randbits(64)
 
 
-def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = False) -> Result:
+def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = False,
+          source: SeedSource | None = None) -> Result:
     """Run every step after loading. `seed` beats `policy.seed`; neither: a fresh one.
-    `incremental`: one batch of a series (daily intake), see `lottery.design(within_share=)`."""
+    `incremental`: one batch of a series (daily intake), see `lottery.design(within_share=)`.
+    `source`: where a given `seed` came from (default: `seed_source`, i.e. a person)."""
     policy = scenario.policy
+    source = source or seed_source(scenario, seed)
     if seed is None:
         seed = policy.seed if policy.seed is not None else fresh_seed()
     timings: dict[str, float] = {}
@@ -156,7 +179,7 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
         problem = compile_problem(scenario)
     with _timed(timings, "check"):
         findings = check(problem, hard_capacity=hard)
-    result = Result(scenario, Status.INFEASIBLE, seed, findings, timings, problem)
+    result = Result(scenario, Status.INFEASIBLE, seed, findings, timings, problem, seed_source=source)
     if has_errors(findings):
         return result
     rng = np.random.default_rng(seed)

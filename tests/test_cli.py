@@ -27,7 +27,8 @@ def balancer_cli(*args):
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"  # the register goes beside it, in this test's folder
-    done = balancer_cli("run", DEMO, "--out", out, "--seed", 42, "--format", "parquet", "--format", "xlsx")
+    done = balancer_cli("run", DEMO, "--out", out, "--seed", 42, "--reason", "a test's fixed seed",
+                        "--format", "parquet", "--format", "xlsx")
     return done, out
 
 
@@ -102,7 +103,8 @@ caseload: [{type: theft, filings: 100}]
 
 def test_probability_table_matches_the_assignments(tmp_path):
     table_path = tmp_path / "pi.csv"
-    done = balancer_cli("run", DEMO, "--out", tmp_path / "out", "--seed", 5, "--probabilities", table_path)
+    done = balancer_cli("run", DEMO, "--out", tmp_path / "out", "--seed", 5, "--reason", "test",
+                        "--probabilities", table_path)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(table_path, dtype={"staff_id": str})
     # each class's probabilities form a distribution over its eligible prosecutors

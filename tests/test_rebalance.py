@@ -140,7 +140,7 @@ def test_outputs_name_the_moves(office, tmp_path):
 
     from balancer.cli import app
     out = tmp_path / "out"
-    done = CliRunner().invoke(app, ["run", str(REBALANCE), "--out", str(out), "--seed", "7", "-q",
+    done = CliRunner().invoke(app, ["run", str(REBALANCE), "--out", str(out), "--seed", "7", "--reason", "test", "-q",
                                     "--probabilities", str(out / "lottery.csv")])
     assert done.exit_code == 0, done.output
     lottery = pd.read_csv(out / "lottery.csv")  # the lottery of what was drawn: new and released cases

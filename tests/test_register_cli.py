@@ -261,3 +261,37 @@ def test_verify_and_history_never_create_a_register(tmp_path):
     Register(missing).close()  # created, but empty: still not "intact"
     done = run_in("verify", "--chain")
     assert done.returncode == 1 and "no records" in done.stdout
+
+
+def test_a_chosen_seed_needs_a_reason_and_is_flagged_wherever_the_draw_is_shown(tmp_path):
+    """Seed shopping: preview seeds in a batch (recorded nowhere), then draw the one that suits.
+    The official draw says the seed was chosen, refuses without a reason, and stays flagged."""
+    register = tmp_path / "register.sqlite"
+    preview = run_in("batch", DEMO, "--out", tmp_path / "preview", "-q", "--grid", "policy.seed=1,2,3")
+    assert preview.returncode == 0 and not register.exists()  # previews are recorded nowhere
+    shopped = run_in("run", DEMO, "--out", tmp_path / "official", "-q", "--seed", 2)
+    assert shopped.returncode == 2 and "chosen by a person" in shopped.stderr
+    assert not register.exists() and not (tmp_path / "official").exists()  # nothing drawn is kept
+
+    done = run_in("run", DEMO, "--out", tmp_path / "official", "-q", "--seed", 2, "--reason", "court order 17")
+    assert done.returncode == 0 and "chosen by a person" in done.stderr
+    fresh = run_in("run", DEMO, "--out", tmp_path / "fresh", "-q", "--reason", "second look")
+    assert fresh.returncode == 0 and "chosen" not in fresh.stderr
+    with Register(register) as reg:
+        chosen, os_seed = reg.history()
+    assert (chosen.seed_source, os_seed.seed_source) == ("operator", "os") and chosen.seed == 2
+    assert json.loads((tmp_path / "official" / "summary.json").read_text())["seed_source"] == "operator"
+    assert "CHOSEN" in run_in("history").stdout
+    verified = run_in("verify", 1, "--inputs", DEMO)
+    assert verified.returncode == 0 and "chosen by a person" in verified.stderr
+    assert "chosen" not in run_in("verify", 2, "--inputs", DEMO).stderr
+
+
+def test_a_committed_seed_is_recorded_as_such(tmp_path):
+    sealed = tmp_path / "sealed.json"
+    assert run_in("commit", DEMO, "--seed-file", sealed).returncode == 0
+    commitment = json.loads(sealed.read_text())["commitment"]
+    done = run_in("run", DEMO, "--out", tmp_path / "out", "-q", "--commitment", commitment, "--seed-file", sealed)
+    assert done.returncode == 0 and "chosen" not in done.stderr  # fixed before the draw: no reason needed
+    with Register(tmp_path / "register.sqlite") as reg:
+        assert reg.history()[-1].seed_source == "commitment"

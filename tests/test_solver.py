@@ -90,7 +90,7 @@ def test_a_solved_run_says_so_and_warns_of_nothing():
 
 def test_almost_solved_reaches_summary_json_and_the_findings(almost_solved, tmp_path):
     out = tmp_path / "out"
-    done = CliRunner().invoke(app, ["run", str(HELD), "--out", str(out), "--seed", "1",
+    done = CliRunner().invoke(app, ["run", str(HELD), "--out", str(out), "--seed", "1", "--reason", "test",
                                     "--register", str(tmp_path / "register.sqlite")])
     assert done.exit_code == 0, done.output
     summary = json.loads((out / "summary.json").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Optional
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 
 from balancer.errors import BalancerError, InputError, Outcome
+from balancer.pipeline import SeedSource
 
 app = typer.Typer(
     add_completion=False,
@@ -57,6 +59,12 @@ def command(name: str | None = None, **settings) -> Callable:
             except BalancerError as error:
                 outcome = Outcome.of_error(error)
                 say(outcome, error.message if isinstance(error, InputError) else str(error))
+            except Exception as error:  # a bug of ours: say so in one line (BALANCER_DEBUG=1: the traceback)
+                if os.environ.get("BALANCER_DEBUG"):
+                    raise
+                outcome = Outcome.FAILED
+                say(outcome, f"internal error {type(error).__name__}: {error} — please report it "
+                             "(BALANCER_DEBUG=1 shows where it happened)")
             if EXIT_CODES[outcome]:
                 raise typer.Exit(EXIT_CODES[outcome])
 
@@ -77,6 +85,19 @@ VariantOption = Annotated[Optional[str], typer.Option(
     help="A named variant of the scenario file (its `scenarios:` or `overrides:`).")]
 SetOption = Annotated[Optional[list[str]], typer.Option(
     "--set", help="KEY=VALUE (repeatable), e.g. policy.tolerance=0.02; applied after --variant.")]
+
+
+def chosen_seed(source: SeedSource, reason: str | None) -> None:
+    """A seed a person chose could have been picked for what it gives: refused without a reason
+    (before anything is drawn), and flagged when given one."""
+    if source is not SeedSource.OPERATOR:
+        return
+    if not reason:
+        raise InputError("the seed is chosen by a person (--seed or the scenario's policy.seed), so whoever chose "
+                         "it could have picked it for the result it gives; a recorded draw with a chosen seed "
+                         "needs --reason, and the register flags it. Leave the seed out for a fresh one from "
+                         "the OS, or fix it in advance with `balancer commit`")
+    typer.echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
 
 
 def load(path: Path, variant: str | None = None, sets: list[str] | None = None):

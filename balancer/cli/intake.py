@@ -9,10 +9,10 @@ import typer
 
 from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, SetOption,
-                              VariantOption, command, console, load, say)
+                              VariantOption, chosen_seed, command, console, load, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_json, write_table
-from balancer.pipeline import Status, inputs_digest
+from balancer.pipeline import SeedSource, Status, inputs_digest
 from balancer.register import Register, current_operator, record_draw, register_location
 
 
@@ -38,6 +38,7 @@ def intake(
 
     sc = load(scenario, variant, set_)
     cases, name, sha = load_new_cases(new_cases, sc)
+    chosen_seed(SeedSource.OPERATOR if seed is not None else SeedSource.OS, reason)
     with Register(register_location(register)) as reg:
         drawn = reg.redraw_counts()  # a day drawn before needs a reason: refuse before anything is recorded
         again = [str(day) for day, batch in batches(cases) if inputs_digest(day_inputs(sc, name, day, batch)) in drawn]

@@ -14,7 +14,7 @@ from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOp
                               console, load, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_secret
-from balancer.pipeline import fresh_seed, inputs_digest
+from balancer.pipeline import SeedSource, fresh_seed, inputs_digest
 from balancer.register import (SALT_BYTES, Register, RegisterError, applied_settings, current_operator,
                                load_recorded, register_location, replay, seed_commitment, software_versions)
 
@@ -59,11 +59,12 @@ def history(
     with Register(register_location(register), create=False) as reg:
         records, counts = reg.history(scenario), reg.redraw_counts()
     table = Table(title=f"register {reg.location}")
-    for col in ("id", "time (UTC)", "kind", "scenario", "operator", "draws of these inputs", "re-draw of", "reason"):
+    for col in ("id", "time (UTC)", "kind", "scenario", "operator", "seed from", "draws of these inputs",
+                "re-draw of", "reason"):
         table.add_column(col)
     for r in records:
         draws = str(counts.get(r.inputs_sha256, 0))
-        table.add_row(str(r.id), r.created_at[:19], r.kind, r.scenario, r.operator, draws,
+        table.add_row(str(r.id), r.created_at[:19], r.kind, r.scenario, r.operator, _seed_from(r), draws,
                       ", ".join(map(str, r.redraw_of)), r.reason or "")
     console.print(table)
 
@@ -95,4 +96,16 @@ def verify(
         return Outcome.MISMATCH
     console.print(f"record {rec.id} verified: replaying seed {rec.seed} on these inputs gives the "
                   f"recorded result {rec.result_sha256}.")
+    if rec.seed_source == SeedSource.OPERATOR:
+        typer.echo(f"warning: record {rec.id}'s seed was chosen by a person, who could have picked it for this "
+                   f"result (reason given: {rec.reason})", err=True)
     return Outcome.DONE
+
+
+def _seed_from(record) -> str:
+    """The record's seed source, a chosen seed marked so that it stands out in the list."""
+    if record.kind != "draw":
+        return ""
+    if record.seed_source == SeedSource.OPERATOR:
+        return "CHOSEN by operator"
+    return record.seed_source or "(not recorded)"

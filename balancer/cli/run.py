@@ -11,10 +11,10 @@ import typer
 
 from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
-                              VariantOption, command, console, load, say)
+                              VariantOption, chosen_seed, command, console, load, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import FORMATS, write_outputs, write_table
-from balancer.pipeline import Status, solve
+from balancer.pipeline import SeedSource, Status, seed_source, solve
 from balancer.plan import probability_table
 from balancer.register import (RedrawWithoutReason, Register, current_operator, record_draw,
                                register_location)
@@ -68,16 +68,18 @@ def run(
     if (commitment is None) != (seed_file is None):
         raise InputError("--commitment and --seed-file go together: the seed file holds the committed seed")
     sc = load(scenario, variant, set_)
-    salt = None
+    salt, source = None, seed_source(sc, seed)
     if commitment is not None:
         seed, salt = _read_seed_file(seed_file, commitment)
-    result = solve(sc, seed=seed)
+        source = SeedSource.COMMITMENT
+    result = solve(sc, seed=seed, source=source)
     formats = ["csv", *(f.value for f in fmt or [])]
     show.findings(result.findings, quiet)
     if result.status is Status.INFEASIBLE:
         write_outputs(result, out, formats)
         say(Outcome.INFEASIBLE, f"diagnosis written to {out / 'summary.json'}")
         return Outcome.INFEASIBLE
+    chosen_seed(source, reason)  # before anything is recorded or written
     # Recorded first, written after: a crash in between leaves a recorded draw without files,
     # never files that claim a draw the register does not hold.
     with Register(register_location(register)) as reg:

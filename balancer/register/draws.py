@@ -62,7 +62,7 @@ def record_draw(register: Register, result: Result, *, operator: str, reason: st
         policy=sc.policy.model_dump(mode="json"), seed=result.seed, versions=software_versions(),
         result_sha256=result_digest(result.plan.assignments), metrics=headline(result.metrics),
         operator=operator, reason=reason, commitment_id=commitment_id, seed_salt=seed_salt,
-        applied=applied_settings(sc),
+        applied=applied_settings(sc), seed_source=result.seed_source.value,
     )
     return Recorded.of(rec, register.location)
 

@@ -56,7 +56,7 @@ SALT_BYTES = 16
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _JSON_FIELDS = ("inputs", "policy", "versions", "metrics", "redraw_of", "applied")
-_LATER_FIELDS = ("applied",)
+_LATER_FIELDS = ("applied", "seed_source")
 """Columns added after the first registers were written: hashed only when set, so the records
 written before they existed still verify, and added to an older table when it is opened."""
 
@@ -106,6 +106,7 @@ table = sa.Table(
     sa.Column("seed_commitment", sa.Text),
     sa.Column("seed_salt", sa.Text),
     sa.Column("applied", sa.Text),
+    sa.Column("seed_source", sa.Text),
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
 )
@@ -143,6 +144,9 @@ class Record:
     applied: dict | None = None
     """The named variant and dotted settings the scenario was loaded with (None: the file as
     written). Added after the first registers were written (see `_LATER_FIELDS`)."""
+    seed_source: str | None = None
+    """Who chose the seed: "os" (fresh at the draw), "commitment" (fixed before it) or "operator"
+    (a person: `--seed`, `policy.seed`). None only in records written before it was recorded."""
 
     def hashed_fields(self) -> dict:
         """Everything the hash covers: every field of `to_dict()` but `hash`."""
@@ -216,6 +220,7 @@ class Register:
         seed: int | None, versions: dict[str, str], result_sha256: str | None, metrics: dict,
         operator: str, reason: str | None = None, commitment_id: int | None = None,
         seed_salt: bytes | None = None, require_reason: bool = True, applied: dict | None = None,
+        seed_source: str | None = None,
     ) -> Record:
         """Record a draw. If the same inputs were drawn before, `redraw_of` lists those draws and,
         unless `require_reason` is False, a non-empty `reason` is required
@@ -244,7 +249,7 @@ class Register:
                 redraw_of=[r.id for r in earlier],
                 commitment_id=None if commitment_id is None else int(commitment_id),
                 seed_commitment=None, seed_salt=None if seed_salt is None else bytes(seed_salt).hex(),
-                applied=applied or None,
+                applied=applied or None, seed_source=seed_source,
             )
 
     def append_commitment(
