@@ -69,7 +69,10 @@ def test_design_is_a_distribution_per_class_within_the_band(problem):
     assert (d.units >= 0).all()
     target = leximin(problem).load
     band = (0.05 + 1e-6) * problem.capacity + 1e-6 * problem.class_weight.max() * problem.class_count.sum() / GRID
-    assert np.all(np.abs(fluid_load(problem, d) - target) <= band + 1e-5)
+    # units are whole 1/GRID items: each edge of p may round by less than one unit of its weight
+    rounding = np.bincount(problem.edge_staff, weights=problem.class_weight[problem.edge_class],
+                           minlength=problem.n_staff) / GRID
+    assert np.all(np.abs(fluid_load(problem, d) - target) <= band + rounding + 1e-5)
 
 
 @settings(max_examples=20, deadline=None)
