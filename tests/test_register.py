@@ -24,6 +24,7 @@ from balancer.register import (
     GENESIS, MissingRegister, RedrawWithoutReason, Record, Register, RegisterError, current_operator,
     result_digest, seed_commitment,
 )
+from balancer.register.store import table as register_table
 from tests.conftest import ROOT
 
 PG_URL = os.environ.get("BALANCER_TEST_POSTGRES")
@@ -94,9 +95,32 @@ def raw(url: str, *statements: str) -> None:
         with con:
             con.execute("DROP TRIGGER IF EXISTS draw_register_no_update")
             con.execute("DROP TRIGGER IF EXISTS draw_register_no_delete")
+            con.execute("DROP TRIGGER IF EXISTS draw_register_extends_head")
             for s in statements:
                 con.execute(s)
         con.close()
+
+
+def guarded(url: str, *statements: str) -> None:
+    """Run SQL on the register's database behind its back, with its triggers in place."""
+    engine = pg_engine(url) if is_pg(url) else sa.create_engine(f"sqlite:///{url}")
+    try:
+        with engine.begin() as conn:
+            for s in statements:
+                conn.exec_driver_sql(s)
+    finally:
+        engine.dispose()
+
+
+def triggers(url: str) -> set[str]:
+    engine = pg_engine(url) if is_pg(url) else sa.create_engine(f"sqlite:///{url}")
+    query = ("SELECT tgname FROM pg_trigger WHERE tgrelid = 'draw_register'::regclass AND NOT tgisinternal"
+             if is_pg(url) else "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    try:
+        with engine.connect() as conn:
+            return set(conn.exec_driver_sql(query).scalars())
+    finally:
+        engine.dispose()
 
 
 # -- records and the chain ---------------------------------------------------------------------
@@ -196,14 +220,61 @@ def test_the_table_refuses_updates_and_deletes(url):
     statements = ["UPDATE draw_register SET operator = 'mallory' WHERE id = 1", "DELETE FROM draw_register"]
     for s in statements:
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-            engine = pg_engine(url) if is_pg(url) else sa.create_engine(f"sqlite:///{url}")
-            try:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(s)
-            finally:
-                engine.dispose()
+            guarded(url, s)
     with Register(url) as reg:
         assert len(reg.history()) == 2 and reg.verify_chain().ok
+
+
+def copy_of(record_id: int, **changed: str) -> str:
+    """A SELECT of record `record_id` with some columns replaced by SQL expressions: a row to insert."""
+    columns = ", ".join(changed.get(c.name, c.name) for c in register_table.columns)
+    return f"SELECT {columns} FROM draw_register WHERE id = {record_id}"
+
+
+MALLORY = {"operator": "'mallory'"}
+INSERTS = {  # a row that does not extend the head (4) → the backend it is tried on, the refusal
+    "insert-or-replace": (f"INSERT OR REPLACE INTO draw_register {copy_of(2, **MALLORY)}", "sqlite", "extend the head"),
+    "replace-into": (f"REPLACE INTO draw_register {copy_of(2, **MALLORY)}", "sqlite", "extend the head"),
+    "on-conflict-do-update": (f"INSERT INTO draw_register {copy_of(2, **MALLORY)} "
+                              f"ON CONFLICT (id) DO UPDATE SET operator = EXCLUDED.operator", "postgresql", "append-only"),
+    "skipped-id": (f"INSERT INTO draw_register {copy_of(4, id='6', prev_hash='hash')}", None, "extend the head"),
+    "wrong-prev-hash": (f"INSERT INTO draw_register {copy_of(4, id='5')}", None, "extend the head"),
+}
+
+
+@pytest.mark.parametrize("kind", INSERTS)
+def test_the_table_refuses_inserts_that_do_not_extend_the_head(url, kind):
+    statement, backend, refusal = INSERTS[kind]
+    if backend not in (None, "postgresql" if is_pg(url) else "sqlite"):
+        pytest.skip(f"{kind} is {backend} SQL")
+    with Register(url) as reg:
+        before = fill(reg, 4)
+    with pytest.raises(sa.exc.DBAPIError, match=refusal):
+        guarded(url, statement)
+    with Register(url) as reg:
+        assert reg.history() == before and reg.verify_chain().ok
+        assert draw(reg, inputs="after").id == 5  # the register's own appends still extend the head
+
+
+def test_a_register_without_the_insert_guard_gains_it_when_opened_for_writing(url):
+    with Register(url) as reg:
+        before = fill(reg, 2)
+        everything = triggers(url)
+    assert "draw_register_extends_head" in everything
+    drop = ["DROP TRIGGER draw_register_extends_head ON draw_register", "DROP FUNCTION draw_register_extends_head()"] \
+        if is_pg(url) else ["DROP TRIGGER draw_register_extends_head"]
+    guarded(url, *drop)  # as an earlier version made it
+    with Register(url, create=False) as reg:  # reading changes nothing
+        assert reg.verify_chain().ok
+    assert triggers(url) == everything - {"draw_register_extends_head"}
+    with Register(url) as reg:
+        assert reg.verify_chain().ok and reg.history() == before
+    assert triggers(url) == everything
+    with pytest.raises(sa.exc.DBAPIError, match="extend the head"):
+        guarded(url, f"INSERT INTO draw_register {copy_of(2, id='4', prev_hash='hash')}")  # skips id 3
+    with Register(url) as reg:  # opened again: nothing more to add, appends go on
+        assert draw(reg, inputs="after").id == 3 and reg.verify_chain().ok
+    assert triggers(url) == everything
 
 
 # -- re-draws, history, commitments ---------------------------------------------------------------

@@ -17,8 +17,12 @@ records: publish the head's hash (`Register.head()`) to pin those too.
 Appends are serialised — SQLite `BEGIN IMMEDIATE`, PostgreSQL `LOCK TABLE … IN EXCLUSIVE MODE` —
 and read the head, check for earlier draws and insert in one transaction, so concurrent processes
 keep one consistent chain with contiguous ids, and a process killed at any point leaves either its
-whole record or none. Triggers refuse UPDATE, DELETE (and, in PostgreSQL, TRUNCATE) on the table;
-someone with the rights to drop them can still edit it, and that is what `verify_chain` detects.
+whole record or none. Triggers refuse UPDATE, DELETE (and, in PostgreSQL, TRUNCATE) on the table,
+and any INSERT that does not extend the head (its id the head's + 1, its `prev_hash` the head's
+hash): so SQLite's INSERT OR REPLACE and PostgreSQL's INSERT … ON CONFLICT DO UPDATE cannot rewrite a
+record either. A register made before a trigger existed gets it when opened with `create` (the
+default). Someone with the rights to drop them can still edit the table, and that is what
+`verify_chain` detects.
 
 A draw can be announced before it happens by a *commitment*: `seed_commitment(seed, salt)` is
 recorded first, the seed and salt are revealed with the draw, and anyone can check them against it.
@@ -385,21 +389,26 @@ class Register:
                                 f"commitment fixes one draw. Nothing was recorded.")
 
     def _create(self) -> None:
-        """Create the table (and its append-only triggers) once, under a lock, if missing; add the
-        columns of `_LATER_FIELDS` to a register written before they existed."""
+        """Create the table once, under a lock, if missing; add the columns of `_LATER_FIELDS` and
+        the append-only triggers a register written before they existed lacks."""
+        triggers = _SQLITE_TRIGGERS if self._sqlite else _PG_TRIGGERS
         with self._errors("open"):
             columns = self._columns()
-            if columns is None or not columns >= set(_LATER_FIELDS):
+            if columns is None or not columns >= set(_LATER_FIELDS) or not self._triggers() >= set(triggers):
                 with self._locked_schema() as conn:
                     if not sa.inspect(conn).has_table(TABLE):
                         metadata.create_all(conn)
-                        for statement in (_SQLITE_TRIGGERS if self._sqlite else _PG_TRIGGERS):
-                            conn.exec_driver_sql(statement)
                     present = {c["name"] for c in sa.inspect(conn).get_columns(TABLE)}
-                    name = conn.dialect.identifier_preparer.format_table(table)
-                    for later in _LATER_FIELDS:
-                        if later not in present and _ORIGINAL_COLUMNS <= present:
-                            conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {later} TEXT")
+                    if _ORIGINAL_COLUMNS <= present:  # never alter a table that is not a register
+                        name = conn.dialect.identifier_preparer.format_table(table)
+                        for later in _LATER_FIELDS:
+                            if later not in present:
+                                conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {later} TEXT")
+                        have = self._triggers(conn)
+                        for trigger, statements in triggers.items():
+                            if trigger not in have:
+                                for statement in statements:
+                                    conn.exec_driver_sql(statement)
                 columns = self._columns()
         if missing := [c.name for c in table.columns if c.name not in columns]:
             raise RegisterError(f"{self.location} has a table '{TABLE}' that is not a draw register "
@@ -411,6 +420,15 @@ class Register:
             if not inspector.has_table(TABLE):
                 return None
             return {c["name"] for c in inspector.get_columns(TABLE)}
+
+    def _triggers(self, conn: Connection | None = None) -> set[str]:
+        """Names of the triggers on the table (none if there is no table)."""
+        if conn is None:
+            with self._engine.connect() as conn:
+                return self._triggers(conn)
+        query = ("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t" if self._sqlite
+                 else "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(:t) AND NOT tgisinternal")
+        return set(conn.execute(sa.text(query), {"t": TABLE}).scalars())
 
     @contextmanager
     def _locked_schema(self) -> Iterator[Connection]:
@@ -488,18 +506,43 @@ def canonical_json(value: Any) -> bytes:
 # -- helpers -------------------------------------------------------------------------------------
 
 _PG_CREATE_LOCK = 0x62616C616E636572  # "balancer": serialises creating the table
-_SQLITE_TRIGGERS = [
-    f"CREATE TRIGGER {TABLE}_no_update BEFORE UPDATE ON {TABLE} "
-    f"BEGIN SELECT RAISE(ABORT, 'the draw register is append-only'); END",
-    f"CREATE TRIGGER {TABLE}_no_delete BEFORE DELETE ON {TABLE} "
-    f"BEGIN SELECT RAISE(ABORT, 'the draw register is append-only'); END",
-]
-_PG_TRIGGERS = [
-    f"CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-    f"$$ BEGIN RAISE EXCEPTION 'the draw register is append-only'; END $$",
-    f"CREATE TRIGGER {TABLE}_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON {TABLE} "
-    f"FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only()",
-]
+_APPEND_ONLY = "the draw register is append-only"
+_NOT_HEAD = (f"{_APPEND_ONLY}: the row does not extend the head "
+             f"(a new row has the id after the head and the head hash as prev_hash)")
+_SQLITE_TRIGGERS = {  # name → statements creating it: a register lacking one gets it when opened
+    f"{TABLE}_no_update": [
+        f"CREATE TRIGGER {TABLE}_no_update BEFORE UPDATE ON {TABLE} "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"],
+    f"{TABLE}_no_delete": [
+        f"CREATE TRIGGER {TABLE}_no_delete BEFORE DELETE ON {TABLE} "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"],
+    # Fires for INSERT OR REPLACE too, before the conflicting row is deleted: an existing id is
+    # never the head's + 1, so a replacement is refused (the delete trigger alone would not fire).
+    f"{TABLE}_extends_head": [
+        f"CREATE TRIGGER {TABLE}_extends_head BEFORE INSERT ON {TABLE} "
+        f"WHEN NEW.id IS NOT (SELECT coalesce(max(id), 0) + 1 FROM {TABLE}) "
+        f"OR NEW.prev_hash IS NOT coalesce((SELECT hash FROM {TABLE} ORDER BY id DESC LIMIT 1), '{GENESIS}') "
+        f"BEGIN SELECT RAISE(ABORT, '{_NOT_HEAD}'); END"],
+}
+_PG_TRIGGERS = {
+    # A statement-level UPDATE trigger also fires for INSERT … ON CONFLICT DO UPDATE.
+    f"{TABLE}_no_change": [
+        f"CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$",
+        f"CREATE TRIGGER {TABLE}_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON {TABLE} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only()"],
+    # The head is read from the trigger's own table (TG_TABLE_SCHEMA), whatever the search_path.
+    f"{TABLE}_extends_head": [
+        f"CREATE OR REPLACE FUNCTION {TABLE}_extends_head() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"DECLARE head_id integer; head_hash text; BEGIN "
+        f"EXECUTE 'SELECT id, hash FROM ' || quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME) "
+        f"|| ' ORDER BY id DESC LIMIT 1' INTO head_id, head_hash; "
+        f"IF NEW.id IS DISTINCT FROM coalesce(head_id, 0) + 1 "
+        f"OR NEW.prev_hash IS DISTINCT FROM coalesce(head_hash, '{GENESIS}') THEN "
+        f"RAISE EXCEPTION '{_NOT_HEAD}'; END IF; RETURN NEW; END $$",
+        f"CREATE TRIGGER {TABLE}_extends_head BEFORE INSERT ON {TABLE} "
+        f"FOR EACH ROW EXECUTE FUNCTION {TABLE}_extends_head()"],
+}
 
 
 def _url(url_or_path: str | Path, create: bool = True) -> URL:
