@@ -24,6 +24,8 @@ def balancer_imports(path) -> set[str]:
 
 def test_the_register_store_imports_nothing_of_the_pipeline():
     assert balancer_imports(ROOT / "balancer" / "register" / "store.py") == {"balancer.errors"}
+    checkpoint = ROOT / "balancer" / "register" / "checkpoint.py"
+    assert balancer_imports(checkpoint) == {"balancer.errors", "balancer.register.store"}
 
 
 def test_checks_rebalancing_and_plan_read_the_problem_not_the_scenario():

@@ -1,4 +1,4 @@
-"""`commit`, `history` and `verify`: the draw register from the command line."""
+"""`commit`, `history`, `verify`, `keygen` and `checkpoint`: the draw register from the command line."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from balancer.io import write_secret
 from balancer.pipeline import SeedSource, fresh_seed, inputs_digest
 from balancer.register import (SALT_BYTES, Register, RegisterError, applied_settings, current_operator,
                                load_recorded, register_location, replay, seed_commitment, software_versions)
+from balancer.register.checkpoint import make_key, read_checkpoint, sign_checkpoint, verify_checkpoint
+
+KeyOption = Annotated[Path, typer.Option("--key", help="The Ed25519 signing key (PEM; `balancer keygen`).")]
 
 
 @command()
@@ -74,17 +77,37 @@ def verify(
     record_id: Annotated[Optional[int], typer.Argument(help="The draw to replay.")] = None,
     inputs: Annotated[Optional[Path], typer.Option(help="The scenario the draw was made from.")] = None,
     chain: Annotated[bool, typer.Option("--chain", help="Check the whole hash chain instead.")] = False,
+    checkpoint: Annotated[Optional[list[Path]], typer.Option(
+        help="With --chain: a signed checkpoint the register must still extend (repeatable).")] = None,
+    public_key: Annotated[Optional[Path], typer.Option(
+        help="The public key (KEY.pub) the checkpoints were signed with.")] = None,
     register: RegisterOption = None,
 ) -> Outcome:
     """Replay a recorded draw from its seed and inputs (with the variant and settings it records)
-    and compare results, or check the chain. Exit 0 when it holds, 1 when it does not."""
+    and compare results, or check the chain (and that it extends signed checkpoints). Exit 0 when
+    it holds, 1 when it does not."""
     if chain == (record_id is not None) or (record_id is not None and inputs is None):
         raise InputError("give either --chain, or a RECORD_ID with --inputs SCENARIO")
+    if (checkpoint and not chain) or bool(checkpoint) != (public_key is not None):
+        raise InputError("--checkpoint FILE goes with --chain and --public-key FILE, and --public-key with --checkpoint")
+    checkpoints = [(path, read_checkpoint(_read_text(path), file=path)) for path in checkpoint or []]
     with Register(register_location(register), create=False) as reg:
         if chain:
             report = reg.verify_chain()
             console.print(str(report))
-            return Outcome.DONE if report.ok else Outcome.MISMATCH
+            holds = report.ok
+            for path, cp in checkpoints:
+                problems = verify_checkpoint(reg, cp, public_key, chain=report)
+                for p in problems:
+                    say(Outcome.MISMATCH, f"checkpoint {path} (size {cp.size}, {cp.time}): {p}")
+                if not problems:
+                    console.print(f"checkpoint {path} holds: the register extends its {cp.size} "
+                                  f"record{'s' * (cp.size != 1)} signed at {cp.time}")
+                if cp.origin != reg.location:
+                    typer.echo(f"note: checkpoint {path} was made of {cp.origin}, this register is "
+                               f"{reg.location} (a copy or a move?)", err=True)
+                holds = holds and not problems
+            return Outcome.DONE if holds else Outcome.MISMATCH
         try:
             rec = reg.get(record_id)
         except RegisterError as e:
@@ -100,6 +123,45 @@ def verify(
         typer.echo(f"warning: record {rec.id}'s seed was chosen by a person, who could have picked it for this "
                    f"result (reason given: {rec.reason})", err=True)
     return Outcome.DONE
+
+
+@command()
+def keygen(key: KeyOption) -> None:
+    """Create the office's checkpoint signing key (0600, never overwritten) and KEY.pub beside it.
+    Keep the key off the database server: whoever holds it can sign a rewritten register."""
+    kid = make_key(key)
+    console.print(f"signing key {kid} written to {key} (keep it off the database server); "
+                  f"give {key}.pub to whoever checks the checkpoints")
+
+
+@command()
+def checkpoint(
+    key: KeyOption,
+    register: RegisterOption = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Also write the checkpoint to this new file (never over an earlier one).")] = None,
+) -> None:
+    """Sign the register's size and head hash now and print the checkpoint: send it outside (a
+    court registry, an auditor, a public page); `verify --chain --checkpoint` later proves the
+    register still extends it."""
+    with Register(register_location(register), create=False) as reg:
+        text = sign_checkpoint(reg, key)
+    if out is not None:
+        try:
+            with open(out, "x", encoding="utf-8") as f:
+                f.write(text)
+        except FileExistsError:
+            raise InputError(f"{out} exists already: a checkpoint once written is kept as it is") from None
+        except OSError as e:
+            raise InputError(f"cannot write the checkpoint: {e.strerror or e}", file=out) from None
+    typer.echo(text, nl=False)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read it: {getattr(e, 'strerror', None) or e}", file=path) from None
 
 
 def _seed_from(record) -> str:

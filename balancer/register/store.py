@@ -12,7 +12,8 @@ where the canonical JSON has sorted keys, no whitespace, UTF-8 text and no NaN/I
 floats are stored as the strings "nan", "inf", "-inf"); the first record's `prev_hash` is 64 zeros.
 `verify_chain` recomputes every hash and link in id order, so an edited, deleted, inserted or
 reordered record is found and named. What a chain cannot show on its own is the loss of its newest
-records: publish the head's hash (`Register.head()`) to pin those too.
+records, or a rewrite by someone who recomputes every later hash: a signed checkpoint of the size
+and head's hash (`balancer.register.checkpoint`), published outside, pins those too.
 
 Appends are serialised — SQLite `BEGIN IMMEDIATE`, PostgreSQL `LOCK TABLE … IN EXCLUSIVE MODE` —
 and read the head, check for earlier draws and insert in one transaction, so concurrent processes
