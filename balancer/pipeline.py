@@ -105,6 +105,7 @@ class Result:
             "description": sc.description,
             "inputs": sc.inputs,
             "inputs_sha256": inputs_digest(sc.inputs),
+            "canonical_sha256": sc.canonical_sha256,
             "seed": self.seed,
             "seed_source": self.seed_source.value,
             "version": package_version(),
@@ -154,7 +155,9 @@ def package_version() -> str:
 
 
 def inputs_digest(inputs: dict[str, str]) -> str:
-    """One SHA-256 over every input file's own hash (name-sorted)."""
+    """One SHA-256 over every input file's own hash (name-sorted): these files, byte for byte. Not
+    what re-draws are recognised by: a renamed or reformatted file changes it (that key is
+    `Scenario.canonical_sha256`)."""
     return hashlib.sha256(json.dumps(sorted(inputs.items())).encode()).hexdigest()
 
 
