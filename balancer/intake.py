@@ -155,6 +155,6 @@ def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256
             intake.days.append(Day(day, cases, result))
             break
         intake.days.append(Day(day, cases, result, on_day(result, key) if on_day is not None else None))
-        drawn = result.plan.assignments.set_index("case_id")["staff_id"]  # in id order, not all_cases'
+        drawn = result.plan.assignments.set_index("case_id")["staff_id"]
         held = all_cases.assign(assigned_to=drawn.reindex(all_cases["id"]).to_numpy(dtype=object))
     return intake

@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from importlib.metadata import version
 
@@ -217,8 +217,27 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
         if hold.any:
             result.plan, result.moves, result.rebalance = rebalanced_plan(
                 problem, hold, released, result.selection, result.balance, result.plan, policy.moves)
+    result.plan, result.moves = in_file_order(scenario, result.plan, result.moves)
     result.status = Status.DONE
     return result
+
+
+def in_file_order(scenario: Scenario, plan: Plan, moves: pd.DataFrame | None) -> tuple[Plan, pd.DataFrame | None]:
+    """The plan's tables with their rows in the scenario's order. The problem is compiled in id order
+    (so that the draw does not depend on row order), but people read the outputs next to their files."""
+    cases, staff = scenario.cases["id"], scenario.staff["id"]
+    a, s = plan.assignments, plan.staff
+    def same(rows: pd.Series, ids: pd.Series) -> bool:
+        return np.array_equal(rows.to_numpy(dtype=object), ids.to_numpy(dtype=object))
+
+    if same(a["case_id"], cases) and same(s["staff_id"], staff):  # files in id order: nothing to do
+        return plan, moves
+    a = a.iloc[pd.Index(a["case_id"]).get_indexer(cases)].reset_index(drop=True)
+    s = s.iloc[pd.Index(s["staff_id"]).get_indexer(staff)].reset_index(drop=True)
+    if moves is not None:
+        moves = moves.iloc[np.argsort(pd.Index(cases).get_indexer(moves["case_id"]), kind="stable")]
+        moves = moves.reset_index(drop=True)
+    return replace(plan, assignments=a, staff=s), moves
 
 
 @contextmanager

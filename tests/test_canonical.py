@@ -258,6 +258,10 @@ def test_the_same_seed_on_shuffled_rows_draws_the_same_assignment(path):
     first = drawn(sc, 7)
     for k in range(2):
         assert drawn(shuffled(sc, k), 7) == first  # the same pairs and the same probabilities
+    again = shuffled(sc, 0)
+    plan = balancer.solve(again, seed=7).plan  # the tables still follow the files' order
+    assert plan.assignments["case_id"].tolist() == again.cases["id"].tolist()
+    assert plan.staff["staff_id"].tolist() == again.staff["id"].tolist()
 
 
 def test_a_generated_scenario_with_shuffled_tables_draws_the_same_assignment(tmp_path):
