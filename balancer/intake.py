@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, package_version, SeedSource, solve
-from balancer.scenario import Moves, Scenario
+from balancer.scenario import Moves, Policy, Scenario
+from balancer.scenario.canonical import batch_digest
 
 if TYPE_CHECKING:
     from balancer.register import Recorded
@@ -83,7 +84,8 @@ class Intake:
         sc = self.scenario
         return {
             "scenario": sc.name, "new_cases": self.file, "new_cases_sha256": self.sha256,
-            "inputs": sc.inputs, "inputs_sha256": inputs_digest(sc.inputs), "version": package_version(),
+            "inputs": sc.inputs, "inputs_sha256": inputs_digest(sc.inputs), "canonical_sha256": sc.canonical_sha256,
+            "version": package_version(),
             "status": self.status.value, "policy": sc.policy.model_dump(mode="json"), "applied": sc.applied(),
             "days": [{**row, "date": str(row["date"]) if row["date"] else None}
                      for row in self.days_table().to_dict("records")],
@@ -103,9 +105,25 @@ def batches(new_cases: pd.DataFrame) -> list[tuple[date | None, pd.DataFrame]]:
 
 
 def day_inputs(scenario: Scenario, file: str, day: date | None, cases: pd.DataFrame) -> dict[str, str]:
-    """The scenario's input hashes plus one for the day's batch, so a day drawn twice is a re-draw."""
+    """The scenario's input hashes plus one for the day's batch: what a day's record lists for
+    people (re-draws are recognised by `day_digests`)."""
     text = cases.astype(str).to_csv(index=False).encode()
     return {**scenario.inputs, f"{file}#{day or 'undated'}": hashlib.sha256(text).hexdigest()}
+
+
+def day_digests(scenario: Scenario, days: list[tuple[date | None, pd.DataFrame]]) -> list[str]:
+    """The key each day's draw is recorded under, by which the register recognises a re-draw: the
+    day's new cases (canonical rows: not the file's name, bytes or row order, nor the date) drawn
+    against the scenario as loaded, with intake's policy (`batch_digest`). Cases held at the start
+    are in it; the draws of earlier days are not, so a day drawn again is caught however the
+    earlier days went (or whether they are in the file at all)."""
+    base = replace(scenario, policy=intake_policy(scenario))
+    return [batch_digest(base, cases) for _, cases in days]
+
+
+def intake_policy(scenario: Scenario) -> Policy:
+    """Every day's policy: the scenario's, with no held case moved for balance."""
+    return scenario.policy.model_copy(update={"moves": Moves(max=0)})
 
 
 def day_seeds(seed: int | None, n: int) -> list[int]:
@@ -119,21 +137,24 @@ def day_seeds(seed: int | None, n: int) -> list[int]:
 def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256: str,
                seed: int | None = None, on_day=None) -> Intake:
     """Allocate the batches day by day; stops at the first day the checks find impossible.
-    `on_day(result)` is called after each day's draw, before the next: the CLI records the draw there
-    and returns where (`Recorded`), which the day keeps."""
+    `on_day(result, key)` is called after each day's draw, before the next, with the key the day is
+    recorded under (`day_digests`): the CLI records the draw there and returns where (`Recorded`),
+    which the day keeps."""
     held = scenario.cases.copy()
-    policy = scenario.policy.model_copy(update={"moves": Moves(max=0)})
+    policy = intake_policy(scenario)
     days = batches(new_cases)
+    keys = day_digests(scenario, days) if on_day is not None else [None] * len(days)
     intake = Intake(scenario, file, sha256, [])
     # the days' seeds are the OS's, or derived from one a person gave (then every day's is theirs)
     source = SeedSource.OPERATOR if seed is not None else SeedSource.OS
-    for (day, cases), s in zip(days, day_seeds(seed, len(days))):
+    for (day, cases), s, key in zip(days, day_seeds(seed, len(days)), keys):
         all_cases = pd.concat([held, cases.assign(assigned_to=None)], ignore_index=True)
         sc = replace(scenario, cases=all_cases, policy=policy, inputs=day_inputs(scenario, file, day, cases))
         result = solve(sc, seed=s, incremental=True, source=source)
         if result.status is not Status.DONE:
             intake.days.append(Day(day, cases, result))
             break
-        intake.days.append(Day(day, cases, result, on_day(result) if on_day is not None else None))
-        held = all_cases.assign(assigned_to=result.plan.assignments["staff_id"].to_numpy(dtype=object))
+        intake.days.append(Day(day, cases, result, on_day(result, key) if on_day is not None else None))
+        drawn = result.plan.assignments.set_index("case_id")["staff_id"]
+        held = all_cases.assign(assigned_to=drawn.reindex(all_cases["id"]).to_numpy(dtype=object))
     return intake

@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from importlib.metadata import version
 
@@ -105,6 +105,7 @@ class Result:
             "description": sc.description,
             "inputs": sc.inputs,
             "inputs_sha256": inputs_digest(sc.inputs),
+            "canonical_sha256": sc.canonical_sha256,
             "seed": self.seed,
             "seed_source": self.seed_source.value,
             "version": package_version(),
@@ -154,7 +155,9 @@ def package_version() -> str:
 
 
 def inputs_digest(inputs: dict[str, str]) -> str:
-    """One SHA-256 over every input file's own hash (name-sorted)."""
+    """One SHA-256 over every input file's own hash (name-sorted): these files, byte for byte. Not
+    what re-draws are recognised by: a renamed or reformatted file changes it (that key is
+    `Scenario.canonical_sha256`)."""
     return hashlib.sha256(json.dumps(sorted(inputs.items())).encode()).hexdigest()
 
 
@@ -214,8 +217,27 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
         if hold.any:
             result.plan, result.moves, result.rebalance = rebalanced_plan(
                 problem, hold, released, result.selection, result.balance, result.plan, policy.moves)
+    result.plan, result.moves = in_file_order(scenario, result.plan, result.moves)
     result.status = Status.DONE
     return result
+
+
+def in_file_order(scenario: Scenario, plan: Plan, moves: pd.DataFrame | None) -> tuple[Plan, pd.DataFrame | None]:
+    """The plan's tables with their rows in the scenario's order. The problem is compiled in id order
+    (so that the draw does not depend on row order), but people read the outputs next to their files."""
+    cases, staff = scenario.cases["id"], scenario.staff["id"]
+    a, s = plan.assignments, plan.staff
+    def same(rows: pd.Series, ids: pd.Series) -> bool:
+        return np.array_equal(rows.to_numpy(dtype=object), ids.to_numpy(dtype=object))
+
+    if same(a["case_id"], cases) and same(s["staff_id"], staff):  # files in id order: nothing to do
+        return plan, moves
+    a = a.iloc[pd.Index(a["case_id"]).get_indexer(cases)].reset_index(drop=True)
+    s = s.iloc[pd.Index(s["staff_id"]).get_indexer(staff)].reset_index(drop=True)
+    if moves is not None:
+        moves = moves.iloc[np.argsort(pd.Index(cases).get_indexer(moves["case_id"]), kind="stable")]
+        moves = moves.reset_index(drop=True)
+    return replace(plan, assignments=a, staff=s), moves
 
 
 @contextmanager

@@ -8,7 +8,7 @@ case × prosecutor pairs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,8 @@ import scipy.sparse as sp
 
 from balancer.errors import InputError
 from balancer.scenario import Scenario
-
-DAYS_PER_YEAR = 365
+from balancer.scenario.capacity import DAYS_PER_YEAR, staff_capacity  # noqa: F401 - re-exported
+from balancer.scenario.canonical import id_order
 
 POOL_MIN_STAFF = 64
 """Classes with more eligible prosecutors than this keep their conflicted cases *pooled*.
@@ -40,7 +40,7 @@ class Problem:
     and plans read only these arrays, never the scenario."""
 
     staff_ids: np.ndarray
-    """(P,) staff ids, in scenario order."""
+    """(P,) staff ids, sorted (code-point order; see `compile_problem`)."""
     capacity: np.ndarray
     """(P,) hours available in the period (0 for someone away the whole period)."""
     base_load: np.ndarray
@@ -58,7 +58,7 @@ class Problem:
     """(T, P) bool: may take a case of the type: holds its specialisation, has its minimum grade
     and has time in the period (before groups and exclusions; see `type_eligibility`)."""
     case_ids: np.ndarray
-    """(N,) case ids, in scenario order."""
+    """(N,) case ids, sorted (code-point order; see `compile_problem`)."""
     case_type: np.ndarray
     """(N,) case type id of each case."""
     case_weight: np.ndarray
@@ -183,12 +183,16 @@ def pooled_rows(problem: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
 def compile_problem(scenario: Scenario, *, allow_empty: bool = False) -> Problem:
     """Turn a scenario into capacity/base-load vectors and case classes with their eligible staff.
 
-    `allow_empty`: a problem with no cases is fine (a rebalance where nothing needs drawing)."""
+    Staff and cases are put in id order first (code-point order, `id_order`), so that nothing after
+    this depends on the order of the rows in the files: the same inputs and seed give the same draw
+    however the rows are shuffled. `allow_empty`: a problem with no cases is fine (a rebalance where
+    nothing needs drawing)."""
     if scenario.cases.empty and not allow_empty:
         raise InputError(
             "the scenario has no cases to allocate (a `caseload` alone is for staffing models)",
             file=scenario.path, field="cases", expected="a `cases` list or table with at least one case",
         )
+    scenario = _in_id_order(scenario)
     capacity = staff_capacity(scenario)
     eligible, specialists = _type_rules(scenario, capacity)
     staff = scenario.staff
@@ -216,42 +220,24 @@ def compile_problem(scenario: Scenario, *, allow_empty: bool = False) -> Problem
     )
 
 
+def _in_id_order(scenario: Scenario) -> Scenario:
+    """The scenario with its staff and case rows sorted by id (itself when they already are)."""
+    staff_order, case_order = id_order(scenario.staff["id"]), id_order(scenario.cases["id"])
+    if staff_order is None and case_order is None:
+        return scenario
+    rows = {}
+    for name, order in (("staff", staff_order), ("cases", case_order)):
+        if order is not None:
+            rows[name] = getattr(scenario, name).iloc[order].reset_index(drop=True)
+    return replace(scenario, **rows)
+
+
 def _compile(**given: np.ndarray) -> Problem:
     """Items, classes and edges of the given fields (`GIVEN_FIELDS`): the one compilation path,
     for a scenario (`compile_problem`) and for a part of a problem (`Problem.restrict`)."""
     type_idx = pd.Index(given["type_ids"]).get_indexer(given["case_type"])
     items = _items(given, type_idx)
     return Problem(**given, **_classes(given, items))
-
-
-def staff_capacity(scenario: Scenario) -> np.ndarray:
-    """Hours each prosecutor has in the period, with unavailability prorated.
-
-    `capacity_hours` is taken as given for the period; `fte` is prorated from the model's year
-    value (`hours_per_fte`) by the period's length in days.
-    """
-    staff = scenario.staff
-    period = scenario.period
-    share_of_year = period.days / DAYS_PER_YEAR if period is not None else 1.0
-    from_fte = staff["fte"].to_numpy(np.float64) * scenario.model.hours_per_fte * share_of_year
-    capacity = np.where(staff["capacity_hours"].notna(), staff["capacity_hours"], from_fte)
-    capacity = capacity.astype(np.float64)
-    if period is not None:
-        away = staff["unavailable"].map(len).to_numpy() > 0
-        for p in np.flatnonzero(away):
-            capacity[p] *= 1.0 - _days_away(staff["unavailable"].iat[p], period) / period.days
-    return capacity
-
-
-def _days_away(spans, period) -> int:
-    """Days of the period covered by the union of the (from, to) spans, both ends included."""
-    days = np.zeros(period.days, dtype=bool)
-    for start, end in spans:
-        lo = max((start - period.start).days, 0)
-        hi = min((end - period.start).days, period.days - 1)
-        if lo <= hi:
-            days[lo : hi + 1] = True
-    return int(days.sum())
 
 
 def type_eligibility(scenario: Scenario, capacity: np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ def test_verify_replays_a_draw_and_notices_changed_inputs(tmp_path):
     edited.write_text(DEMO.read_text().replace("../models/demo.yaml", str(ROOT / "models" / "demo.yaml"))
                       .replace("D25-040", "D25-999"))
     done = cli("verify", 1, "--inputs", edited, "--register", register)
-    assert done.returncode == 1 and "input files differ" in done.stderr
+    assert done.returncode == 1 and "inputs differ from the recorded ones" in done.stderr
 
     assert cli("verify", "--chain", "--register", register).returncode == 0
     with sqlite3.connect(register) as db:  # tamper behind the register's back

@@ -12,7 +12,7 @@ from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOp
                               VariantOption, chosen_seed, command, console, load, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_json, write_table
-from balancer.pipeline import SeedSource, Status, inputs_digest
+from balancer.pipeline import SeedSource, Status
 from balancer.register import Register, current_operator, record_draw, register_location
 
 
@@ -33,7 +33,7 @@ def intake(
 ) -> Outcome:
     """Allocate new cases day by day against current loads, with the same balance and lottery;
     every day's draw is recorded in the register."""
-    from balancer.intake import batches, day_inputs, run_intake
+    from balancer.intake import batches, day_digests, run_intake
     from balancer.scenario import load_new_cases
 
     sc = load(scenario, variant, set_)
@@ -41,12 +41,14 @@ def intake(
     chosen_seed(SeedSource.OPERATOR if seed is not None else SeedSource.OS, reason)
     with Register(register_location(register)) as reg:
         drawn = reg.redraw_counts()  # a day drawn before needs a reason: refuse before anything is recorded
-        again = [str(day) for day, batch in batches(cases) if inputs_digest(day_inputs(sc, name, day, batch)) in drawn]
+        days = batches(cases)
+        again = [str(day) for (day, _), key in zip(days, day_digests(sc, days)) if key in drawn]
         if again and not reason:
             raise InputError(f"these days were drawn before: {', '.join(again)}. Use --reason")
         who = operator or current_operator()
         result = run_intake(sc, cases, file=name, sha256=sha, seed=seed,
-                            on_day=lambda day: record_draw(reg, day, operator=who, reason=reason))
+                            on_day=lambda day, key: record_draw(reg, day, operator=who, reason=reason,
+                                                              inputs_sha256=key))
     if result.days:
         show.findings(result.days[-1].result.findings, quiet)
     tables = {"assignments": result.assignments(), "days": result.days_table()}

@@ -14,7 +14,7 @@ from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOp
                               console, load, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_secret
-from balancer.pipeline import SeedSource, fresh_seed, inputs_digest
+from balancer.pipeline import SeedSource, fresh_seed
 from balancer.register import (SALT_BYTES, Register, RegisterError, applied_settings, current_operator,
                                load_recorded, register_location, replay, seed_commitment, software_versions)
 from balancer.register.checkpoint import make_key, read_checkpoint, sign_checkpoint, verify_checkpoint
@@ -39,7 +39,7 @@ def commit(
     seed, salt = fresh_seed(), secrets.token_bytes(SALT_BYTES)
     with Register(register_location(register)) as reg:
         rec = reg.append_commitment(
-            scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
+            scenario=sc.name, inputs=sc.inputs, inputs_sha256=sc.canonical_sha256,
             policy=sc.policy.model_dump(mode="json"), seed_commitment=seed_commitment(seed, salt),
             versions=software_versions(), operator=operator or current_operator(), applied=applied_settings(sc))
     secret = json.dumps({"commitment": rec.id, "seed": seed, "salt": salt.hex()}) + "\n"

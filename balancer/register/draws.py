@@ -53,12 +53,18 @@ def applied_settings(scenario: Scenario) -> dict | None:
 
 
 def record_draw(register: Register, result: Result, *, operator: str, reason: str | None = None,
-                commitment_id: int | None = None, seed_salt: bytes | None = None) -> Recorded:
+                commitment_id: int | None = None, seed_salt: bytes | None = None,
+                inputs_sha256: str | None = None) -> Recorded:
     """Append the draw of a solved run to the register; returns where it was recorded (for
-    `summary.json`: `write_outputs(..., record=...)`)."""
+    `summary.json`: `write_outputs(..., record=...)`).
+
+    The record's `inputs_sha256`, by which the register recognises a re-draw (and a commitment its
+    draw), is the scenario's canonical digest (`Scenario.canonical_sha256`: what the draw depends
+    on, not the files' names or bytes), unless `inputs_sha256` gives another key (daily intake:
+    `balancer.intake.day_digests`). `inputs` still lists every file's own SHA-256, for people."""
     sc = result.scenario
     rec = register.append_draw(
-        scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_digest(sc.inputs),
+        scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_sha256 or sc.canonical_sha256,
         policy=sc.policy.model_dump(mode="json"), seed=result.seed, versions=software_versions(),
         result_sha256=result_digest(result.plan.assignments), metrics=headline(result.metrics),
         operator=operator, reason=reason, commitment_id=commitment_id, seed_salt=seed_salt,
@@ -72,8 +78,13 @@ def replay(rec: Record, sc: Scenario) -> list[str]:
     if rec.kind != "draw":
         return [f"record {rec.id} is a {rec.kind}, not a draw"]
     changed = sorted(k for k in set(rec.inputs) | set(sc.inputs) if rec.inputs.get(k) != sc.inputs.get(k))
-    if changed:
-        return [f"input files differ from the recorded ones: {', '.join(changed)}"]
+    if rec.inputs_sha256 == inputs_digest(rec.inputs):  # recorded before canonical digests: by the files
+        if changed:
+            return [f"input files differ from the recorded ones: {', '.join(changed)}"]
+    elif rec.inputs_sha256 != sc.canonical_sha256:  # renamed or reformatted files are the same inputs
+        files = f" (files that differ: {', '.join(changed)})" if changed else ""
+        return [f"the inputs differ from the recorded ones: canonical digest {sc.canonical_sha256}, the record "
+                f"says {rec.inputs_sha256}{files}"]
     if sc.policy.model_dump(mode="json") != rec.policy:
         return ["the policy differs from the recorded one"]
     result = solve(sc, seed=rec.seed)

@@ -8,6 +8,7 @@ documentation shows. Unknown keys are errors (`extra="forbid"`), so a typo is re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from balancer.scenario.canonical import canonical_digest
 from balancer.scenario.messages import _A_DATE, _listing
 
 __all__ = ["CaseType", "Moves", "Period", "Policy", "Scenario", "WorkloadModel"]
@@ -274,6 +276,14 @@ class Scenario:
     settings: dict[str, Any] = field(default_factory=dict)
     """Dotted settings applied to the file as written, each key's effective value as validated
     (JSON-able): the variant's overrides first, then explicit settings. Empty: none."""
+
+    @cached_property
+    def canonical_sha256(self) -> str:
+        """SHA-256 of what a draw of this scenario depends on, whatever the files' names, bytes and row
+        order (`balancer.scenario.canonical`): the key the register recognises a re-draw by. Computed
+        on first use and kept: change a scenario with `dataclasses.replace` or `apply_settings`
+        (a new one), never in place."""
+        return canonical_digest(self)
 
     def applied(self) -> dict[str, Any]:
         """What was applied to the file as written, for summary.json: `{"variant": …, "settings": {…}}`."""
