@@ -220,6 +220,7 @@ def check(scenario: Path, assignments: Path, reported_max: float | None) -> str:
     import pandas as pd
     import yaml
     from baseline import load_instance
+    from run import assignment_problems
 
     try:
         inst = load_instance(scenario)
@@ -244,15 +245,7 @@ def check(scenario: Path, assignments: Path, reported_max: float | None) -> str:
         sidx = pd.Index(inst.staff_ids).get_indexer(a["staff_id"])
         if (cidx < 0).any() or (sidx < 0).any():
             return "unknown ids"
-        problems = []
-        if not np.array_equal(np.sort(cidx), np.arange(inst.n_cases)):
-            problems.append("not every case exactly once")
-        if not inst.type_eligible[inst.case_type[cidx], sidx].all():
-            problems.append("ineligible staff")
-        if inst.excl_case.size and np.isin(cidx.astype(np.int64) * inst.n_staff + sidx,
-                                           inst.excl_case * inst.n_staff + inst.excl_staff).any():
-            problems.append("excluded staff")
-        load = inst.base_load + np.bincount(sidx, weights=inst.case_weight[cidx], minlength=inst.n_staff)
+        problems, load = assignment_problems(inst, cidx, sidx)
         on = capacity > 0
         umax = float((load[on] / capacity[on]).max())
         if reported_max is not None and abs(umax - reported_max) > 1e-6:

@@ -131,7 +131,7 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     over = np.zeros(K, dtype=bool)
     over[problem.edge_class[units > cap_e * GRID * (1 + 1e-6) + 1]] = True
     return Design(units=units, rounded_units=rounded_units, pooled_scale=scale, cap=cap,
-                  over_cap=over, max_probability=max_probability, solver_status=solution.status)
+                  over_cap=over, max_probability=max_probability)
 
 
 def load_bound(problem: Problem, design: Design) -> np.ndarray:

@@ -156,9 +156,25 @@ def ensure_scenario(n_cases: int, n_staff: int, seed: int, regen: bool) -> tuple
     return path, dt
 
 
+def assignment_problems(inst, cidx, sidx) -> tuple:
+    """What breaks the promises in a drawn assignment (case index → staff index), checked from the
+    input files alone: each case once, only eligible staff, no excluded pair; and (P,) loads."""
+    import numpy as np
+
+    problems = []
+    if not np.array_equal(np.sort(cidx), np.arange(inst.n_cases)):
+        problems.append("not every case exactly once")
+    if not inst.type_eligible[inst.case_type[cidx], sidx].all():
+        problems.append("ineligible staff")
+    if inst.excl_case.size and np.isin(cidx.astype(np.int64) * inst.n_staff + sidx,
+                                       inst.excl_case * inst.n_staff + inst.excl_staff).any():
+        problems.append("excluded staff")
+    load = inst.base_load + np.bincount(sidx, weights=inst.case_weight[cidx], minlength=inst.n_staff)
+    return problems, load
+
+
 def verify(scenario: Path, out_dir: Path) -> tuple[str, float | None]:
     """Re-check the written assignment against the input files, independently of balancer."""
-    import numpy as np
     import pandas as pd
     from baseline import load_instance
 
@@ -172,15 +188,8 @@ def verify(scenario: Path, out_dir: Path) -> tuple[str, float | None]:
         if (cidx < 0).any() or (sidx < 0).any():
             problems.append("unknown ids")
             cidx, sidx = cidx[(cidx >= 0) & (sidx >= 0)], sidx[(cidx >= 0) & (sidx >= 0)]
-        if not np.array_equal(np.sort(cidx), np.arange(inst.n_cases)):
-            problems.append("not every case exactly once")
-        if not inst.type_eligible[inst.case_type[cidx], sidx].all():
-            problems.append("ineligible staff")
-        if inst.excl_case.size and np.isin(cidx.astype(np.int64) * inst.n_staff + sidx,
-                                           inst.excl_case * inst.n_staff + inst.excl_staff).any():
-            problems.append("excluded staff")
-        load = inst.base_load + np.bincount(sidx, weights=inst.case_weight[cidx],
-                                            minlength=inst.n_staff)
+        found, load = assignment_problems(inst, cidx, sidx)
+        problems += found
         umax = float((load / inst.capacity).max())
         return ("ok" if not problems else "; ".join(problems)), umax
     except Exception as e:  # noqa: BLE001 — the table reports it, the benchmark goes on
