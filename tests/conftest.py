@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml") if not p.name.startswith("staffing-"))
@@ -39,3 +42,40 @@ def own_register(tmp_path, monkeypatch):
     """Every test draws into a register of its own."""
     monkeypatch.setenv("BALANCER_REGISTER", str(tmp_path / "register.sqlite"))
     return tmp_path / "register.sqlite"
+
+
+# -- registers on every backend (tests/test_register.py, tests/test_checkpoint.py) ------------------
+
+PG_URL = os.environ.get("BALANCER_TEST_POSTGRES")
+BACKENDS = [pytest.param("sqlite", id="sqlite"),
+            pytest.param("postgresql", id="postgresql", marks=pytest.mark.skipif(
+                not PG_URL, reason="no PostgreSQL server (run .ci/postgres.sh)"))]
+
+
+def pg_engine(url: str) -> sa.Engine:
+    return sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg"))
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request, tmp_path):
+    """A new, empty register location: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "register.db")
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = pg_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    yield sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}) \
+        .render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture
+def reg(url):
+    from balancer.register import Register
+
+    with Register(url) as r:
+        yield r

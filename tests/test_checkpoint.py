@@ -13,7 +13,7 @@ import pytest
 from balancer.errors import InputError
 from balancer.register import Register
 from balancer.register.checkpoint import make_key, read_checkpoint, sign_checkpoint, verify_checkpoint
-from tests.test_register import draw, fill, raw, reg, url  # noqa: F401 (fixtures)
+from tests.test_register import draw, fill, raw
 from tests.test_register_cli import DEMO, run_in
 
 
