@@ -77,7 +77,8 @@ class Intake:
                          "hours": float(d.assignments["weight_hours"].sum()) if d.result.plan else np.nan,
                          "seed": str(d.result.seed), "max_utilisation": m.get("max_utilisation"),
                          "target_max_utilisation": m.get("target_max_utilisation"),
-                         "record": d.record.id if d.record is not None else None})
+                         "record": d.record.id if d.record is not None else None,
+                         "record_hash": d.record.hash if d.record is not None else None})
         return pd.DataFrame(rows)
 
     def summary(self) -> dict:
@@ -135,26 +136,41 @@ def day_seeds(seed: int | None, n: int) -> list[int]:
 
 
 def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256: str,
-               seed: int | None = None, on_day=None) -> Intake:
+               seed: int | None = None, on_day=None, seeds: list[int] | None = None) -> Intake:
     """Allocate the batches day by day; stops at the first day the checks find impossible.
-    `on_day(result, key)` is called after each day's draw, before the next, with the key the day is
-    recorded under (`day_digests`): the CLI records the draw there and returns where (`Recorded`),
-    which the day keeps."""
+    `on_day(result, key, about)` is called after each day's draw, before the next, with the key the
+    day is recorded under (`day_digests`) and what it was drawn against (`day_record`): the CLI
+    records the draw there and returns where (`Recorded`), which the day keeps. `seeds`: the
+    recorded seeds of the first days, to replay them (and only them)."""
     held = scenario.cases.copy()
     policy = intake_policy(scenario)
-    days = batches(new_cases)
+    days = batches(new_cases)[:len(seeds)] if seeds is not None else batches(new_cases)
     keys = day_digests(scenario, days) if on_day is not None else [None] * len(days)
     intake = Intake(scenario, file, sha256, [])
     # the days' seeds are the OS's, or derived from one a person gave (then every day's is theirs)
     source = SeedSource.OPERATOR if seed is not None else SeedSource.OS
-    for (day, cases), s, key in zip(days, day_seeds(seed, len(days)), keys):
+    previous = None
+    for n, ((day, cases), s, key) in enumerate(zip(days, seeds or day_seeds(seed, len(days)), keys), start=1):
         all_cases = pd.concat([held, cases.assign(assigned_to=None)], ignore_index=True)
         sc = replace(scenario, cases=all_cases, policy=policy, inputs=day_inputs(scenario, file, day, cases))
         result = solve(sc, seed=s, incremental=True, source=source)
         if result.status is not Status.DONE:
             intake.days.append(Day(day, cases, result))
             break
-        intake.days.append(Day(day, cases, result, on_day(result, key) if on_day is not None else None))
+        about = day_record(intake, n, day, sc, previous) if on_day is not None else None
+        intake.days.append(Day(day, cases, result, on_day(result, key, about) if on_day is not None else None))
+        previous = intake.days[-1].record
         drawn = result.plan.assignments.set_index("case_id")["staff_id"]
         held = all_cases.assign(assigned_to=drawn.reindex(all_cases["id"]).to_numpy(dtype=object))
     return intake
+
+
+def day_record(intake: Intake, n: int, day: date | None, drawn_against: Scenario, previous: Recorded | None) -> dict:
+    """What a day's record says about the day, so that `verify` can replay it: the new-cases file
+    and the day's place in it, the record of the day before (whose draw the day's held cases come
+    from), and the canonical digest of everything the day was drawn against — the cases held after
+    the days before it, with their holders, and the day's new cases (`Scenario.canonical_sha256`)."""
+    return {"new_cases": intake.file, "new_cases_sha256": intake.sha256, "day": n,
+            "date": str(day) if day is not None else None,
+            "previous": previous.id if previous is not None else None,
+            "drawn_against": drawn_against.canonical_sha256}

@@ -36,7 +36,10 @@ class SeedSource(str, Enum):
     OS = "os"
     """Fresh from the operating system's CSPRNG at the draw: nobody knew it before."""
     COMMITMENT = "commitment"
-    """Fixed by a commitment recorded before the draw (`balancer commit`)."""
+    """Derived from secrets committed before the draw by one or more parties (`balancer commit`)."""
+    PUBLIC = "public"
+    """Derived from committed secrets (if any) and a public value named before the draw and
+    published after it (RFC 3797): nobody in the office could know it in advance."""
     OPERATOR = "operator"
     """Given by a person: `--seed` or `policy.seed`. A recorded draw needs a reason for it."""
 

@@ -212,9 +212,9 @@ def test_a_renamed_identical_scenario_replays_and_a_commitment_holds_for_it(tmp_
     done = runner.invoke(app, ["commit", str(changed), "--seed-file", str(tmp_path / "sealed.json")])
     assert done.exit_code == 0, done.output
     moved = REAL_CHANGES["one case's type"](all_at_once(original())).write(tmp_path / "moved")
-    seal = ["--commitment", "2", "--seed-file", str(tmp_path / "sealed.json")]
+    seal = ["--reveal", str(tmp_path / "sealed.json")]
     code, output = run(plain, "--out", tmp_path / "wrong", *seal, "--reason", "past the re-draw check")
-    assert code != 0 and "made for other inputs" in output, output
+    assert code == 2 and "no open commitment" in output, output
     code, output = run(moved, "--out", tmp_path / "drawn", *seal)
     assert code == 0, output
 

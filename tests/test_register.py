@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 
 import numpy as np
 import pandas as pd
@@ -21,50 +20,23 @@ import sqlalchemy as sa
 import balancer
 from balancer.errors import BalancerError
 from balancer.register import (
-    GENESIS, MissingRegister, RedrawWithoutReason, Record, Register, RegisterError, current_operator,
+    GENESIS, MissingRegister, OpenCommitments, RedrawWithoutReason, Record, Register, RegisterError, current_operator,
     result_digest, seed_commitment,
 )
+from balancer.register import ceremony
 from balancer.register.store import table as register_table
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pg_engine
 
 PG_URL = os.environ.get("BALANCER_TEST_POSTGRES")
 needs_pg = pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server (run .ci/postgres.sh)")
-BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=needs_pg)]
 
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def pg_engine(url: str) -> sa.Engine:
-    return sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg"))
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request, tmp_path):
-    """A new, empty register location: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "register.db")
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = pg_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    yield sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}) \
-        .render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
-
-
 def is_pg(url: str) -> bool:
     return url.startswith("postgresql")
-
-
-@pytest.fixture
-def reg(url):
-    with Register(url) as r:
-        yield r
 
 
 def draw(reg: Register, scenario="office", inputs="inputs-1", **over) -> Record:
@@ -311,28 +283,54 @@ def test_history_filters_by_scenario_oldest_first(reg):
     assert reg.redraw_counts() == {sha("a1"): 2, sha("b1"): 1}
 
 
-def test_commitment_then_draw(reg):
-    salt = bytes(range(16))
-    commitment = reg.append_commitment(
-        scenario="office", inputs={"office.yaml": sha("y")}, inputs_sha256=sha("inputs-1"), policy={},
-        seed_commitment=seed_commitment(42, salt), versions={}, operator="alice")
-    assert (commitment.kind, commitment.seed, commitment.result_sha256) == ("commitment", None, None)
-    with pytest.raises(RegisterError, match="do not match"):
-        draw(reg, seed=43, commitment_id=commitment.id, seed_salt=salt)  # not the committed seed
-    fulfilled = draw(reg, seed=42, commitment_id=commitment.id, seed_salt=salt)
-    assert fulfilled.commitment_id == 1 and fulfilled.redraw_of == []  # a commitment is not a draw
-    assert reg.redraw_counts() == {sha("inputs-1"): 1}
-    # the draw reveals seed and salt: anyone can check them against the earlier commitment
-    revealed = bytes.fromhex(fulfilled.seed_salt)
-    assert seed_commitment(fulfilled.seed, revealed) == reg.get(fulfilled.commitment_id).seed_commitment
-    for bad_id, word in ((99, "does not exist"), (fulfilled.id, "not a commitment")):
-        with pytest.raises(RegisterError, match=word):
-            draw(reg, inputs="x", commitment_id=bad_id, seed_salt=salt)
-    with pytest.raises(RegisterError, match="other inputs"):
-        draw(reg, inputs="elsewhere", commitment_id=commitment.id, seed_salt=salt)
-    with pytest.raises(RegisterError, match="already used"):
-        draw(reg, seed=42, commitment_id=commitment.id, seed_salt=salt, reason="again")
-    assert len(reg.history()) == 2 and reg.verify_chain().ok
+def commit(reg, party, secret=None, inputs="inputs-1", public=None) -> tuple[Record, bytes]:
+    salt = os.urandom(16)
+    return reg.append_commitment(
+        scenario="office", inputs={"office.yaml": sha("y")}, inputs_sha256=sha(inputs), policy={},
+        seed_commitment=None if secret is None else seed_commitment(secret, salt), versions={},
+        operator="clerk", party=party, public=public), salt
+
+
+def test_a_draw_uses_every_open_commitment_and_derives_its_seed_from_them(reg):
+    (clerk, s1), (witness, s2) = commit(reg, "clerk", 11, public="lottery of 5 December"), commit(reg, "witness", 22)
+    commit(reg, "elsewhere", 33, inputs="other inputs")
+    assert (clerk.kind, clerk.seed, clerk.ceremony) == ("commitment", None, {"party": "clerk", "public": "lottery of 5 December"})
+    assert [c.id for c in reg.open_commitments(sha("inputs-1"))] == [clerk.id, witness.id]
+    secrets = [ceremony.revealed(clerk.id, "clerk", 11, s1), ceremony.revealed(witness.id, "witness", 22, s2)]
+    good = {"commitments": [clerk.id, witness.id], "secrets": secrets,
+            "public": {"source": "lottery of 5 December", "value": "3 17 22"}}
+    seed = ceremony.ceremony_seed(sha("inputs-1"), good)
+    text = f"balancer seed v1\ninputs {sha('inputs-1')}\nsecret 1 11\nsecret 2 22\npublic 3 17 22\n"
+    assert seed == int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")  # by hand, as documented
+    refused = [  # each leaves nothing recorded
+        ({**good, "commitments": [clerk.id]}, "open too"),                          # one party left out
+        ({**good, "secrets": secrets[:1]}, "not revealed"),                           # a secret withheld
+        ({**good, "secrets": [secrets[0], {**secrets[1], "secret": 23}]}, "does not open"),
+        ({**good, "public": None}, "does not enter it"),
+        ({**good, "commitments": [clerk.id, witness.id, 3]}, "not open"),             # other inputs' commitment
+    ]
+    for bad, word in refused:
+        with pytest.raises(ceremony.CeremonyError, match=word):
+            draw(reg, seed=seed, ceremony=bad)
+    with pytest.raises(ceremony.CeremonyError, match="is not the one"):
+        draw(reg, seed=seed + 1, ceremony=good)                                     # a seed of one's choosing
+    assert len(reg.history()) == 3
+    done = draw(reg, seed=seed, ceremony=good)
+    assert done.ceremony == good and reg.open_commitments(sha("inputs-1")) == []
+    assert reg.commitment_states() == {clerk.id: ("used", done.id), witness.id: ("used", done.id)}
+    with pytest.raises(ceremony.CeremonyError, match="not open"):                 # a commitment serves one draw
+        draw(reg, seed=seed, ceremony=good, reason="again")
+    assert reg.verify_chain().ok
+
+
+def test_a_draw_without_the_open_commitments_abandons_them_only_with_a_reason(reg):
+    (c, _), _ = commit(reg, "clerk", 5), commit(reg, "notary", public="the bond prices of Monday")
+    with pytest.raises(OpenCommitments, match="clerk"):
+        draw(reg, seed=99)
+    done = draw(reg, seed=99, reason="the witness lost her secret")
+    assert done.ceremony == {"abandoned": [c.id, c.id + 1]}
+    assert reg.commitment_states()[c.id] == ("abandoned", done.id)
+    assert draw(reg, seed=100, inputs="inputs-2").ceremony is None  # other inputs: nothing to abandon
 
 
 def test_seed_commitment_binds_seed_and_salt():
@@ -340,7 +338,7 @@ def test_seed_commitment_binds_seed_and_salt():
     assert seed_commitment(5, salt) == hashlib.sha256(salt + (5).to_bytes(8, "big")).hexdigest()
     assert seed_commitment(5, salt) != seed_commitment(6, salt) != seed_commitment(6, b"\x02" * 16)
     for seed, s in ((-1, salt), (2**64, salt), (5, b"short")):
-        with pytest.raises(RegisterError):
+        with pytest.raises(ceremony.CeremonyError):
             seed_commitment(seed, s)
 
 

@@ -3,6 +3,7 @@ draws replayable, commitments honoured, and no output files for a draw that is n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -77,23 +78,54 @@ def test_verify_replays_a_draw_and_notices_changed_inputs(tmp_path):
     assert done.returncode == 1 and "record 1" in done.stdout
 
 
-def test_a_committed_seed_is_used_revealed_and_checkable(tmp_path):
+def test_a_seed_from_several_parties_and_a_public_value_is_derived_revealed_and_checkable(tmp_path):
+    """Clerk and witness each commit a secret, the clerk names a public value to come; the draw
+    needs every secret and the value, derives the seed from them, and anyone can recompute it."""
     register = tmp_path / "reg.sqlite"
-    sealed = tmp_path / "sealed.json"
-    done = cli("commit", DEMO, "--seed-file", sealed, "--register", register)
-    assert done.returncode == 0, done.stderr
-    secret = json.loads(sealed.read_text())
-    assert oct(sealed.stat().st_mode & 0o777) == "0o600"
-    done = cli("run", DEMO, "--out", tmp_path / "out", "-q", "--register", register,
-               "--commitment", secret["commitment"], "--seed-file", sealed)
+    clerk, witness = tmp_path / "clerk.json", tmp_path / "witness.json"
+    lottery = "main numbers of the national lottery draw of 5 December 2026, in drawn order"
+    assert cli("commit", DEMO, "--party", "clerk", "--secret-file", clerk, "--public", lottery,
+               "--register", register).returncode == 0
+    assert cli("commit", DEMO, "--party", "witness", "--secret-file", witness, "--register", register).returncode == 0
+    assert oct(clerk.stat().st_mode & 0o777) == "0o600"
+    run = ["run", DEMO, "--out", tmp_path / "out", "-q", "--register", register]
+    for partial, word in (([], "not used yet"), (["--reveal", clerk, "--public-value", "4 8 15"], "witness"),
+                          (["--reveal", clerk, "--reveal", witness], "public value"),
+                          (["--reveal", clerk, "--reveal", witness, "--public-value", "4 8 15", "--seed", 7], "--seed")):
+        refused = cli(*run, *partial)
+        assert refused.returncode == 2 and word in refused.stderr, (partial, refused.stderr)
+    assert not (tmp_path / "out").exists()
+    done = cli(*run, "--reveal", clerk, "--reveal", witness, "--public-value", " 4  8 15 ")
     assert done.returncode == 0, done.stderr
     with Register(register) as reg:
-        commitment, drawn = reg.history()
-    assert drawn.seed == secret["seed"] and drawn.commitment_id == commitment.id
-    # anyone can now check the revealed seed against what was committed before the draw
-    assert seed_commitment(drawn.seed, bytes.fromhex(drawn.seed_salt)) == commitment.seed_commitment
+        c1, c2, drawn = reg.history()
+    secrets = {c.id: json.loads(f.read_text())["secret"] for c, f in ((c1, clerk), (c2, witness))}
+    text = (f"balancer seed v1\ninputs {drawn.inputs_sha256}\nsecret {c1.id} {secrets[c1.id]}\n"
+            f"secret {c2.id} {secrets[c2.id]}\npublic 4 8 15\n")
+    assert drawn.seed == int(hashlib.sha256(text.encode()).hexdigest()[:16], 16)  # as the README shows
+    assert drawn.seed_source == "public" and drawn.ceremony["commitments"] == [c1.id, c2.id]
+    for c, revealed in zip((c1, c2), drawn.ceremony["secrets"]):  # each secret opens its commitment
+        assert seed_commitment(revealed["secret"], bytes.fromhex(revealed["salt"])) == c.seed_commitment
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["seed"] == secret["seed"]
+    assert summary["seed"] == drawn.seed and summary["register"]["commitments"] == [c1.id, c2.id]
+    verified = cli("verify", drawn.id, "--inputs", DEMO, "--register", register)
+    assert verified.returncode == 0 and "4 8 15" in verified.stdout, verified.stderr
+    again = cli(*run[:3], tmp_path / "again", "-q", "--register", register, "--reveal", clerk, "--reveal", witness,
+                "--public-value", "4 8 15", "--reason", "once more")
+    assert again.returncode == 2 and "no open commitment" in again.stderr  # a commitment serves one draw
+    listing = cli("history", "--register", register).stdout
+    assert listing.count("used by 3") == 2
+
+
+def test_a_draw_that_skips_open_commitments_abandons_them_visibly(tmp_path):
+    register = tmp_path / "reg.sqlite"
+    assert cli("commit", DEMO, "--party", "witness", "--secret-file", tmp_path / "w.json",
+               "--register", register).returncode == 0
+    done = cli("run", DEMO, "--out", tmp_path / "out", "-q", "--register", register, "--reason", "witness absent")
+    assert done.returncode == 0 and "ABANDONED" in done.stderr
+    assert "ABANDONED by 2" in cli("history", "--register", register).stdout
+    verified = cli("verify", 2, "--inputs", DEMO, "--register", register)
+    assert verified.returncode == 0 and "abandoned commitments 1" in verified.stderr
 
 
 def test_killed_while_recording_leaves_no_output_files(tmp_path):
@@ -290,8 +322,46 @@ def test_a_chosen_seed_needs_a_reason_and_is_flagged_wherever_the_draw_is_shown(
 def test_a_committed_seed_is_recorded_as_such(tmp_path):
     sealed = tmp_path / "sealed.json"
     assert run_in("commit", DEMO, "--seed-file", sealed).returncode == 0
-    commitment = json.loads(sealed.read_text())["commitment"]
-    done = run_in("run", DEMO, "--out", tmp_path / "out", "-q", "--commitment", commitment, "--seed-file", sealed)
+    done = run_in("run", DEMO, "--out", tmp_path / "out", "-q", "--reveal", sealed)
     assert done.returncode == 0 and "chosen" not in done.stderr  # fixed before the draw: no reason needed
     with Register(tmp_path / "register.sqlite") as reg:
         assert reg.history()[-1].seed_source == "commitment"
+
+
+def test_verify_replays_an_intake_day_from_the_days_before_it(tmp_path):
+    import pandas as pd
+
+    scenario = ROOT / "scenarios" / "rebalance.yaml"
+    new = pd.DataFrame({"id": [f"W{i}" for i in range(12)], "type": ["theft"] * 8 + ["cybercrime"] * 4,
+                        "date": [f"2025-04-0{1 + i % 3}" for i in range(12)]})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    assert run_in("intake", scenario, tmp_path / "new.csv", "--out", tmp_path / "out", "-q").returncode == 0
+    with Register(tmp_path / "register.sqlite") as reg:
+        days = reg.history()
+    assert [d.intake["day"] for d in days] == [1, 2, 3] and [d.intake["previous"] for d in days] == [None, 1, 2]
+    new.sample(frac=1, random_state=3).to_csv(tmp_path / "shuffled.csv", index=False)  # the same cases
+    done = run_in("verify", 3, "--inputs", scenario, "--new-cases", tmp_path / "shuffled.csv")
+    assert done.returncode == 0 and "day 3 of an intake" in done.stdout, done.stderr
+    # a case of day 1 changed afterwards: day 1 no longer replays, and every later day rests on it
+    new.assign(type=["cybercrime"] + ["theft"] * 7 + ["cybercrime"] * 4).to_csv(tmp_path / "edited.csv", index=False)
+    done = run_in("verify", 3, "--inputs", scenario, "--new-cases", tmp_path / "edited.csv")
+    assert done.returncode == 1 and "day 1 (2025-04-01, record 1)" in done.stderr, done.stderr
+    assert run_in("verify", 3, "--inputs", scenario).returncode == 2  # a day needs its new cases
+
+
+def test_published_summaries_are_cross_checked_against_the_chain(tmp_path):
+    published = tmp_path / "published"
+    for name in ("a", "b"):
+        assert run_in("run", DEMO, "--out", published / name, "-q", "--reason", "twice").returncode == 0
+    done = run_in("verify", "--chain", "--summaries", published)
+    assert done.returncode == 0 and "2 summaries" in done.stdout, done.stderr
+    # a summary doctored after publication, and one that claims a record the chain never held
+    summary = json.loads((published / "b" / "summary.json").read_text())
+    (published / "b" / "summary.json").write_text(json.dumps({**summary, "seed": summary["seed"] + 1}))
+    forged = dict(summary, register={**summary["register"], "id": 9})
+    (published / "c").mkdir()
+    (published / "c" / "summary.json").write_text(json.dumps(forged))
+    done = run_in("verify", "--chain", "--summaries", published)
+    assert done.returncode == 1
+    assert "b/summary.json: its seed" in done.stderr and "record 9, which this register does not hold" in done.stderr
+    assert run_in("verify", "--chain", "--summaries", tmp_path / "nowhere").returncode == 2

@@ -100,6 +100,14 @@ def chosen_seed(source: SeedSource, reason: str | None) -> None:
     typer.echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
 
 
+def read_text(path: Path) -> str:
+    """A small text file the user named (a sealed secret, a checkpoint), or an InputError saying why not."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read it: {getattr(e, 'strerror', None) or e}", file=path) from None
+
+
 def load(path: Path, variant: str | None = None, sets: list[str] | None = None):
     """The scenario as the command asks for it: the file, its named variant, then `--set`s."""
     from balancer.scenario import load_scenario

@@ -47,8 +47,8 @@ def intake(
             raise InputError(f"these days were drawn before: {', '.join(again)}. Use --reason")
         who = operator or current_operator()
         result = run_intake(sc, cases, file=name, sha256=sha, seed=seed,
-                            on_day=lambda day, key: record_draw(reg, day, operator=who, reason=reason,
-                                                              inputs_sha256=key))
+                            on_day=lambda day, key, about: record_draw(
+                                reg, day, operator=who, reason=reason, inputs_sha256=key, intake=about))
     if result.days:
         show.findings(result.days[-1].result.findings, quiet)
     tables = {"assignments": result.assignments(), "days": result.days_table()}

@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOption, VariantOption, command,
-                              console, load, say)
+                              console, load, read_text, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_secret
 from balancer.pipeline import SeedSource, fresh_seed
 from balancer.register import (SALT_BYTES, Register, RegisterError, applied_settings, current_operator,
-                               load_recorded, register_location, replay, seed_commitment, software_versions)
+                               load_recorded, register_location, replay, replay_intake, seed_commitment, seed_problems,
+                               software_versions, summary_problems)
+from balancer.register.ceremony import named_public, plain_text, sealed_text
 from balancer.register.checkpoint import make_key, read_checkpoint, sign_checkpoint, verify_checkpoint
 
 KeyOption = Annotated[Path, typer.Option("--key", help="The Ed25519 signing key (PEM; `balancer keygen`).")]
@@ -25,32 +28,62 @@ KeyOption = Annotated[Path, typer.Option("--key", help="The Ed25519 signing key 
 @command()
 def commit(
     scenario: ScenarioArg,
-    seed_file: Annotated[Path, typer.Option(help="Where to write the secret seed (keep it sealed).")],
+    secret_file: Annotated[Optional[Path], typer.Option(
+        "--secret-file", "--seed-file", help="Where to write this party's sealed secret (kept by them until the draw).")] = None,
+    party: Annotated[Optional[str], typer.Option(
+        help="Who commits (the clerk, a witness); default: the operator.")] = None,
+    public: Annotated[Optional[str], typer.Option(
+        help="Name a public value to be published after now, which the draw must enter "
+             "(e.g. \"main numbers of the national lottery draw of 5 December 2026, in drawn order\").")] = None,
     variant: VariantOption = None,
     set_: SetOption = None,
     register: RegisterOption = None,
     operator: OperatorOption = None,
 ) -> None:
-    """Fix the draw's seed before anyone can see its result: record a commitment to a fresh secret
-    seed and the inputs' hashes; `run --commitment ID --seed-file FILE` later uses and reveals it."""
+    """Fix the draw's seed before anyone can see its result. Each party commits a fresh secret of
+    their own (recorded as a hash; the secret goes to --secret-file), and/or names a public value to
+    come; the draw (`run --reveal FILE… [--public-value …]`) derives its seed from them all."""
+    if secret_file is None and public is None:
+        raise InputError("give --secret-file FILE (a secret of this party's), --public DESCRIPTION (a public "
+                         "value to come), or both")
     sc = load(scenario, variant, set_)
-    if seed_file.exists():
-        raise InputError(f"{seed_file} exists already: a seed file is written once")
-    seed, salt = fresh_seed(), secrets.token_bytes(SALT_BYTES)
+    who = plain_text(party or operator or current_operator(), "--party")
+    named = plain_text(public, "--public") if public is not None else None
+    secret, salt = fresh_seed(), secrets.token_bytes(SALT_BYTES)
     with Register(register_location(register)) as reg:
-        rec = reg.append_commitment(
-            scenario=sc.name, inputs=sc.inputs, inputs_sha256=sc.canonical_sha256,
-            policy=sc.policy.model_dump(mode="json"), seed_commitment=seed_commitment(seed, salt),
-            versions=software_versions(), operator=operator or current_operator(), applied=applied_settings(sc))
-    secret = json.dumps({"commitment": rec.id, "seed": seed, "salt": salt.hex()}) + "\n"
+        opened = reg.open_commitments(sc.canonical_sha256)
+        earlier = named_public(opened)
+        if named and earlier and earlier != named:  # one public value per draw
+            raise InputError(f"an open commitment to these inputs names another public value: {earlier}")
+        if secret_file is not None:  # sealed before it is recorded: a recorded secret is never lost
+            _seal(secret_file, sealed_text(who, secret, salt, sc.canonical_sha256))
+        try:
+            rec = reg.append_commitment(
+                scenario=sc.name, inputs=sc.inputs, inputs_sha256=sc.canonical_sha256,
+                policy=sc.policy.model_dump(mode="json"),
+                seed_commitment=seed_commitment(secret, salt) if secret_file is not None else None,
+                versions=software_versions(), operator=operator or current_operator(),
+                applied=applied_settings(sc), party=who, public=named)
+        except BaseException:
+            if secret_file is not None:  # a secret no commitment holds is of no use
+                secret_file.unlink(missing_ok=True)
+            raise
+    parties = ", ".join(f"{c.id} ({c.ceremony.get('party')})" for c in [*opened, rec] if c.ceremony)
+    console.print(f"commitment {rec.id} ({who}) recorded in {reg.location}"
+                  + (f": secret commitment {rec.seed_commitment}; keep {secret_file} sealed until the draw"
+                     if secret_file is not None else "")
+                  + (f"; the draw must enter the public value: {named}" if named else "")
+                  + f". Open commitments to these inputs: {parties}. At the draw: balancer run {scenario} "
+                  f"--reveal FILE (one per secret){' --public-value VALUE' if named or earlier else ''} --out DIR")
+
+
+def _seal(path: Path, text: str) -> None:
     try:
-        write_secret(seed_file, secret)
+        write_secret(path, text)
     except FileExistsError:
-        raise InputError(f"{seed_file} appeared while the commitment was recorded: a seed file is written "
-                         f"once. Commitment {rec.id} is recorded but its seed is lost; commit again") from None
-    console.print(f"commitment {rec.id} recorded in {reg.location}: seed commitment "
-                  f"{rec.seed_commitment}. Keep {seed_file} sealed until the draw: "
-                  f"balancer run {scenario} --commitment {rec.id} --seed-file {seed_file} --out DIR")
+        raise InputError(f"{path} exists already: a sealed secret is written once") from None
+    except OSError as e:
+        raise InputError(f"cannot write the sealed secret: {e.strerror or e}", file=path) from None
 
 
 @command()
@@ -60,27 +93,33 @@ def history(
 ) -> None:
     """List the recorded draws and commitments, with how often each set of inputs was drawn."""
     with Register(register_location(register), create=False) as reg:
-        records, counts = reg.history(scenario), reg.redraw_counts()
+        records, counts, states = reg.history(scenario), reg.redraw_counts(), reg.commitment_states()
     table = Table(title=f"register {reg.location}")
     for col in ("id", "time (UTC)", "kind", "scenario", "operator", "seed from", "draws of these inputs",
                 "re-draw of", "reason"):
         table.add_column(col)
     for r in records:
         draws = str(counts.get(r.inputs_sha256, 0))
-        table.add_row(str(r.id), r.created_at[:19], r.kind, r.scenario, r.operator, _seed_from(r), draws,
+        table.add_row(str(r.id), r.created_at[:19], r.kind, r.scenario, r.operator, _seed_from(r, states), draws,
                       ", ".join(map(str, r.redraw_of)), r.reason or "")
-    console.print(table)
+    # a record per line also in a log or a pipe, where rich would wrap every cell to 80 columns
+    (console if console.is_terminal else Console(highlight=False, width=200)).print(table)
 
 
 @command()
 def verify(
     record_id: Annotated[Optional[int], typer.Argument(help="The draw to replay.")] = None,
     inputs: Annotated[Optional[Path], typer.Option(help="The scenario the draw was made from.")] = None,
+    new_cases: Annotated[Optional[Path], typer.Option(
+        help="For a day of `intake`: the new-cases table it was drawn from.")] = None,
     chain: Annotated[bool, typer.Option("--chain", help="Check the whole hash chain instead.")] = False,
     checkpoint: Annotated[Optional[list[Path]], typer.Option(
         help="With --chain: a signed checkpoint the register must still extend (repeatable).")] = None,
     public_key: Annotated[Optional[Path], typer.Option(
         help="The public key (KEY.pub) the checkpoints were signed with.")] = None,
+    summaries: Annotated[Optional[Path], typer.Option(
+        help="With --chain: a folder of published outputs; every summary.json under it must name "
+             "records of this chain, with their hashes.")] = None,
     register: RegisterOption = None,
 ) -> Outcome:
     """Replay a recorded draw from its seed and inputs (with the variant and settings it records)
@@ -88,9 +127,11 @@ def verify(
     it holds, 1 when it does not."""
     if chain == (record_id is not None) or (record_id is not None and inputs is None):
         raise InputError("give either --chain, or a RECORD_ID with --inputs SCENARIO")
+    if summaries is not None and not chain:
+        raise InputError("--summaries DIR goes with --chain")
     if (checkpoint and not chain) or bool(checkpoint) != (public_key is not None):
         raise InputError("--checkpoint FILE goes with --chain and --public-key FILE, and --public-key with --checkpoint")
-    checkpoints = [(path, read_checkpoint(_read_text(path), file=path)) for path in checkpoint or []]
+    checkpoints = [(path, read_checkpoint(read_text(path), file=path)) for path in checkpoint or []]
     with Register(register_location(register), create=False) as reg:
         if chain:
             report = reg.verify_chain()
@@ -107,22 +148,71 @@ def verify(
                     typer.echo(f"note: checkpoint {path} was made of {cp.origin}, this register is "
                                f"{reg.location} (a copy or a move?)", err=True)
                 holds = holds and not problems
+            if summaries is not None:
+                holds = _cross_check(reg, summaries) and holds
             return Outcome.DONE if holds else Outcome.MISMATCH
         try:
             rec = reg.get(record_id)
         except RegisterError as e:
             raise InputError(str(e)) from None
-    problems = replay(rec, load_recorded(rec, inputs))
+        problems = seed_problems(reg, rec)
+    if (rec.intake is not None) != (new_cases is not None):
+        raise InputError(f"record {rec.id} is a day of intake: give --new-cases FILE too" if rec.intake else
+                         f"record {rec.id} is not a day of intake: --new-cases does not apply")
+    if rec.intake is not None:
+        with Register(register_location(register), create=False) as reg:
+            problems += replay_intake(reg, rec, inputs, new_cases)
+    else:
+        problems += replay(rec, load_recorded(rec, inputs))
     for p in problems:
         say(Outcome.MISMATCH, p)
     if problems:
         return Outcome.MISMATCH
-    console.print(f"record {rec.id} verified: replaying seed {rec.seed} on these inputs gives the "
-                  f"recorded result {rec.result_sha256}.")
+    if rec.intake is not None:
+        console.print(f"record {rec.id} verified: day {rec.intake['day']} of an intake "
+                      f"({rec.intake['date'] or 'undated'}), replayed with the days before it from their "
+                      f"recorded seeds, gives the recorded result {rec.result_sha256}.")
+    else:
+        console.print(f"record {rec.id} verified: replaying seed {rec.seed} on these inputs gives the "
+                      f"recorded result {rec.result_sha256}.")
+    ceremony = rec.ceremony or {}
+    if ceremony.get("commitments"):
+        public = ceremony.get("public")
+        console.print(f"its seed is derived from commitments {', '.join(map(str, ceremony['commitments']))}"
+                      + (f" and the public value {public['value']!r} ({public['source']})" if public else "")
+                      + ", each secret opening the commitment recorded before the draw.")
+    if ceremony.get("abandoned"):
+        typer.echo(f"warning: record {rec.id} abandoned commitments {', '.join(map(str, ceremony['abandoned']))} "
+                   f"to the same inputs without using them (reason given: {rec.reason})", err=True)
     if rec.seed_source == SeedSource.OPERATOR:
         typer.echo(f"warning: record {rec.id}'s seed was chosen by a person, who could have picked it for this "
                    f"result (reason given: {rec.reason})", err=True)
     return Outcome.DONE
+
+
+def _cross_check(reg: Register, folder: Path) -> bool:
+    """Every summary.json under `folder` against the register (`summary_problems`); True if all hold."""
+    if not folder.is_dir():
+        raise InputError("not a folder", file=folder, expected="the folder the run outputs were published in")
+    files = sorted(folder.rglob("summary.json"))
+    claimed, bad = 0, 0
+    for path in files:
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+            n, problems = summary_problems(reg, summary if isinstance(summary, dict) else {})
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            n, problems = 0, [f"cannot be read: {getattr(e, 'strerror', None) or e}"]
+        claimed += n
+        bad += bool(problems)
+        for p in problems:
+            say(Outcome.MISMATCH, f"{path}: {p}")
+    if not files:
+        say(Outcome.MISMATCH, f"no summary.json under {folder}: nothing was cross-checked")
+        return False
+    if not bad:
+        console.print(f"{len(files)} summar{'ies' if len(files) != 1 else 'y'} under {folder} claim {claimed} "
+                      f"record{'s' * (claimed != 1)}, each in the chain with its hash")
+    return not bad
 
 
 @command()
@@ -157,17 +247,23 @@ def checkpoint(
     typer.echo(text, nl=False)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read it: {getattr(e, 'strerror', None) or e}", file=path) from None
 
-
-def _seed_from(record) -> str:
-    """The record's seed source, a chosen seed marked so that it stands out in the list."""
-    if record.kind != "draw":
-        return ""
+def _seed_from(record, states: dict[int, tuple[str, int]]) -> str:
+    """How the record's seed was fixed, what stands out to an auditor in capitals: a seed a person
+    chose, commitments left unused. For a commitment: whose, and whether a draw used it yet."""
+    ceremony = record.ceremony or {}
+    if record.kind == "commitment":
+        state, by = states.get(record.id, ("open", None))
+        said = {"open": "open", "used": f"used by {by}", "abandoned": f"ABANDONED by {by}"}[state]
+        public = f"; public value: {ceremony['public']}" if ceremony.get("public") else ""
+        return f"{ceremony.get('party', record.operator)}: {said}{public}"
     if record.seed_source == SeedSource.OPERATOR:
-        return "CHOSEN by operator"
-    return record.seed_source or "(not recorded)"
+        said = "CHOSEN by operator"
+    elif ceremony.get("commitments") or record.commitment_id:
+        used = ceremony.get("commitments") or [record.commitment_id]
+        said = f"{record.seed_source or 'commitment'} (commitments {', '.join(map(str, used))})"
+    else:
+        said = record.seed_source or "(not recorded)"
+    if ceremony.get("abandoned"):
+        said += f"; ABANDONED commitments {', '.join(map(str, ceremony['abandoned']))}"
+    return said

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,13 +10,14 @@ import typer
 
 from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
-                              VariantOption, chosen_seed, command, console, load, say)
+                              VariantOption, chosen_seed, command, console, load, read_text, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import FORMATS, write_outputs, write_table
 from balancer.pipeline import SeedSource, Status, seed_source, solve
 from balancer.plan import probability_table
-from balancer.register import (RedrawWithoutReason, Register, current_operator, record_draw,
+from balancer.register import (MissingRegister, OpenCommitments, RedrawWithoutReason, Register, current_operator, record_draw,
                                register_location)
+from balancer.register.ceremony import ceremony_seed, open_ceremony, read_sealed
 
 
 class Format(str, Enum):
@@ -49,9 +49,12 @@ def run(
     operator: OperatorOption = None,
     reason: Annotated[Optional[str], typer.Option(
         help="Why these inputs are drawn again; required when they were drawn before.")] = None,
-    commitment: Annotated[Optional[int], typer.Option(
-        help="Use the seed committed in this register record (needs --seed-file).")] = None,
-    seed_file: Annotated[Optional[Path], typer.Option(help="The sealed seed file `balancer commit` wrote.")] = None,
+    reveal: Annotated[Optional[list[Path]], typer.Option(
+        "--reveal", "--seed-file", help="A sealed secret `balancer commit` wrote (repeat for each party): the "
+        "seed is derived from every open commitment to these inputs.")] = None,
+    public_value: Annotated[Optional[str], typer.Option(
+        help="The public value the commitments named, as published (e.g. the lottery numbers).")] = None,
+    commitment: Annotated[Optional[int], typer.Option(hidden=True, help="Deprecated: the sealed files name it.")] = None,
     moves_frontier: Annotated[bool, typer.Option(
         "--moves-frontier", hidden=True, help="Deprecated: use `balancer frontier`.")] = False,
     moves_step: Annotated[int, typer.Option(hidden=True, min=1)] = 10,
@@ -65,13 +68,14 @@ def run(
     if probabilities is not None and probabilities.suffix.lstrip(".") not in FORMATS:
         raise InputError(f"--probabilities {probabilities}: expected a file name ending in "
                          f"{', '.join('.' + f for f in FORMATS)}")
-    if (commitment is None) != (seed_file is None):
-        raise InputError("--commitment and --seed-file go together: the seed file holds the committed seed")
     sc = load(scenario, variant, set_)
-    salt, source = None, seed_source(sc, seed)
-    if commitment is not None:
-        seed, salt = _read_seed_file(seed_file, commitment)
-        source = SeedSource.COMMITMENT
+    ceremony = committed(sc, _open_commitments(register, sc), reveal or [], public_value, seed, reason)
+    if commitment is not None and commitment not in (ceremony or {}).get("commitments", []):
+        raise InputError(f"commitment {commitment} is not among those this draw reveals")
+    source = seed_source(sc, seed)
+    if ceremony is not None and ceremony.get("commitments"):
+        seed = ceremony_seed(sc.canonical_sha256, ceremony)
+        source = SeedSource.PUBLIC if ceremony["public"] else SeedSource.COMMITMENT
     result = solve(sc, seed=seed, source=source)
     formats = ["csv", *(f.value for f in fmt or [])]
     show.findings(result.findings, quiet)
@@ -85,12 +89,15 @@ def run(
     with Register(register_location(register)) as reg:
         try:
             record = record_draw(reg, result, operator=operator or current_operator(), reason=reason,
-                                 commitment_id=commitment, seed_salt=salt)
-        except RedrawWithoutReason as e:
+                                 ceremony=ceremony)
+        except (RedrawWithoutReason, OpenCommitments) as e:
             raise InputError(f"{e} Use --reason") from None
     write_outputs(result, out, formats, record=record)
     if probabilities is not None:
         write_table(probability_table(result.pool, result.design), probabilities)  # what was drawn
+    if record.abandoned:
+        typer.echo(f"ABANDONED: commitments {', '.join(map(str, record.abandoned))} to these inputs were not "
+                   f"used; recorded with the reason given: {record.reason}", err=True)
     if record.redraw_of:
         typer.echo(f"RE-DRAW: these inputs were drawn before (register records "
                    f"{', '.join(map(str, record.redraw_of))}); reason given: {record.reason}", err=True)
@@ -130,17 +137,27 @@ def _frontier(scenario: Path, out: Path, step: int, quiet: bool, variant, set_) 
     return Outcome.DONE
 
 
-def _read_seed_file(path: Path, commitment: int) -> tuple[int, bytes]:
+def _open_commitments(register: str | None, sc) -> list:
+    """The open commitments to the scenario's inputs; none where there is no register yet (which
+    is created only when the draw is recorded)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        seed, salt, made_for = int(data["seed"]), bytes.fromhex(data["salt"]), int(data["commitment"])
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such seed file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the seed file ({e.strerror or e})") from None
-    except (ValueError, KeyError, TypeError):
-        raise InputError(f"{path}: not a seed file written by `balancer commit` "
-                         "(expected JSON with commitment, seed and salt)") from None
-    if made_for != commitment:
-        raise InputError(f"{path}: this seed file belongs to commitment {made_for}, not {commitment}")
-    return seed, salt
+        with Register(register_location(register), create=False) as reg:
+            return reg.open_commitments(sc.canonical_sha256)
+    except MissingRegister:
+        return []
+
+
+def committed(sc, opened: list, reveal: list[Path], public_value: str | None, seed: int | None,
+              reason: str | None) -> dict | None:
+    """The ceremony a draw of `sc` takes part in, given the open commitments to its inputs: the
+    secrets revealed and public value entered (`ceremony.open_ceremony`), or, for a draw that
+    reveals nothing, the commitments it abandons (which needs a reason). None: no commitment."""
+    if not reveal and public_value is None:
+        if opened and not reason:
+            raise InputError(str(OpenCommitments(opened)) + " Use --reveal FILE… (and --public-value), or --reason")
+        return {"abandoned": [c.id for c in opened]} if opened else None
+    if seed is not None:
+        raise InputError("--seed and --reveal/--public-value exclude each other: a committed draw's seed is "
+                         "derived from the commitments")
+    sealed = {str(path): read_sealed(read_text(path), str(path)) for path in reveal}
+    return open_ceremony(sc.canonical_sha256, opened, sealed, public_value)

@@ -2,17 +2,18 @@
 replayed from it (`draws`), and where it is by default (`location`)."""
 
 from balancer.register.draws import (
-    Recorded, applied_settings, current_operator, load_recorded, record_draw, replay, result_digest,
-    software_versions,
+    Recorded, applied_settings, current_operator, load_recorded, record_draw, replay, replay_intake, result_digest,
+    seed_problems, software_versions, summary_problems,
 )
+from balancer.register.ceremony import SALT_BYTES, CeremonyError, seed_commitment
 from balancer.register.location import register_location
 from balancer.register.store import (
-    GENESIS, SALT_BYTES, ChainReport, MissingRegister, Record, RedrawWithoutReason, Register, RegisterError,
-    canonical_json, seed_commitment,
+    GENESIS, ChainReport, MissingRegister, OpenCommitments, Record, RedrawWithoutReason, Register, RegisterError,
+    canonical_json,
 )
 
 __all__ = [
-    "GENESIS", "SALT_BYTES", "ChainReport", "MissingRegister", "Record", "Recorded", "RedrawWithoutReason", "Register",
+    "GENESIS", "SALT_BYTES", "CeremonyError", "ChainReport", "MissingRegister", "OpenCommitments", "Record", "Recorded", "RedrawWithoutReason", "Register",
     "RegisterError", "applied_settings", "canonical_json", "current_operator", "load_recorded", "record_draw",
-    "register_location", "replay", "result_digest", "seed_commitment", "software_versions",
+    "register_location", "replay", "replay_intake", "result_digest", "seed_commitment", "seed_problems", "software_versions", "summary_problems",
 ]

@@ -25,8 +25,10 @@ record either. A register made before a trigger existed gets it when opened with
 default). Someone with the rights to drop them can still edit the table, and that is what
 `verify_chain` detects.
 
-A draw can be announced before it happens by a *commitment*: `seed_commitment(seed, salt)` is
-recorded first, the seed and salt are revealed with the draw, and anyone can check them against it.
+A draw's seed can be fixed before it happens by *commitments* (`balancer.register.ceremony`): each
+party's `seed_commitment(secret, salt)` is recorded first, and possibly a public value to come; the
+draw reveals them, and its seed is derived from them all. Under the write lock, a draw of inputs
+with open commitments must use every one of them, or give a reason and abandon them all.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from balancer.errors import BalancerError, InputError
+from balancer.register.ceremony import CeremonyError, opening_problems
 
 TABLE = "draw_register"
 GENESIS = "0" * 64
@@ -56,12 +59,10 @@ GENESIS = "0" * 64
 LOCK_TIMEOUT = 30.0
 """Seconds an append waits for another process's append before giving up."""
 KINDS = ("draw", "commitment")
-SALT_BYTES = 16
-"""Least salt length for a seed commitment: a shorter salt would let a guessed seed be checked."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_JSON_FIELDS = ("inputs", "policy", "versions", "metrics", "redraw_of", "applied")
-_LATER_FIELDS = ("applied", "seed_source")
+_JSON_FIELDS = ("inputs", "policy", "versions", "metrics", "redraw_of", "applied", "ceremony", "intake")
+_LATER_FIELDS = ("applied", "seed_source", "ceremony", "intake")
 """Columns added after the first registers were written: hashed only when set, so the records
 written before they existed still verify, and added to an older table when it is opened."""
 
@@ -72,6 +73,17 @@ class RegisterError(BalancerError):
 
 class MissingRegister(InputError, RegisterError):
     """A register that should be read is not there (no file, no table): never an empty one."""
+
+
+class OpenCommitments(RegisterError):
+    """These inputs have open commitments and the draw neither uses them nor says why not."""
+
+    def __init__(self, commitments: list[Record]) -> None:
+        self.commitments = commitments
+        super().__init__(
+            f"commitments {_parties(commitments)} were made for these inputs and are not used yet: draw with "
+            f"them (reveal their secrets), or give a reason to draw without them (they are then recorded as "
+            f"abandoned by this draw). Nothing was recorded.")
 
 
 class RedrawWithoutReason(RegisterError):
@@ -112,10 +124,12 @@ table = sa.Table(
     sa.Column("seed_salt", sa.Text),
     sa.Column("applied", sa.Text),
     sa.Column("seed_source", sa.Text),
+    sa.Column("ceremony", sa.Text),
+    sa.Column("intake", sa.Text),
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
 )
-"""JSON fields (inputs, policy, versions, metrics, redraw_of, applied) are stored as canonical JSON text."""
+"""JSON fields (`_JSON_FIELDS`) are stored as canonical JSON text."""
 _ORIGINAL_COLUMNS = {c.name for c in table.columns} - set(_LATER_FIELDS)
 
 
@@ -141,9 +155,11 @@ class Record:
     redraw_of: list[int]
     """Ids of the earlier draws of the same inputs (empty for a first draw)."""
     commitment_id: int | None
+    """The one commitment of a draw recorded before `ceremony` existed (None since)."""
     seed_commitment: str | None
+    """A commitment's `seed_commitment(secret, salt)` (None: it names only a public value)."""
     seed_salt: str | None
-    """Hex salt of a committed seed, revealed with the draw so anyone can check the commitment."""
+    """Hex salt revealed by a draw recorded before `ceremony` existed (None since)."""
     prev_hash: str
     hash: str
     applied: dict | None = None
@@ -152,6 +168,14 @@ class Record:
     seed_source: str | None = None
     """Who chose the seed: "os" (fresh at the draw), "commitment" (fixed before it) or "operator"
     (a person: `--seed`, `policy.seed`). None only in records written before it was recorded."""
+    ceremony: dict | None = None
+    """A commitment's party and the public value it names, if any ({"party", "public"}); a draw's
+    commitments used, secrets revealed (`ceremony.revealed`) and public value entered
+    ({"commitments", "secrets", "public": {"source", "value"}}), or the open commitments it
+    abandoned ({"abandoned"}). None: no commitment is involved."""
+    intake: dict | None = None
+    """A day of daily intake: its new-cases file, date, the record of the day before, and the
+    canonical digest of everything the day was drawn against (`balancer.intake.day_record`)."""
 
     def hashed_fields(self) -> dict:
         """Everything the hash covers: every field of `to_dict()` but `hash`."""
@@ -223,13 +247,17 @@ class Register:
     def append_draw(
         self, *, scenario: str, inputs: dict[str, str], inputs_sha256: str, policy: dict,
         seed: int | None, versions: dict[str, str], result_sha256: str | None, metrics: dict,
-        operator: str, reason: str | None = None, commitment_id: int | None = None,
-        seed_salt: bytes | None = None, require_reason: bool = True, applied: dict | None = None,
-        seed_source: str | None = None,
+        operator: str, reason: str | None = None, require_reason: bool = True, applied: dict | None = None,
+        seed_source: str | None = None, ceremony: dict | None = None, intake: dict | None = None,
     ) -> Record:
         """Record a draw. If the same inputs were drawn before, `redraw_of` lists those draws and,
         unless `require_reason` is False, a non-empty `reason` is required
-        (`RedrawWithoutReason`, and nothing is recorded)."""
+        (`RedrawWithoutReason`, and nothing is recorded).
+
+        Commitments to these inputs that no draw has used yet are *open*. A draw with a `ceremony`
+        ({"commitments", "secrets", "public"}, see `balancer.register.ceremony`) must use every open
+        one, reveal every committed secret and derive its seed from them (`CeremonyError`
+        otherwise); a draw without one abandons them all, which needs a reason (`OpenCommitments`)."""
         _check_sha(inputs_sha256, "inputs_sha256")
         if result_sha256 is not None:
             _check_sha(result_sha256, "result_sha256")
@@ -245,33 +273,37 @@ class Register:
             ).all()
             if earlier and require_reason and reason is None:
                 raise RedrawWithoutReason(inputs_sha256, [tuple(r) for r in earlier])
-            if commitment_id is not None:
-                self._check_commitment(conn, int(commitment_id), inputs_sha256, seed, seed_salt)
+            ceremony = self._settle_commitments(conn, inputs_sha256, seed, ceremony, reason)
             return self._insert(
                 conn, kind="draw", scenario=scenario, inputs=inputs, inputs_sha256=inputs_sha256,
                 policy=policy, seed=None if seed is None else int(seed), versions=versions,
                 result_sha256=result_sha256, metrics=metrics, operator=operator, reason=reason,
-                redraw_of=[r.id for r in earlier],
-                commitment_id=None if commitment_id is None else int(commitment_id),
-                seed_commitment=None, seed_salt=None if seed_salt is None else bytes(seed_salt).hex(),
-                applied=applied or None, seed_source=seed_source,
+                redraw_of=[r.id for r in earlier], commitment_id=None, seed_commitment=None, seed_salt=None,
+                applied=applied or None, seed_source=seed_source, ceremony=ceremony, intake=intake,
             )
 
     def append_commitment(
         self, *, scenario: str, inputs: dict[str, str], inputs_sha256: str, policy: dict,
-        seed_commitment: str, versions: dict[str, str], operator: str, applied: dict | None = None,
+        seed_commitment: str | None, versions: dict[str, str], operator: str, applied: dict | None = None,
+        party: str | None = None, public: str | None = None,
     ) -> Record:
-        """Announce a draw before it happens: `seed_commitment(seed, salt)` binds its seed."""
+        """Announce a draw of these inputs before it happens: `seed_commitment(secret, salt)` binds
+        one party's secret, `public` describes a public value to be published later (e.g. "the
+        main numbers of the national lottery draw of 5 December"); at least one of them."""
         _check_sha(inputs_sha256, "inputs_sha256")
-        _check_sha(seed_commitment, "seed_commitment")
+        if seed_commitment is None and not public:
+            raise RegisterError("a commitment binds a secret (seed_commitment), names a public value, or both")
+        if seed_commitment is not None:
+            _check_sha(seed_commitment, "seed_commitment")
         _check_operator(operator)
+        ceremony = {"party": party or operator, **({"public": public} if public else {})}
         with self._writing() as conn:
             return self._insert(
                 conn, kind="commitment", scenario=scenario, inputs=inputs,
                 inputs_sha256=inputs_sha256, policy=policy, seed=None, versions=versions,
                 result_sha256=None, metrics={}, operator=operator, reason=None, redraw_of=[],
                 commitment_id=None, seed_commitment=seed_commitment, seed_salt=None,
-                applied=applied or None,
+                applied=applied or None, ceremony=ceremony,
             )
 
     # -- reading -----------------------------------------------------------------------------
@@ -307,6 +339,17 @@ class Register:
                 .group_by(t.inputs_sha256).order_by(t.inputs_sha256)
             ).all()
         return {h: int(n) for h, n in rows}
+
+    def open_commitments(self, inputs_sha256: str) -> list[Record]:
+        """The commitments to these inputs that no draw has used or abandoned yet, oldest first:
+        what the next draw of them must use (or abandon, with a reason)."""
+        with self._reading() as conn:
+            return list(self._open(conn, inputs_sha256).values())
+
+    def commitment_states(self) -> dict[int, tuple[str, int]]:
+        """commitment id → ("used" or "abandoned", the draw's id), for every closed commitment."""
+        with self._reading() as conn:
+            return self._closed(conn)
 
     def verify_chain(self) -> ChainReport:
         """Recompute every record's hash and its link to the one before, in id order."""
@@ -366,28 +409,48 @@ class Register:
         conn.execute(table.insert().values(**_to_row(record)))
         return record
 
-    def _check_commitment(self, conn: Connection, commitment_id: int, inputs_sha256: str,
-                          seed: int | None, salt: bytes | None) -> None:
-        """The commitment exists, was made for these inputs, binds this seed, and is not used yet."""
+    def _open(self, conn: Connection, inputs_sha256: str) -> dict[int, Record]:
         t = table.c
-        row = conn.execute(sa.select(t.kind, t.inputs_sha256, t.seed_commitment)
-                           .where(t.id == commitment_id)).first()
-        if row is None or row.kind != "commitment":
-            what = "does not exist" if row is None else f"is a {row.kind}, not a commitment"
-            raise RegisterError(f"commitment_id {commitment_id}: record {commitment_id} {what}. "
-                                f"Nothing was recorded.")
-        if row.inputs_sha256 != inputs_sha256:
-            raise RegisterError(
-                f"commitment_id {commitment_id}: the commitment was made for other inputs "
-                f"(sha256 {row.inputs_sha256[:12]}…, this draw's are {inputs_sha256[:12]}…). "
-                f"Nothing was recorded.")
-        if seed is None or salt is None or seed_commitment(seed, salt) != row.seed_commitment:
-            raise RegisterError(f"commitment_id {commitment_id}: the seed and salt given do not match "
-                                f"the commitment. Nothing was recorded.")
-        used = conn.execute(sa.select(t.id).where(t.kind == "draw", t.commitment_id == commitment_id)).first()
-        if used is not None:
-            raise RegisterError(f"commitment_id {commitment_id} was already used by draw {used.id}: a "
-                                f"commitment fixes one draw. Nothing was recorded.")
+        rows = conn.execute(sa.select(table).where(t.kind == "commitment", t.inputs_sha256 == inputs_sha256)
+                            .order_by(t.id)).all()
+        closed = self._closed(conn)
+        return {r.id: _readable(r, self.location) for r in rows if r.id not in closed}
+
+    def _closed(self, conn: Connection) -> dict[int, tuple[str, int]]:
+        t = table.c
+        rows = conn.execute(sa.select(t.id, t.commitment_id, t.ceremony).where(
+            t.kind == "draw", sa.or_(t.commitment_id.is_not(None), t.ceremony.is_not(None)))).all()
+        closed = {}
+        for draw_id, commitment_id, text in rows:
+            ceremony = json.loads(text) if text else {}
+            for cid in [commitment_id] * (commitment_id is not None) + ceremony.get("commitments", []):
+                closed[int(cid)] = ("used", draw_id)
+            for cid in ceremony.get("abandoned", []):
+                closed[int(cid)] = ("abandoned", draw_id)
+        return closed
+
+    def _settle_commitments(self, conn: Connection, inputs_sha256: str, seed: int | None,
+                            ceremony: dict | None, reason: str | None) -> dict | None:
+        """The draw's `ceremony` once checked against the open commitments of its inputs (see
+        `append_draw`); for a draw without one, the commitments it abandons."""
+        opened = self._open(conn, inputs_sha256)
+        if not ceremony or not ceremony.get("commitments"):
+            if not opened:
+                return None
+            if reason is None:
+                raise OpenCommitments(list(opened.values()))
+            return {"abandoned": sorted(opened)}
+        used = [int(c) for c in ceremony["commitments"]]
+        if missing := [opened[c] for c in opened if c not in used]:
+            raise CeremonyError(f"commitments {_parties(missing)} to these inputs are open too: a draw uses "
+                                f"every open commitment (or none, with a reason). Nothing was recorded.")
+        if stale := [c for c in used if c not in opened]:
+            raise CeremonyError(f"commitment {', '.join(map(str, stale))} is not open for these inputs: "
+                                f"already used or abandoned by a draw, or made for other inputs. Nothing was recorded.")
+        if seed is None or (problems := opening_problems(ceremony, int(seed), inputs_sha256, opened)):
+            raise CeremonyError("; ".join(problems if seed is not None else ["the draw has no seed"])
+                                + ". Nothing was recorded.")
+        return ceremony
 
     def _create(self) -> None:
         """Create the table once, under a lock, if missing; add the columns of `_LATER_FIELDS` and
@@ -479,25 +542,6 @@ class Register:
                                 f"needs psycopg 3: pip install 'psycopg[binary]>=3.1'") from None
 
 
-
-
-def seed_commitment(seed: int, salt: bytes) -> str:
-    """SHA-256 of `salt ‖ seed` with the seed as 8 bytes, unsigned big-endian.
-
-    Publish it before the draw, reveal seed and salt after: the fixed-width seed means no other
-    (salt, seed) split of the same bytes exists, and a salt of at least 16 random bytes
-    (`secrets.token_bytes(16)`) means nobody can find the seed from the commitment by trying seeds."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
-        raise RegisterError(f"a committed seed must be an integer from 0 to 2**64 - 1, not {seed!r}")
-    if not isinstance(salt, (bytes, bytearray)) or len(salt) < SALT_BYTES:
-        raise RegisterError(f"the salt of a seed commitment must be at least {SALT_BYTES} random bytes")
-    return hashlib.sha256(bytes(salt) + int(seed).to_bytes(8, "big")).hexdigest()
-
-
-
-
-
-
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8, strict JSON (no NaN/Infinity)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -505,6 +549,10 @@ def canonical_json(value: Any) -> bytes:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+def _parties(commitments: list[Record]) -> str:
+    return ", ".join(f"{c.id} ({(c.ceremony or {}).get('party', c.operator)})" for c in commitments)
+
 
 _PG_CREATE_LOCK = 0x62616C616E636572  # "balancer": serialises creating the table
 _APPEND_ONLY = "the draw register is append-only"
