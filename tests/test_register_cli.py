@@ -365,3 +365,16 @@ def test_published_summaries_are_cross_checked_against_the_chain(tmp_path):
     assert done.returncode == 1
     assert "b/summary.json: its seed" in done.stderr and "record 9, which this register does not hold" in done.stderr
     assert run_in("verify", "--chain", "--summaries", tmp_path / "nowhere").returncode == 2
+
+
+def test_the_register_holds_no_case_or_staff_identifier(tmp_path):
+    import balancer
+
+    sealed = tmp_path / "clerk.secret"
+    assert run_in("commit", DEMO, "--party", "clerk", "--secret-file", sealed).returncode == 0
+    assert run_in("run", DEMO, "--out", tmp_path / "out", "-q", "--reveal", sealed).returncode == 0
+    sc = balancer.load_scenario(DEMO)
+    ids = set(sc.cases["id"]) | set(sc.staff["id"])
+    with sqlite3.connect(tmp_path / "register.sqlite") as db:
+        text = " ".join(str(v) for row in db.execute("SELECT * FROM draw_register") for v in row)
+    assert len(ids) > 10 and not [i for i in ids if i in text]
