@@ -16,6 +16,21 @@ import scipy.sparse as sp
 from balancer.problem import Problem, pooled_rows
 from balancer.solver import QP, SolverStatus, solve_qp
 
+TODAY_WEIGHT = 1e-3
+"""With a look-ahead, the weight of today's own balance next to the year's: enough to make
+today's loads unique and even, too little to move the year's profile by more than ~0.1 %."""
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """Work expected later in the period (daily intake's forecast), balanced together with today's
+    so that prosecutors who alone can take some of it are kept for it."""
+
+    hours: np.ndarray
+    """(F,) hours of each kind of expected work (one per case type expected)."""
+    eligible: np.ndarray
+    """(F, P) bool: who may take it (the type's eligibility)."""
+
 
 @dataclass(frozen=True)
 class Balance:
@@ -51,43 +66,66 @@ def capacity_room(problem: Problem) -> np.ndarray:
     return np.maximum(problem.capacity - problem.base_load, 0.0)
 
 
-def leximin(problem: Problem) -> Balance:
+def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
     """The leximin utilisation profile (variables: edge flows z, then loads L, in hour units).
 
     Hard capacity needs no constraint here: leximin first minimises the largest utilisation, so
     whenever the backlog fits under 100 % (the capacity check proves it does), the profile does.
-    """
+
+    With `ahead`, the profile is that of today's work and the expected work together (flows w of
+    it, loads T = L + its share): Σ (b + T)² / a, plus `TODAY_WEIGHT` × Σ (b + L)² / a so that
+    among the ways to reach that profile today's loads are the most even. The balance returned is
+    today's part: the loads L the lottery then draws towards."""
     E, P = problem.n_edges, problem.n_staff
     unit = hour_unit(problem)
     a = problem.capacity / unit
     b = problem.base_load / unit
-    has_time = a > 0
-    inv_a = np.divide(1.0, a, out=np.zeros(P), where=has_time)
+    inv_a = np.divide(1.0, a, out=np.zeros(P), where=a > 0)
     by_class, by_staff = flow_structure(problem)
-
-    # ½ Σ 2 L²/a + Σ 2 b L / a  ==  Σ (b + L)² / a  minus a constant
-    diag = np.concatenate([np.zeros(E), 2.0 * inv_a])
-    q = np.concatenate([np.zeros(E), 2.0 * b * inv_a])
-    A_eq = sp.vstack(
-        [
-            sp.hstack([by_class, sp.csr_matrix((problem.n_classes, P))]),
-            sp.hstack([by_staff, -sp.identity(P)]),
-        ]
-    ).tocsr()
-    b_eq = np.concatenate([problem.class_hours / unit, np.zeros(P)])
     pooled, pooled_rhs = pooled_rows(problem)
     w_e = problem.class_weight[problem.edge_class]
-    A_le = sp.vstack([
-        sp.hstack([-sp.identity(E), sp.csr_matrix((E, P))]),  # z ≥ 0
-        sp.hstack([pooled @ sp.diags(unit / w_e), sp.csr_matrix((pooled.shape[0], P))]),  # items
-    ]).tocsr()
+    # rows: each class's hours, L = by_staff z; the items' pooled limits; z ≥ 0
+    A_eq = sp.vstack([sp.hstack([by_class, sp.csr_matrix((problem.n_classes, P))]),
+                      sp.hstack([by_staff, -sp.identity(P)])]).tocsr()
+    b_eq = np.concatenate([problem.class_hours / unit, np.zeros(P)])
+    A_le = sp.vstack([sp.hstack([-sp.identity(E), sp.csr_matrix((E, P))]),
+                      sp.hstack([pooled @ sp.diags(unit / w_e), sp.csr_matrix((pooled.shape[0], P))])]).tocsr()
     b_le = np.concatenate([np.zeros(E), pooled_rhs])
-    solution = solve_qp(QP(diag, q, A_eq, b_eq, A_le, b_le))
-
+    # ½ Σ 2 L²/a + Σ 2 b L / a  ==  Σ (b + L)² / a  minus a constant
+    diag, q = 2.0 * inv_a, 2.0 * b * inv_a
+    if ahead is not None:
+        A_eq, b_eq, A_le, b_le, diag, q = _with_ahead(ahead, unit, A_eq, b_eq, A_le, b_le, diag, q)
+    n = A_eq.shape[1]
+    solution = solve_qp(QP(np.concatenate([np.zeros(E), diag, np.zeros(n - E - len(diag))]),
+                           np.concatenate([np.zeros(E), q, np.zeros(n - E - len(q))]), A_eq, b_eq, A_le, b_le))
     flow = np.maximum(solution.x[:E], 0.0) * unit
     load = by_staff @ flow
     return Balance(load=load, flow=flow, target_utilisation=utilisation(problem, load),
                    solver_status=solution.status)
+
+
+def _with_ahead(ahead: Ahead, unit: float, A_eq, b_eq, A_le, b_le, diag, q):
+    """The leximin QP of `leximin` extended by the expected work: variables z, L (today), then
+    T (P, the loads with the expected work) and w (its flows, one per eligible pair); T and L
+    both weigh in the objective, so it stays diagonal."""
+    P = len(diag)
+    F_rows, F_staff = np.nonzero(ahead.eligible & (ahead.hours[:, None] > 0))
+    W = len(F_rows)
+    ones = np.ones(W)
+    by_kind = sp.csr_matrix((ones, (F_rows, np.arange(W))), shape=(len(ahead.hours), W))
+    to_staff = sp.csr_matrix((ones, (F_staff, np.arange(W))), shape=(P, W))
+    n_today = A_eq.shape[1]
+    pad = lambda m, cols: sp.hstack([m, sp.csr_matrix((m.shape[0], cols))])  # noqa: E731
+    today = sp.hstack([sp.csr_matrix((P, n_today - P)), sp.identity(P)])  # picks L
+    A_eq = sp.vstack([
+        pad(A_eq, P + W),
+        sp.hstack([sp.csr_matrix((len(ahead.hours), n_today + P)), by_kind]),  # expected hours, all placed
+        sp.hstack([today, -sp.identity(P), to_staff]),                          # T = L + expected share
+    ]).tocsr()
+    b_eq = np.concatenate([b_eq, ahead.hours / unit, np.zeros(P)])
+    A_le = sp.vstack([pad(A_le, P + W), sp.hstack([sp.csr_matrix((W, n_today + P)), -sp.identity(W)])]).tocsr()
+    b_le = np.concatenate([b_le, np.zeros(W)])
+    return A_eq, b_eq, A_le, b_le, np.concatenate([TODAY_WEIGHT * diag, diag]), np.concatenate([TODAY_WEIGHT * q, q])
 
 
 def utilisation(problem: Problem, load: np.ndarray) -> np.ndarray:

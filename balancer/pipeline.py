@@ -170,10 +170,11 @@ def fresh_seed() -> int:
 
 
 def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = False,
-          source: SeedSource | None = None) -> Result:
+          source: SeedSource | None = None, ahead: balance_step.Ahead | None = None) -> Result:
     """Run every step after loading. `seed` beats `policy.seed`; neither: a fresh one.
     `incremental`: one batch of a series (daily intake), see `lottery.design(within_share=)`.
-    `source`: where a given `seed` came from (default: `seed_source`, i.e. a person)."""
+    `source`: where a given `seed` came from (default: `seed_source`, i.e. a person).
+    `ahead`: work expected later in the period, balanced with this batch (`balance.leximin`)."""
     policy = scenario.policy
     source = source or seed_source(scenario, seed)
     if seed is None:
@@ -200,7 +201,7 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
             findings += over_capacity_after_moves(pool)
     result.pool = pool
     with _timed(timings, "balance"):
-        result.balance = balance_step.leximin(pool)
+        result.balance = balance_step.leximin(pool, ahead)
     with _timed(timings, "limit"):
         result.limit = integral_limit(pool, result.balance)
     known = np.isfinite(result.limit.upper)  # False only if no whole assignment was found
