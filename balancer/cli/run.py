@@ -13,9 +13,8 @@ from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
                               VariantOption, chosen_seed, command, console, load, say)
 from balancer.errors import InputError, Outcome
-from balancer.io import FORMATS, write_outputs, write_table
+from balancer.io import FORMATS, check_outputs, write_outputs
 from balancer.pipeline import SeedSource, Status, seed_source, solve
-from balancer.plan import probability_table
 from balancer.register import (RedrawWithoutReason, Register, current_operator, record_draw,
                                register_location)
 
@@ -67,6 +66,7 @@ def run(
                          f"{', '.join('.' + f for f in FORMATS)}")
     if (commitment is None) != (seed_file is None):
         raise InputError("--commitment and --seed-file go together: the seed file holds the committed seed")
+    check_outputs(out, probabilities)  # every output location, before anything is drawn or recorded
     sc = load(scenario, variant, set_)
     salt, source = None, seed_source(sc, seed)
     if commitment is not None:
@@ -88,9 +88,7 @@ def run(
                                  commitment_id=commitment, seed_salt=salt)
         except RedrawWithoutReason as e:
             raise InputError(f"{e} Use --reason") from None
-    write_outputs(result, out, formats, record=record)
-    if probabilities is not None:
-        write_table(probability_table(result.pool, result.design), probabilities)  # what was drawn
+    write_outputs(result, out, formats, record=record, probabilities=probabilities)
     if record.redraw_of:
         typer.echo(f"RE-DRAW: these inputs were drawn before (register records "
                    f"{', '.join(map(str, record.redraw_of))}); reason given: {record.reason}", err=True)
