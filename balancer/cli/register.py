@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOption, VariantOption, command,
-                              console, load, say)
+                              console, echo, load, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_secret
 from balancer.pipeline import SeedSource, fresh_seed
@@ -104,7 +104,7 @@ def verify(
                     console.print(f"checkpoint {path} holds: the register extends its {cp.size} "
                                   f"record{'s' * (cp.size != 1)} signed at {cp.time}")
                 if cp.origin != reg.location:
-                    typer.echo(f"note: checkpoint {path} was made of {cp.origin}, this register is "
+                    echo(f"note: checkpoint {path} was made of {cp.origin}, this register is "
                                f"{reg.location} (a copy or a move?)", err=True)
                 holds = holds and not problems
             return Outcome.DONE if holds else Outcome.MISMATCH
@@ -120,7 +120,7 @@ def verify(
     console.print(f"record {rec.id} verified: replaying seed {rec.seed} on these inputs gives the "
                   f"recorded result {rec.result_sha256}.")
     if rec.seed_source == SeedSource.OPERATOR:
-        typer.echo(f"warning: record {rec.id}'s seed was chosen by a person, who could have picked it for this "
+        echo(f"warning: record {rec.id}'s seed was chosen by a person, who could have picked it for this "
                    f"result (reason given: {rec.reason})", err=True)
     return Outcome.DONE
 
@@ -154,7 +154,7 @@ def checkpoint(
             raise InputError(f"{out} exists already: a checkpoint once written is kept as it is") from None
         except OSError as e:
             raise InputError(f"cannot write the checkpoint: {e.strerror or e}", file=out) from None
-    typer.echo(text, nl=False)
+    echo(text, nl=False)
 
 
 def _read_text(path: Path) -> str:

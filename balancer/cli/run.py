@@ -11,7 +11,7 @@ import typer
 
 from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
-                              VariantOption, chosen_seed, command, console, load, say)
+                              VariantOption, chosen_seed, command, console, echo, load, say)
 from balancer.errors import InputError, Outcome
 from balancer.io import FORMATS, check_outputs, write_outputs
 from balancer.pipeline import SeedSource, Status, seed_source, solve
@@ -90,7 +90,7 @@ def run(
             raise InputError(f"{e} Use --reason") from None
     write_outputs(result, out, formats, record=record, probabilities=probabilities)
     if record.redraw_of:
-        typer.echo(f"RE-DRAW: these inputs were drawn before (register records "
+        echo(f"RE-DRAW: these inputs were drawn before (register records "
                    f"{', '.join(map(str, record.redraw_of))}); reason given: {record.reason}", err=True)
     if not quiet:
         show.plan(result)
