@@ -217,7 +217,7 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
             _write_probabilities(result, tmp / probabilities.absolute().relative_to(out.absolute()))
 
     write_folder(out, write, record)
-    written = [out / p.name for p in _planned(result, formats)]
+    written = _planned(_tables(result), formats, out)
     if probabilities is not None:
         if not inside:
             try:
@@ -231,14 +231,17 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
 
 def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded | None = None) -> list[Path]:
     """assignments and staff tables (and moves, when rebalancing) in each format, then summary.json
-    (last: it marks a whole run), naming `record`, where the draw was recorded, into `folder`."""
-    written = []
-    for path in _planned(result, formats, folder):
-        if path.name == "summary.json":
-            write_json(result.summary(record.to_dict() if record is not None else None), path)
-        else:
-            write_table(_tables(result)[path.stem], path)
-        written.append(path)
+    naming `record`, where the draw was recorded, into `folder`."""
+    summary = result.summary(record.to_dict() if record is not None else None)
+    return write_tables(folder, _tables(result), summary, formats)
+
+
+def write_tables(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, formats=("csv",)) -> list[Path]:
+    """Each table as NAME.FORMAT in each format, then summary.json (last: it marks a whole run)."""
+    written = _planned(tables, formats, folder)
+    for path in written[:-1]:
+        write_table(tables[path.stem], path)
+    write_json(summary, written[-1])
     return written
 
 
@@ -251,8 +254,8 @@ def _tables(result: Result) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _planned(result: Result, formats, folder: Path = Path()) -> list[Path]:
-    names = [f"{name}.{fmt}" for fmt in dict.fromkeys(formats) for name in _tables(result)]
+def _planned(tables: dict, formats, folder: Path = Path()) -> list[Path]:
+    names = [f"{name}.{fmt}" for fmt in dict.fromkeys(formats) for name in tables]
     return [folder / n for n in [*names, "summary.json"]]
 
 
