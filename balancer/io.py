@@ -3,6 +3,7 @@ a run's output folder written whole, under a temporary name beside it, and renam
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 import os
@@ -162,9 +163,7 @@ def inert(df: pd.DataFrame) -> pd.DataFrame:
     tab or CR) prefixed with `'` (OWASP's advice for CSV), and so is one beginning with `'`, so
     that dropping one leading `'` always gives the text back. Numbers stay numbers (-3 is -3)."""
     out = df
-    for col in df.columns:
-        if df[col].dtype != object:
-            continue
+    for col in _text_columns(df):
         values = df[col]
         risky = values.map(lambda v: isinstance(v, str) and v.startswith((*FORMULA_START, "'"))).astype(bool)
         if risky.any():
@@ -173,10 +172,21 @@ def inert(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _text_columns(df: pd.DataFrame) -> list:
+    return [c for c in df.columns if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c])]
+
+
+def _to_csv(df: pd.DataFrame, path: Path) -> None:
+    """`inert(df)` as CSV. Lines end in LF, so a CR inside a cell would not be quoted and a reader
+    would break the row there: a table holding one has all its text cells quoted."""
+    has_cr = any(df[c].map(lambda v: isinstance(v, str) and "\r" in v).any() for c in _text_columns(df))
+    inert(df).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL)
+
+
 def write_table(df: pd.DataFrame, path: Path) -> None:
     fmt = path.suffix.lstrip(".")
     if fmt == "csv":
-        atomic_write(path, lambda tmp: inert(df).to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: _to_csv(df, tmp))
     elif fmt == "parquet":
         atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
     elif fmt == "xlsx":
