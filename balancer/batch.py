@@ -21,7 +21,7 @@
 - **Isolation.** Every variant is solved on its own; an invalid, infeasible or failing one is a
   row of `batch.csv` with its error, never the end of the batch. The command exits with the code
   of its worst row, as a run with that outcome would (`balancer.cli.app.EXIT_CODES`).
-- **Atomic outputs and resumption.** A variant's files (`balancer.write_outputs`, then
+- **Atomic outputs and resumption.** A variant's files (`balancer.io.write_files`, then
   `variant.json` last) are written into a hidden temporary folder beside it, which is renamed
   into place only when complete. A rerun skips a variant whose folder's `variant.json` names the
   same inputs_sha256, the same settings and the same balancer version (its row is taken from
@@ -58,7 +58,7 @@ import pandas as pd
 
 from balancer.checks import Severity
 from balancer.errors import BalancerError, InputError, Outcome
-from balancer.io import atomic_write, write_json, write_outputs, write_table
+from balancer.io import write_files, write_json, write_table
 from balancer.pipeline import Status, inputs_digest, package_version, solve
 from balancer.registry import HEADLINE, STEP_NAMES
 from balancer.scenario import Peek, Scenario, load_scenario, peek
@@ -241,7 +241,7 @@ def _allocation(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dic
         rb = result.rebalance
         row.update(balance_moves=rb["balance_moves"], forced_moves=rb["forced_moves"],
                    max_utilisation_before=rb["utilisation_before"].get("max"))
-    return row, lambda folder: write_outputs(result, folder, job.formats)
+    return row, lambda folder: write_files(result, folder, job.formats)
 
 
 def _staffing(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dict, Callable]:
@@ -394,7 +394,7 @@ def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
                     row = _row(jobs[i], status=FAILED, error=f"{type(e).__name__}: {e}")
                 done(i, row)
     table = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)  # seeds are 64-bit: never floats
-    atomic_write(out / TABLE, lambda tmp: table.to_csv(tmp, index=False))
+    write_table(table, out / TABLE)  # formula-like text made inert, as in every table
     write_table(_typed(table), out / TABLE_PARQUET)
     return rows  # type: ignore[return-value]
 

@@ -29,6 +29,13 @@ if TYPE_CHECKING:
     from balancer.register import Recorded
 
 
+DRAWN_COLUMNS = ["case_id", "staff_id", "weight_hours", "probability", "previous_staff_id", "date"]
+"""intake's assignments.csv: every case drawn, the day it was drawn, and who held it before."""
+DAY_COLUMNS = ["date", "status", "cases", "drawn", "hours", "seed", "max_utilisation", "target_max_utilisation",
+               "record", "record_hash"]
+"""intake's days.csv: one row a day."""
+
+
 @dataclass
 class Day:
     date: date | None
@@ -47,6 +54,24 @@ class Day:
         new = a[a["case_id"].isin(self.cases["id"])]
         return new[["case_id", "staff_id", "weight_hours", "probability"]].assign(date=self.date)
 
+    @property
+    def drawn(self) -> pd.DataFrame:
+        """Every case the day's lottery drew, with `DRAWN_COLUMNS`: its new cases, and any case held
+        before that it had to move (a holder who may no longer keep it) or that nobody held yet (the
+        scenario's own unallocated backlog, on the first day). Held cases that stay are not drawn."""
+        a = self.result.plan.assignments
+        if "previous_staff_id" not in a:  # nothing was held: every case was drawn
+            a = a.assign(previous_staff_id=None)
+        moved = self.moves["case_id"] if self.moves is not None else []
+        drawn = a["previous_staff_id"].isna() | a["case_id"].isin(moved)
+        return a.loc[drawn].assign(date=self.date)[DRAWN_COLUMNS].reset_index(drop=True)
+
+    @property
+    def moves(self) -> pd.DataFrame | None:
+        """The day's moves of held cases (`moves.csv` of a run), with the date; None: none held."""
+        m = self.result.moves
+        return m.assign(date=self.date) if m is not None else None
+
 
 @dataclass
 class Intake:
@@ -60,26 +85,43 @@ class Intake:
     def status(self) -> Status:
         return self.days[-1].result.status if self.days else Status.DONE
 
+    @property
+    def done(self) -> list[Day]:
+        """The days drawn (the last day may be infeasible: it drew nothing)."""
+        return [d for d in self.days if d.result.status is Status.DONE]
+
     def assignments(self) -> pd.DataFrame:
-        done = [d.assignments for d in self.days if d.result.status is Status.DONE]
-        return pd.concat(done, ignore_index=True) if done else pd.DataFrame(
-            columns=["case_id", "staff_id", "weight_hours", "probability", "date"])
+        """Every case drawn, day by day (`Day.drawn`)."""
+        return pd.concat([d.drawn for d in self.done] or [pd.DataFrame(columns=DRAWN_COLUMNS)], ignore_index=True)
+
+    def moves(self) -> pd.DataFrame | None:
+        """Every held case moved, day by day; None when no day held a case."""
+        moves = [d.moves for d in self.done if d.moves is not None]
+        return pd.concat(moves, ignore_index=True) if moves else None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """What intake writes beside summary.json, by file name (without .csv)."""
+        tables = {"assignments": self.assignments(), "days": self.days_table()}
+        for name, table in (("moves", self.moves()), ("staff", self.staff())):
+            if table is not None:
+                tables[name] = table
+        return tables
 
     def staff(self) -> pd.DataFrame | None:
-        done = [d for d in self.days if d.result.status is Status.DONE]
-        return done[-1].result.plan.staff if done else None
+        return self.done[-1].result.plan.staff if self.done else None
 
     def days_table(self) -> pd.DataFrame:
         rows = []
         for d in self.days:
             m = d.result.metrics
             rows.append({"date": d.date, "status": d.result.status.value, "cases": len(d.cases),
+                         "drawn": len(d.drawn) if d.result.plan else 0,
                          "hours": float(d.assignments["weight_hours"].sum()) if d.result.plan else np.nan,
                          "seed": str(d.result.seed), "max_utilisation": m.get("max_utilisation"),
                          "target_max_utilisation": m.get("target_max_utilisation"),
                          "record": d.record.id if d.record is not None else None,
                          "record_hash": d.record.hash if d.record is not None else None})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=DAY_COLUMNS)
 
     def summary(self) -> dict:
         sc = self.scenario
@@ -87,7 +129,8 @@ class Intake:
             "scenario": sc.name, "new_cases": self.file, "new_cases_sha256": self.sha256,
             "inputs": sc.inputs, "inputs_sha256": inputs_digest(sc.inputs), "canonical_sha256": sc.canonical_sha256,
             "version": package_version(),
-            "status": self.status.value, "policy": sc.policy.model_dump(mode="json"), "applied": sc.applied(),
+            "status": self.status.value, "policy": intake_policy(sc).model_dump(mode="json"),  # what every day used
+            "applied": sc.applied(), "drawn_cases": int(sum(len(d.drawn) for d in self.done)),
             "days": [{**row, "date": str(row["date"]) if row["date"] else None}
                      for row in self.days_table().to_dict("records")],
             "metrics": self.days[-1].result.metrics if self.days else {},

@@ -1,21 +1,33 @@
-"""Write step: output files, each written to a temporary name and renamed, never left partial."""
+"""Write step: output files, each written to a temporary name and renamed, never left partial;
+a run's output folder written whole, under a temporary name beside it, and renamed into place."""
 
 from __future__ import annotations
 
+import csv
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
+from balancer.errors import BalancerError, InputError
 from balancer.pipeline import Result
 
 if TYPE_CHECKING:
     from balancer.register import Recorded
 
 FORMATS = ("csv", "parquet", "xlsx")
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads a text cell beginning with as a formula (OWASP, "CSV Injection")."""
+
+
+class OutputTaken(BalancerError):
+    """The output folder was filled by someone else between the check and the rename."""
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -55,16 +67,146 @@ def _umask() -> int:
     return mask
 
 
+# --- whole output folders --------------------------------------------------------------------
+
+
+def check_outputs(out: Path, probabilities: Path | None = None) -> None:
+    """Before anything is drawn or recorded: `out` can become a new folder of this run's files
+    (it does not exist, or is an empty folder, and a folder can be made beside it), and
+    `probabilities`, if given, can be written. InputError naming the path otherwise."""
+    if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
+        raise InputError(f"--out {out}: exists and is not a folder; give a new folder for the outputs")
+    if _holds_files(out):
+        raise InputError(
+            f"--out {out}: the folder already holds files (an earlier run's?). A run writes a new folder "
+            "whole and never mixes its files with another run's: give a new --out, or move that folder "
+            "away first")
+    _probe(out.parent, f"--out {out}")
+    if probabilities is not None and _inside(probabilities, out):
+        if probabilities.stem in ("assignments", "staff", "moves", "summary"):
+            raise InputError(f"--probabilities {probabilities}: would replace one of the run's own files")
+    elif probabilities is not None:
+        if probabilities.is_dir():
+            raise InputError(f"--probabilities {probabilities}: is a folder; give a file name")
+        _probe(probabilities.parent, f"--probabilities {probabilities}")
+
+
+def write_folder(out: Path, write: Callable[[Path], None], record: Recorded | None = None) -> None:
+    """Make `out` whole or not at all: `write(tmp)` fills a new hidden folder beside `out` (same
+    file system), which is then renamed to `out`. The rename is atomic and fails when `out` holds
+    anything, so a folder is always one run's files, and of two runs into one folder only one
+    succeeds. The temporary folder is removed whatever happens (a killed run leaves it behind:
+    `.NAME.*.tmp`, never a partial `out`)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    except OSError as e:
+        raise BalancerError(f"cannot write {out}: {e.strerror or e}{_recorded(record)}") from None
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; an output folder is an ordinary one
+        write(tmp)
+        _sync(tmp)
+        os.rename(tmp, out)
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise OutputTaken(f"{out} was filled by another run meanwhile; nothing of this run was written "
+                              f"there{_recorded(record)}") from None
+        raise BalancerError(f"cannot write {out}: {e.strerror or e}{_recorded(record)}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _holds_files(folder: Path) -> bool:
+    try:
+        return folder.is_dir() and any(folder.iterdir())
+    except OSError as e:
+        raise InputError(f"--out {folder}: cannot look inside ({e.strerror or e})") from None
+
+
+def _probe(folder: Path, what: str) -> None:
+    """Make `folder` (and its parents) and a temporary folder in it: whatever `os.access` says
+    (it is always yes for root), this is what writing there will need."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(dir=folder, prefix=".balancer-probe.", suffix=".tmp")).rmdir()
+    except OSError as e:
+        raise InputError(f"{what}: cannot write there ({e.strerror or e})") from None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.absolute().is_relative_to(folder.absolute())
+
+
+def _sync(folder: Path) -> None:
+    """Flush the folder's files to disk before it is renamed into place: after a power cut the
+    rename may survive, and then the files must too."""
+    for path in [*folder.rglob("*"), folder]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _recorded(record: Recorded | None) -> str:
+    if record is None:
+        return ""
+    return (f". The draw is recorded (record {record.id} in {record.register}) without files; "
+            f"`balancer verify {record.id} --inputs SCENARIO` replays it")
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def inert(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every text cell a spreadsheet would run as a formula (one beginning with = + - @,
+    tab or CR) prefixed with `'` (OWASP's advice for CSV), and so is one beginning with `'`, so
+    that dropping one leading `'` always gives the text back. Numbers stay numbers (-3 is -3)."""
+    out = df
+    for col in _text_columns(df):
+        values = df[col]
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith((*FORMULA_START, "'"))).astype(bool)
+        if risky.any():
+            out = out.copy() if out is df else out
+            out[col] = values.mask(risky, "'" + values[risky])
+    return out
+
+
+def _text_columns(df: pd.DataFrame) -> list:
+    return [c for c in df.columns if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c])]
+
+
+def _to_csv(df: pd.DataFrame, path: Path) -> None:
+    """`inert(df)` as CSV. Lines end in LF, so a CR inside a cell would not be quoted and a reader
+    would break the row there: a table holding one has all its text cells quoted."""
+    has_cr = any(df[c].map(lambda v: isinstance(v, str) and "\r" in v).any() for c in _text_columns(df))
+    inert(df).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL)
+
+
 def write_table(df: pd.DataFrame, path: Path) -> None:
     fmt = path.suffix.lstrip(".")
     if fmt == "csv":
-        atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: _to_csv(df, tmp))
     elif fmt == "parquet":
         atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
     elif fmt == "xlsx":
-        atomic_write(path, lambda tmp: df.to_excel(tmp, index=False, engine="openpyxl"))
+        atomic_write(path, lambda tmp: _to_excel(df, tmp))
     else:
         raise ValueError(f"unknown table format {fmt!r}; expected one of {FORMATS}")
+
+
+def _to_excel(df: pd.DataFrame, path: Path) -> None:
+    """The table as a workbook in which every text cell is text: openpyxl stores a string beginning
+    with `=` as a formula, which Excel would run, so such cells are made string cells again (and
+    marked to stay text when edited). The text itself is kept as it is."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        df.to_excel(writer, index=False)
+        sheet = next(iter(writer.sheets.values()))
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
 
 
 def write_json(data: dict, path: Path) -> None:
@@ -72,21 +214,62 @@ def write_json(data: dict, path: Path) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record: Recorded | None = None
-                  ) -> list[Path]:
-    """assignments and staff tables (and moves, when rebalancing) in each format, then summary.json
-    (last: it marks a whole run), naming `record`, where the draw was recorded."""
+def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record: Recorded | None = None,
+                  probabilities: Path | None = None) -> list[Path]:
+    """A run's output folder, whole (`write_folder`): its tables and summary.json (`write_files`),
+    and the probability table when `probabilities` is inside it; one elsewhere is written after."""
     out = Path(out_dir)
-    written = []
-    if result.plan is not None:
-        for fmt in dict.fromkeys(formats):
-            tables = [("assignments", result.plan.assignments), ("staff", result.plan.staff)]
-            if result.moves is not None:
-                tables.append(("moves", result.moves))
-            for name, table in tables:
-                path = out / f"{name}.{fmt}"
-                write_table(table, path)
-                written.append(path)
-    write_json(result.summary(record.to_dict() if record is not None else None), out / "summary.json")
-    written.append(out / "summary.json")
+    inside = probabilities is not None and _inside(probabilities, out)
+
+    def write(tmp: Path) -> None:
+        write_files(result, tmp, formats, record)
+        if inside:
+            _write_probabilities(result, tmp / probabilities.absolute().relative_to(out.absolute()))
+
+    write_folder(out, write, record)
+    written = _planned(_tables(result), formats, out)
+    if probabilities is not None:
+        if not inside:
+            try:
+                _write_probabilities(result, probabilities)
+            except OSError as e:
+                raise BalancerError(f"cannot write {probabilities}: {e.strerror or e}; the rest of the run "
+                                    f"is written to {out}") from None
+        written.append(probabilities)
     return written
+
+
+def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded | None = None) -> list[Path]:
+    """assignments and staff tables (and moves, when rebalancing) in each format, then summary.json
+    naming `record`, where the draw was recorded, into `folder`."""
+    summary = result.summary(record.to_dict() if record is not None else None)
+    return write_tables(folder, _tables(result), summary, formats)
+
+
+def write_tables(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, formats=("csv",)) -> list[Path]:
+    """Each table as NAME.FORMAT in each format, then summary.json (last: it marks a whole run)."""
+    written = _planned(tables, formats, folder)
+    for path in written[:-1]:
+        write_table(tables[path.stem], path)
+    write_json(summary, written[-1])
+    return written
+
+
+def _tables(result: Result) -> dict[str, pd.DataFrame]:
+    if result.plan is None:
+        return {}
+    tables = {"assignments": result.plan.assignments, "staff": result.plan.staff}
+    if result.moves is not None:
+        tables["moves"] = result.moves
+    return tables
+
+
+def _planned(tables: dict, formats, folder: Path = Path()) -> list[Path]:
+    names = [f"{name}.{fmt}" for fmt in dict.fromkeys(formats) for name in tables]
+    return [folder / n for n in [*names, "summary.json"]]
+
+
+def _write_probabilities(result: Result, path: Path) -> None:
+    from balancer.plan import probability_table
+
+    write_table(probability_table(result.pool, result.design), path)  # what was drawn

@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,6 +74,7 @@ def run_one(scenario_path: str, out_dir: str | None) -> dict:
     t1 = time.perf_counter()
     result = balancer.solve(scenario)
     t2 = time.perf_counter()
+    shutil.rmtree(out, ignore_errors=True)  # the benchmark's own scratch folder: a run writes a new one
     balancer.write_outputs(result, out)
     t3 = time.perf_counter()
 

@@ -194,14 +194,14 @@ def test_a_failure_while_writing_leaves_no_half_written_folder(tmp_path, monkeyp
     out = tmp_path / "out"
     assert cli(GROUPS, "--out", out, "-q", "--set", "policy.seed=1").exit_code == 0
     before = (out / "groups-and-conflicts" / "assignments.csv").read_bytes()
-    real = batch.write_outputs
+    real = batch.write_files
 
     def first_file_then_fail(result, out_dir, formats=("csv",)):
         from balancer.io import write_table
         write_table(result.plan.assignments, out_dir / "assignments.csv")
         raise OSError("disk full")
 
-    monkeypatch.setattr(batch, "write_outputs", first_file_then_fail)
+    monkeypatch.setattr(batch, "write_files", first_file_then_fail)
     done = cli(DEMO, GROUPS, "--out", out, "-q", "--set", "policy.seed=2", "--jobs", 1)
     assert done.exit_code == 3, done.output  # failed rows exit as a failed run does
     rows = table(out)
@@ -212,7 +212,7 @@ def test_a_failure_while_writing_leaves_no_half_written_folder(tmp_path, monkeyp
     assert (out / "groups-and-conflicts" / "assignments.csv").read_bytes() == before
     assert {p.name for p in (out / "groups-and-conflicts").iterdir()} == OUTPUT_FILES | {"moves.csv"}
 
-    monkeypatch.setattr(batch, "write_outputs", real)
+    monkeypatch.setattr(batch, "write_files", real)
     assert cli(DEMO, GROUPS, "--out", out, "-q", "--set", "policy.seed=2").exit_code == 0
     assert list(table(out)["status"]) == ["done", "done"]
 

@@ -49,8 +49,9 @@ def test_the_readme_lists_every_step_with_its_module():
 def test_every_metric_a_run_reports_is_declared(tmp_path):
     for path in (ROOT / "scenarios" / "demo-office.yaml", ROOT / "scenarios" / "rebalance.yaml"):
         result = balancer.solve(balancer.load_scenario(path), seed=3)
-        balancer.write_outputs(result, tmp_path)
-        metrics = json.loads((tmp_path / "summary.json").read_text())["metrics"]
+        out = tmp_path / path.stem  # a folder holds one run's outputs
+        balancer.write_outputs(result, out)
+        metrics = json.loads((out / "summary.json").read_text())["metrics"]
         assert set(metrics) <= set(BY_NAME) and set(HEADLINE) <= set(metrics)
         assert list(metrics) == [m for m in BY_NAME if m in metrics]  # the registry's order
-        assert set(json.loads((tmp_path / "summary.json").read_text())["timings"]) <= {s.name for s in STEPS}
+        assert set(json.loads((out / "summary.json").read_text())["timings"]) <= {s.name for s in STEPS}

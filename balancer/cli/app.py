@@ -18,7 +18,42 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Measure workload and allocate cases at random, evenly, to qualified prosecutors.",
 )
-console = Console(highlight=False)
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: every control character but newline and tab (ANSI escapes, CR,
+    backspace, the 8-bit C1 codes) and every bidirectional override is shown as its escape
+    (`\\x1b`), so an id, an operator or a reason cannot move the cursor, recolour, hide or
+    reorder what the terminal shows."""
+    return text.translate(_ESCAPED)
+
+
+_ESCAPED = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+            for c in [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+            if chr(c) not in "\n\t"}
+
+
+class _Console(Console):
+    """Rich's console, printing text as text: control characters escaped (`printable`), and no
+    markup or emoji codes read from it (markup is off), so `[bold]` in an id is shown as typed."""
+
+    def render_str(self, text: str, **kwargs):
+        return super().render_str(printable(text), **kwargs)
+
+
+console = _Console(highlight=False, markup=False, emoji=False)
+"""Everything the commands print goes through this console or `echo`."""
+
+
+def wide_console() -> Console:
+    """The console for a wide table: the terminal's, or 200 columns where output goes to a log or
+    a pipe (where rich would wrap every cell to 80 columns)."""
+    return console if console.is_terminal else _Console(highlight=False, markup=False, emoji=False, width=200)
+
+
+def echo(message: str, err: bool = False, nl: bool = True) -> None:
+    """`typer.echo` of `printable(message)`: for plain lines (stderr messages, warnings)."""
+    typer.echo(printable(message), err=err, nl=nl)
 
 EXIT_CODES = {
     Outcome.DONE: 0,
@@ -38,7 +73,7 @@ SAID_AS = {Outcome.INFEASIBLE: "infeasible", Outcome.MISMATCH: "mismatch", Outco
 
 
 def say(outcome: Outcome, message: str) -> None:
-    typer.echo(f"{SAID_AS[outcome]}: {message}", err=True)
+    echo(f"{SAID_AS[outcome]}: {message}", err=True)
 
 
 def worst(outcomes: Iterable[Outcome]) -> Outcome:
@@ -97,7 +132,7 @@ def chosen_seed(source: SeedSource, reason: str | None) -> None:
                          "it could have picked it for the result it gives; a recorded draw with a chosen seed "
                          "needs --reason, and the register flags it. Leave the seed out for a fresh one from "
                          "the OS, or fix it in advance with `balancer commit`")
-    typer.echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
+    echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
 
 
 def read_text(path: Path) -> str:

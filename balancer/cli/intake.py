@@ -11,7 +11,7 @@ from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, SetOption,
                               VariantOption, chosen_seed, command, console, load, say)
 from balancer.errors import InputError, Outcome
-from balancer.io import write_json, write_table
+from balancer.io import check_outputs, write_folder, write_tables
 from balancer.pipeline import SeedSource, Status
 from balancer.register import Register, current_operator, record_draw, register_location
 
@@ -36,6 +36,7 @@ def intake(
     from balancer.intake import batches, day_digests, run_intake
     from balancer.scenario import load_new_cases
 
+    check_outputs(out)  # before anything is drawn or recorded
     sc = load(scenario, variant, set_)
     cases, name, sha = load_new_cases(new_cases, sc)
     chosen_seed(SeedSource.OPERATOR if seed is not None else SeedSource.OS, reason)
@@ -51,17 +52,14 @@ def intake(
                                 reg, day, operator=who, reason=reason, inputs_sha256=key, intake=about))
     if result.days:
         show.findings(result.days[-1].result.findings, quiet)
-    tables = {"assignments": result.assignments(), "days": result.days_table()}
-    if result.staff() is not None:
-        tables["staff"] = result.staff()
-    for key, table in tables.items():
-        write_table(table, out / f"{key}.csv")
-    write_json(result.summary(), out / "summary.json")
+    write_folder(out, lambda tmp: write_tables(tmp, result.tables(), result.summary()))  # whole, after recording
     if result.status is Status.INFEASIBLE:
         say(Outcome.INFEASIBLE, f"on {result.days[-1].date}: diagnosis in {out / 'summary.json'}; "
                                 "the days before it are written")
         return Outcome.INFEASIBLE
-    if not quiet:
+    if not quiet and not result.days:
+        console.print(f"no new cases: nothing drawn or recorded — written to {out}/")
+    elif not quiet:
         days = result.days_table()
         console.print(f"{len(days)} day(s), {int(days['cases'].sum())} new case(s); highest utilisation "
                       f"after the last day {days['max_utilisation'].iloc[-1]:.1%} (target "

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOption, VariantOption, command,
-                              console, load, read_text, say)
+                              console, echo, load, read_text, say, wide_console)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_secret
 from balancer.pipeline import SeedSource, fresh_seed
@@ -102,8 +101,7 @@ def history(
         draws = str(counts.get(r.inputs_sha256, 0))
         table.add_row(str(r.id), r.created_at[:19], r.kind, r.scenario, r.operator, _seed_from(r, states), draws,
                       ", ".join(map(str, r.redraw_of)), r.reason or "")
-    # a record per line also in a log or a pipe, where rich would wrap every cell to 80 columns
-    (console if console.is_terminal else Console(highlight=False, width=200)).print(table)
+    wide_console().print(table)
 
 
 @command()
@@ -145,7 +143,7 @@ def verify(
                     console.print(f"checkpoint {path} holds: the register extends its {cp.size} "
                                   f"record{'s' * (cp.size != 1)} signed at {cp.time}")
                 if cp.origin != reg.location:
-                    typer.echo(f"note: checkpoint {path} was made of {cp.origin}, this register is "
+                    echo(f"note: checkpoint {path} was made of {cp.origin}, this register is "
                                f"{reg.location} (a copy or a move?)", err=True)
                 holds = holds and not problems
             if summaries is not None:
@@ -182,10 +180,10 @@ def verify(
                       + (f" and the public value {public['value']!r} ({public['source']})" if public else "")
                       + ", each secret opening the commitment recorded before the draw.")
     if ceremony.get("abandoned"):
-        typer.echo(f"warning: record {rec.id} abandoned commitments {', '.join(map(str, ceremony['abandoned']))} "
+        echo(f"warning: record {rec.id} abandoned commitments {', '.join(map(str, ceremony['abandoned']))} "
                    f"to the same inputs without using them (reason given: {rec.reason})", err=True)
     if rec.seed_source == SeedSource.OPERATOR:
-        typer.echo(f"warning: record {rec.id}'s seed was chosen by a person, who could have picked it for this "
+        echo(f"warning: record {rec.id}'s seed was chosen by a person, who could have picked it for this "
                    f"result (reason given: {rec.reason})", err=True)
     return Outcome.DONE
 
@@ -244,7 +242,7 @@ def checkpoint(
             raise InputError(f"{out} exists already: a checkpoint once written is kept as it is") from None
         except OSError as e:
             raise InputError(f"cannot write the checkpoint: {e.strerror or e}", file=out) from None
-    typer.echo(text, nl=False)
+    echo(text, nl=False)
 
 
 

@@ -10,11 +10,10 @@ import typer
 
 from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
-                              VariantOption, chosen_seed, command, console, load, read_text, say)
+                              VariantOption, chosen_seed, command, console, echo, load, read_text, say)
 from balancer.errors import InputError, Outcome
-from balancer.io import FORMATS, write_outputs, write_table
+from balancer.io import FORMATS, check_outputs, write_outputs
 from balancer.pipeline import SeedSource, Status, seed_source, solve
-from balancer.plan import probability_table
 from balancer.register import (MissingRegister, OpenCommitments, RedrawWithoutReason, Register, current_operator, record_draw,
                                register_location)
 from balancer.register.ceremony import ceremony_seed, open_ceremony, read_sealed
@@ -62,12 +61,13 @@ def run(
 ) -> Outcome:
     """Balance the backlog, draw one assignment at random, record it in the register, write the plan."""
     if moves_frontier:
-        typer.echo("warning: `balancer run --moves-frontier` is deprecated; use `balancer frontier "
+        echo("warning: `balancer run --moves-frontier` is deprecated; use `balancer frontier "
                    "SCENARIO --out DIR [--step N]`", err=True)
         return _frontier(scenario, out, moves_step, quiet, variant, set_)
     if probabilities is not None and probabilities.suffix.lstrip(".") not in FORMATS:
         raise InputError(f"--probabilities {probabilities}: expected a file name ending in "
                          f"{', '.join('.' + f for f in FORMATS)}")
+    check_outputs(out, probabilities)  # every output location, before anything is drawn or recorded
     sc = load(scenario, variant, set_)
     ceremony = committed(sc, _open_commitments(register, sc), reveal or [], public_value, seed, reason)
     if commitment is not None and commitment not in (ceremony or {}).get("commitments", []):
@@ -92,14 +92,12 @@ def run(
                                  ceremony=ceremony)
         except (RedrawWithoutReason, OpenCommitments) as e:
             raise InputError(f"{e} Use --reason") from None
-    write_outputs(result, out, formats, record=record)
-    if probabilities is not None:
-        write_table(probability_table(result.pool, result.design), probabilities)  # what was drawn
+    write_outputs(result, out, formats, record=record, probabilities=probabilities)
     if record.abandoned:
-        typer.echo(f"ABANDONED: commitments {', '.join(map(str, record.abandoned))} to these inputs were not "
-                   f"used; recorded with the reason given: {record.reason}", err=True)
+        echo(f"ABANDONED: commitments {', '.join(map(str, record.abandoned))} to these inputs were not "
+             f"used; recorded with the reason given: {record.reason}", err=True)
     if record.redraw_of:
-        typer.echo(f"RE-DRAW: these inputs were drawn before (register records "
+        echo(f"RE-DRAW: these inputs were drawn before (register records "
                    f"{', '.join(map(str, record.redraw_of))}); reason given: {record.reason}", err=True)
     if not quiet:
         show.plan(result)

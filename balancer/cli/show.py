@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
 from rich.table import Table
 
 from balancer.checks import Finding, Severity
-from balancer.cli.app import console
+from balancer.cli.app import console, echo
 from balancer.pipeline import Result
 from balancer.registry import BY_NAME, headline
 
@@ -17,9 +16,9 @@ STAFF_ROWS = 15
 def findings(found: list[Finding], quiet: bool) -> None:
     for f in found:
         if f.severity is Severity.ERROR:
-            typer.echo(f"error: {f.message}", err=True)
+            echo(f"error: {f.message}", err=True)
         elif not quiet:
-            typer.echo(f"warning: {f.message}", err=True)
+            echo(f"warning: {f.message}", err=True)
 
 
 def plan(result: Result) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from balancer import staffing as staffing_model
 from balancer.cli import show
-from balancer.cli.app import OutOption, ScenarioArg, SetOption, VariantOption, command, load
+from balancer.cli.app import OutOption, ScenarioArg, SetOption, VariantOption, command, echo, load
 from balancer.errors import Outcome
 
 
@@ -33,5 +33,5 @@ def staffing(
     staffing_model.write_staffing(result, out, table)
     show.staffing(result)
     for message in result.findings:
-        typer.echo(f"{'finding' if result.feasible else 'infeasible'}: {message}", err=True)
+        echo(f"{'finding' if result.feasible else 'infeasible'}: {message}", err=True)
     return Outcome.DONE if result.feasible else Outcome.INFEASIBLE
