@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
+from pydantic import ValidationError
 
 from balancer.errors import InputError, InputErrors
 from balancer.scenario.bounds import MAX_TABLE_BYTES
-from balancer.scenario.messages import _collecting, _display, _error, _read_bytes, _relative, _show
+from balancer.scenario.messages import _collecting, _display, _error, _read_bytes, _relative, _report, _show
 from balancer.scenario.readers import READERS
 from balancer.scenario.rows import _caseload, _cases, _no_cases, _staff
 from balancer.scenario.schema import Policy, Scenario, TableRef, WorkloadModel, _Header
 from balancer.scenario.settings import _apply, _variant
 from balancer.scenario.tables import _fail, _rows, _table, _text
-from balancer.scenario.validation import _validate
+from balancer.scenario.validation import _errors, _validate
 from balancer.scenario.yaml_reader import _Doc, _read_yaml
 
 __all__ = ["Peek", "load_model", "load_new_cases", "load_scenario", "peek"]
@@ -93,7 +94,7 @@ def _load_scenario(file: Path, path: str, variant: str | None, settings: Mapping
     if not isinstance(doc.data, dict):
         raise _error("the file is not a mapping of keys", file=doc.shown, line=1,
                      expected="a scenario with name, model (or case_types), staff and cases")
-    header: _Header = _validate(_Header, doc.data, doc)
+    header = _header(doc)
     named = _variant(variant, header, doc) if variant is not None else []  # a wrong name fails fast
     inputs = {file.name: doc.digest}
     model = _scenario_model(doc, header, inputs)
@@ -125,6 +126,25 @@ def _load_scenario(file: Path, path: str, variant: str | None, settings: Mapping
         return scenario
     explicit = [(key, value, None) for key, value in (settings or {}).items()]
     return _apply(scenario, named + explicit, variant, doc.shown)
+
+
+_SKIPPABLE = {"name", "description", "policy", "overrides", "scenarios"}
+"""Top-level keys the rest of a scenario does not depend on: while collecting errors (`validate`),
+the rows are still checked when only these are wrong."""
+
+
+def _header(doc: _Doc) -> _Header:
+    try:
+        return _Header.model_validate(doc.data)
+    except ValidationError as exc:
+        errors = _errors(exc, _Header, doc.shown, doc.lines)
+        wrong = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    for error in errors:
+        _report(error)  # raises the first unless collecting
+    if not wrong <= _SKIPPABLE:
+        raise errors[-1]
+    kept = {key: value for key, value in doc.data.items() if key not in wrong}
+    return _validate(_Header, {**kept, "name": kept.get("name", "?")}, doc)
 
 
 def _scenario_model(doc: _Doc, header: _Header, inputs: dict[str, str]) -> WorkloadModel:

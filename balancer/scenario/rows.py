@@ -29,9 +29,11 @@ def _staff(rows: _Rows, model: WorkloadModel, period: Period | None) -> pd.DataF
     fte = _number(rows, "fte", bounds.FTE, zero=True)
     hours = _number(rows, "capacity_hours", bounds.CAPACITY_HOURS, zero=True)
     one_of = "exactly one of fte or capacity_hours per staff member"
-    _fail(rows, ~np.isnan(fte) & ~np.isnan(hours), "capacity_hours",
+    # what was given, not what could be read: a bad value is reported once, as bad, not also as missing
+    has_fte, has_hours = rows.col("fte").notna().to_numpy(), rows.col("capacity_hours").notna().to_numpy()
+    _fail(rows, has_fte & has_hours, "capacity_hours",
           lambda i: f"{rows.label(i)} has both fte and capacity_hours", one_of)
-    _fail(rows, np.isnan(fte) & np.isnan(hours), "fte",
+    _fail(rows, ~has_fte & ~has_hours, "fte",
           lambda i: f"{rows.label(i)} has neither fte nor capacity_hours", one_of)
     load = _number(rows, "current_load_hours", bounds.LOAD_HOURS)
     return pd.DataFrame({
