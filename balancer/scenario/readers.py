@@ -59,12 +59,24 @@ def _header(names: list[Any], shown: str, line: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _first_line(data: bytes) -> bytes:
+    return data[:data.find(b"\n")] if b"\n" in data else data
+
+
 def _delimiter(data: bytes) -> str:
     """Of `,` `;` tab `|`, the one the header line holds most of (a comma when it holds none)."""
-    head = data[:data.find(b"\n")] if b"\n" in data else data
+    head = _first_line(data)
     counts = {d: head.count(d.encode()) for d in _DELIMITERS}
     best = max(counts, key=counts.__getitem__)  # on a tie, the first listed
     return best if counts[best] else ","
+
+
+def _hint(data: bytes, sep: str) -> str:
+    """When the header holds another delimiter: a hint that the file may be separated by it."""
+    head = _first_line(data)
+    other = next((d for d in _DELIMITERS if d != sep and d.encode() in head), None)
+    return f" (the header holds {other!r}: if the file is {other!r}-separated, say so with `delimiter: {other!r}`)" \
+        if other else ""
 
 
 def _read_csv(data: bytes, shown: str, ref: TableRef) -> _Read:
@@ -82,7 +94,7 @@ def _read_csv(data: bytes, shown: str, ref: TableRef) -> _Read:
     except pd.errors.ParserError as exc:
         found = _FIELDS.search(str(exc))
         problem = (f"line {found[2]} has {found[3]} cells where the header has {found[1]}" if found
-                   else f"cannot read the CSV: {exc}")
+                   else f"cannot read the CSV: {exc}") + _hint(data, sep)
         raise _error(problem, file=shown, line=int(found[2]) if found else None,
                      expected=f"as many {said}-separated cells on every line as in the header (quote cells "
                               f"that contain {said})") from None
@@ -144,7 +156,7 @@ def _sheet(book: Any, ref: TableRef, shown: str) -> Any:
     if len(filled) > 1:
         raise _error(f"the workbook has {len(filled)} sheets that hold values ({_listing(filled)}), and the "
                      "scenario does not say which one is the table", file=shown, field="sheet",
-                     expected=f"the sheet named in the scenario: {{path: {ref.path}, sheet: {filled[0]}}}")
+                     expected=f"the sheet named in the scenario, e.g. {{path: {ref.path}, sheet: {filled[-1]}}}")
     return book[(filled or names)[0]]
 
 
@@ -190,7 +202,7 @@ _WHY = {
     "formula": ("holds a formula ({value}): its value is not stored in every file",
                 "values, not formulas (copy the column and paste it as values)"),
     "error": ("holds the spreadsheet error {value}", "a value in every cell of the table"),
-    "date": ("holds a date ({value}), which is not one in this column (spreadsheets turn ids like "
+    "date": ("holds a date ({value}) where text or a number belongs (spreadsheets turn values like "
              "2025-01-01 into dates)", "text: format the column as Text before typing, or type an "
              "apostrophe before the value ('2025-01-01)"),
 }

@@ -65,7 +65,8 @@ class _Rows:
 
 
 def _fail(rows: _Rows, bad: Any, field: str, problem: str | Callable[[int], str], expected: str) -> None:
-    """Raise for the first row where `bad` holds; say on which lines the same problem recurs."""
+    """Report the first row where `bad` holds (raise, unless collecting errors: then the check after
+    this one runs too); say on which lines the same problem recurs."""
     where = np.flatnonzero(np.asarray(bad, dtype=bool))
     if where.size == 0:
         return
@@ -74,7 +75,7 @@ def _fail(rows: _Rows, bad: Any, field: str, problem: str | Callable[[int], str]
     if where.size > 1:
         more = ", ".join(str(rows.line(int(k), field)) for k in where[1:4])
         text += f" (also on line {more}{', …' if where.size > 4 else ''}: {where.size} rows in all)"
-    raise rows.error(text, i, field, expected=expected)
+    _report(rows.error(text, i, field, expected=expected))
 
 
 def _yaml_rows(kind: str, noun: str, items: list, doc: _Doc) -> _Rows:
@@ -184,7 +185,7 @@ def _check_columns(rows: _Rows, allowed: tuple[str, ...], required: tuple[str, .
             problem = f"{name!r} can only be given inline in the scenario YAML, not in a table"
         else:
             problem = f"unknown {noun} {name!r} in {rows.kind}{_suggest(name, permitted)}"
-        if rows.is_table and ";" in name:
+        if rows.is_table and ";" in name:  # a ';'-separated file read with another delimiter
             problem += " (the header holds ';': if the file is ';'-separated, say so with `delimiter: ';'`)"
         line = rows.header_line if rows.is_table else _first_use(rows, name)
         _report(_error(problem, file=rows.file, line=line, field=name,
@@ -243,7 +244,7 @@ def _number(rows: _Rows, field: str, within: tuple[float, float], zero: bool = F
     expected = f"a number {span(within)}{' or 0' if zero else ''}"
     _fail(rows, present & np.isnan(values), field,
           lambda i: f"{_show(s.iat[i])} for {rows.label(i)} is not a number",
-          f"{expected}, {_DECIMALS[rows.decimal]}")
+          f"{expected}, {_DECIMALS[rows.decimal]}" if rows.is_table else expected)
     inside = (values >= within[0]) & (values <= within[1]) | (zero & (values == 0))
     _fail(rows, present & ~np.isnan(values) & ~inside, field,
           lambda i: f"{_show(s.iat[i]) if s.dtype == object else f'{values[i]:,.10g}'} for {rows.label(i)} "
