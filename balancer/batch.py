@@ -97,28 +97,51 @@ def default_jobs() -> int:
 
 def is_allocation_scenario(path: Path) -> bool:
     """A `*.yaml` with `cases:`, not named `staffing-*`."""
-    if path.name.startswith("staffing-") or path.suffix != ".yaml":
-        return False
-    head = peek(path)
-    return head is not None and head.cases
+    return why_skipped(path, staffing=False) is None
 
 
 def is_staffing_scenario(path: Path) -> bool:
     """A `*.yaml` with a `caseload:`."""
-    head = peek(path) if path.suffix == ".yaml" else None
-    return head is not None and head.caseload
+    return why_skipped(path, staffing=True) is None
 
 
-def expand_paths(paths: Iterable[str | Path], staffing: bool = False) -> list[Path]:
+def why_skipped(path: Path, staffing: bool = False) -> str | None:
+    """None when a folder or glob takes `path` (an allocation scenario, or with `staffing` a staffing
+    one); else why it is skipped, in words for the list `batch` prints."""
+    if path.suffix != ".yaml":
+        return "not a .yaml file"
+    if not staffing and path.name.startswith("staffing-"):
+        return "named staffing-*: a staffing scenario (batch --staffing runs those)"
+    head = peek(path)
+    if head is None:  # the loader says why, and fails as early as peek did: on reading the YAML
+        try:
+            load_scenario(path)
+        except InputError as error:
+            return f"cannot be read: {error.message}"
+        return "cannot be read"
+    if staffing:
+        return None if head.caseload else "no `caseload:`, so not a staffing scenario"
+    return None if head.cases else "no `cases:`, so not an allocation scenario"
+
+
+def expand_paths(paths: Iterable[str | Path], staffing: bool = False,
+                 skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Files as given; folders and globs → their allocation scenarios (with `staffing`: their
-    staffing scenarios), sorted. Duplicates once."""
+    staffing scenarios), sorted. Duplicates once. Each file a folder or glob held but skipped is
+    appended to `skipped` with the reason (`why_skipped`)."""
     found: dict[Path, None] = {}
-    wanted = is_staffing_scenario if staffing else is_allocation_scenario
+
+    def take(p: Path) -> None:
+        why = why_skipped(p, staffing)
+        if why is None:
+            found.setdefault(p, None)
+        elif skipped is not None and all(p != q for q, _ in skipped):
+            skipped.append((p, why))
 
     def folder(d: Path) -> None:
         for p in sorted(d.rglob("*.yaml")):
-            if p.is_file() and wanted(p):
-                found.setdefault(p, None)
+            if p.is_file():
+                take(p)
 
     for raw in paths:
         p = Path(raw)
@@ -133,8 +156,8 @@ def expand_paths(paths: Iterable[str | Path], staffing: bool = False) -> list[Pa
             for m in map(Path, matches):
                 if m.is_dir():
                     folder(m)
-                elif wanted(m):
-                    found.setdefault(m, None)
+                else:
+                    take(m)
         else:
             raise InputError(f"{raw} does not exist", expected="a scenario file, a folder or a glob")
     return list(found)

@@ -49,7 +49,7 @@ def names(ids, limit: int = MAX_NAMES) -> str:
 
 def check(problem: Problem, *, hard_capacity: bool) -> list[Finding]:
     """Every finding about `problem`; `hard_capacity` (`policy.capacity == "hard"`) adds the min-cut."""
-    findings = unassignable(problem)
+    findings = no_time(problem) + unassignable(problem)
     findings += warnings(problem)
     if hard_capacity and not has_errors(findings):
         findings += capacity_cut(problem)
@@ -58,6 +58,21 @@ def check(problem: Problem, *, hard_capacity: bool) -> list[Finding]:
 
 def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity is Severity.ERROR for f in findings)
+
+
+def no_time(problem: Problem) -> list[Finding]:
+    """Nobody has any time in the period: every case is unassignable for that one reason, said once."""
+    if problem.n_staff == 0 or (problem.capacity > 0).any() or problem.n_classes == 0:
+        return []
+    return [Finding(
+        "no-capacity", Severity.ERROR,
+        f"no prosecutor has any time in the period: all {problem.n_staff} have a capacity of 0 hours "
+        f"(fte 0, capacity_hours 0, or away the whole period: {names(problem.staff_ids)}), so none of the "
+        f"{int(problem.class_count.sum())} allocation unit(s) ({float(problem.class_hours.sum()):,.1f} hours) "
+        "can be allocated.",
+        {"staff": problem.staff_ids.tolist(), "capacity_hours": 0.0,
+         "hours": float(problem.class_hours.sum())},
+    )]
 
 
 def unassignable(problem: Problem) -> list[Finding]:
@@ -147,7 +162,7 @@ def warnings(problem: Problem) -> list[Finding]:
         ))
     work = float(problem.class_hours.sum() + problem.base_load.sum())
     capacity = float(problem.capacity.sum())
-    if work > capacity:
+    if work > capacity > 0:  # no capacity at all is an error of its own (`no_time`)
         out.append(Finding(
             "over-capacity", Severity.WARNING,
             f"the office is over capacity: {work:,.1f} hours of work (backlog and current load) "

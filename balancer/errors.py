@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
+
+MAX_QUOTED = 200
+"""Characters of one word a message quotes (ids are at most as long, paths rarely longer): a bad
+value may be a million characters long."""
+MAX_MESSAGE = 2000
+"""Characters of one message's problem text."""
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_QUOTED + 1))
+
+
+def brief(text: str, limit: int = MAX_MESSAGE, words: bool = True) -> str:
+    """`text` with every overlong word cut to a prefix (unless not `words`) and the whole cut to
+    `limit` characters: every message quotes at most a short prefix of a bad value."""
+    if words:
+        text = _LONG_WORD.sub(lambda m: m.group()[:MAX_QUOTED - 1] + "…", text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class Outcome(str, Enum):
@@ -42,11 +58,11 @@ class InputError(BalancerError):
         field: str | None = None,
         expected: str | None = None,
     ) -> None:
-        self.problem = problem
-        self.file = str(file) if file is not None else None
+        self.problem = brief(problem)
+        self.file = brief(str(file), words=False) if file is not None else None
         self.line = line
-        self.field = field
-        self.expected = expected
+        self.field = brief(field, MAX_QUOTED) if field is not None else None
+        self.expected = brief(expected) if expected is not None else None
         super().__init__(self.message)
 
     @property
@@ -67,3 +83,22 @@ class InputError(BalancerError):
         if self.expected:
             parts.append(f"Expected {self.expected.rstrip('.')}.")
         return " ".join(parts)
+
+
+class InputErrors(InputError):
+    """Several input errors found in one pass (`validate`): each on its own line, in the order found."""
+
+    def __init__(self, errors: list[InputError], more: bool = False) -> None:
+        self.errors = list(errors)
+        self.more = more
+        first = self.errors[0]
+        super().__init__(first.problem, file=first.file, line=first.line, field=first.field,
+                         expected=first.expected)
+
+    @property
+    def message(self) -> str:
+        if len(self.errors) == 1 and not self.more:
+            return self.errors[0].message
+        count = f"{len(self.errors)}{' or more' if self.more else ''}"
+        head = f"{count} problems{' (the first ones found)' if self.more else ''}:"
+        return "\n".join([head, *(f"- {e.message}" for e in self.errors)])

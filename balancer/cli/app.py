@@ -143,9 +143,10 @@ def read_text(path: Path) -> str:
         raise InputError(f"cannot read it: {getattr(e, 'strerror', None) or e}", file=path) from None
 
 
-def load(path: Path, variant: str | None = None, sets: list[str] | None = None):
-    """The scenario as the command asks for it: the file, its named variant, then `--set`s."""
+def load(path: Path, variant: str | None = None, sets: list[str] | None = None, max_errors: int = 1):
+    """The scenario as the command asks for it: the file, its named variant, then `--set`s;
+    `max_errors` > 1: report up to that many input errors at once."""
     from balancer.scenario import load_scenario
     from balancer.scenario.settings import parse_sets
 
-    return load_scenario(path, variant=variant, settings=parse_sets(sets or []))
+    return load_scenario(path, variant=variant, settings=parse_sets(sets or []), max_errors=max_errors)

@@ -36,7 +36,10 @@ def batch(
     3 any failed, 1 any infeasible, 0 all done."""
     from balancer import batch as batch_runs
 
-    files = batch_runs.expand_paths(paths, staffing=staffing)
+    skipped: list[tuple[Path, str]] = []
+    files = batch_runs.expand_paths(paths, staffing=staffing, skipped=skipped)
+    for path, why in skipped:  # a scenario with a typo must not vanish from a batch unnoticed
+        typer.echo(f"skipped {path}: {why}", err=True)
     planned = batch_runs.plan_jobs(files, out, batch_runs.parse_sets(set_ or []), batch_runs.parse_grid(grid or []),
                                    force=force, wanted=variants, staffing=staffing)
     if not planned:

@@ -11,12 +11,15 @@ import typer
 from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
                               VariantOption, chosen_seed, command, console, echo, load, read_text, say)
+from balancer.checks import check, has_errors
 from balancer.errors import InputError, Outcome
 from balancer.io import FORMATS, check_outputs, write_outputs
 from balancer.pipeline import SeedSource, Status, seed_source, solve
+from balancer.problem import compile_problem
 from balancer.register import (MissingRegister, OpenCommitments, RedrawWithoutReason, Register, current_operator, record_draw,
                                register_location)
 from balancer.register.ceremony import ceremony_seed, open_ceremony, read_sealed
+from balancer.scenario.bounds import MAX_ERRORS
 
 
 class Format(str, Enum):
@@ -25,11 +28,18 @@ class Format(str, Enum):
 
 
 @command()
-def validate(scenario: ScenarioArg, variant: VariantOption = None, set_: SetOption = None) -> None:
-    """Check a scenario file and the files it references, without solving."""
-    sc = load(scenario, variant, set_)
+def validate(scenario: ScenarioArg, variant: VariantOption = None, set_: SetOption = None) -> Outcome:
+    """Check a scenario file and the files it references (every error found, up to 20), then make the
+    checks `run` makes before solving, so that a valid scenario is one `run` does not call infeasible."""
+    sc = load(scenario, variant, set_, max_errors=MAX_ERRORS)
+    found = [] if sc.cases.empty else check(compile_problem(sc), hard_capacity=sc.policy.capacity == "hard")
+    show.findings(found, quiet=False)
+    if has_errors(found):
+        say(Outcome.INFEASIBLE, f"{scenario}: the files are valid, but the cases cannot be allocated (see above)")
+        return Outcome.INFEASIBLE
     console.print(f"{scenario}: valid — {len(sc.staff)} staff, {len(sc.cases)} cases, "
                   f"{len(sc.model.case_types)} case types.")
+    return Outcome.DONE
 
 
 @command()

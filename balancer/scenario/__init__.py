@@ -17,13 +17,15 @@ Named variants (the file's `overrides:`/`scenarios:`) and dotted settings (`poli
 `apply_settings(scenario, settings)`, and recorded on the `Scenario` (see `settings`).
 
 Modules: `load` (the entry points and `peek`), `schema` (the models and `Scenario`), `yaml_reader`,
-`validation`, `tables` (readers and column rules), `rows` (staff, cases, caseload), `settings`
-(variants and dotted settings), `messages` (how errors are worded).
+`validation`, `readers` (CSV, XLSX and Parquet files → raw frames), `tables` (rows and column
+rules), `rows` (staff, cases, caseload), `settings` (variants and dotted settings), `bounds` (file
+sizes, text lengths and number ranges accepted), `messages` (how errors are worded, files read,
+errors collected for `validate`).
 """
 
 from balancer.scenario.load import Peek, load_model, load_new_cases, load_scenario, peek
-from balancer.scenario.schema import CaseType, Moves, Period, Policy, Scenario, WorkloadModel
+from balancer.scenario.schema import CaseType, Moves, Period, Policy, Scenario, TableRef, WorkloadModel
 from balancer.scenario.settings import SETTINGS_INPUT, apply_settings
 
-__all__ = ["SETTINGS_INPUT", "CaseType", "Moves", "Peek", "Period", "Policy", "Scenario", "WorkloadModel",
+__all__ = ["SETTINGS_INPUT", "CaseType", "Moves", "Peek", "Period", "Policy", "Scenario", "TableRef", "WorkloadModel",
            "apply_settings", "load_model", "load_new_cases", "load_scenario", "peek"]

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
+from pydantic import ValidationError
 
-from balancer.errors import InputError
-from balancer.scenario.messages import _display, _error, _read_bytes, _relative, _show
+from balancer.errors import InputError, InputErrors
+from balancer.scenario.bounds import MAX_TABLE_BYTES
+from balancer.scenario.messages import _collecting, _display, _error, _read_bytes, _relative, _report, _show
+from balancer.scenario.readers import READERS
 from balancer.scenario.rows import _caseload, _cases, _no_cases, _staff
-from balancer.scenario.schema import Policy, Scenario, WorkloadModel, _Header
+from balancer.scenario.schema import Policy, Scenario, TableRef, WorkloadModel, _Header
 from balancer.scenario.settings import _apply, _variant
-from balancer.scenario.tables import _READERS, _fail, _normalise, _rows, _Rows, _text
-from balancer.scenario.validation import _validate
+from balancer.scenario.tables import _fail, _rows, _table, _text
+from balancer.scenario.validation import _errors, _validate
 from balancer.scenario.yaml_reader import _Doc, _read_yaml
 
 __all__ = ["Peek", "load_model", "load_new_cases", "load_scenario", "peek"]
@@ -31,14 +34,13 @@ def load_new_cases(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, 
     path = Path(path)
     shown = _display(path)
     where = dict(file=shown, field="NEW_CASES")
-    reader = _READERS.get(path.suffix.lower())
+    reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise _error(f"{shown!r} is not a kind of table this tool reads", **where,
                      expected="a .csv, .xlsx or .parquet file")
-    data = _read_bytes(path, _error(f"the file {shown!r} does not exist", **where, expected="a new-cases table"))
-    frame, first_line, header_line = reader(data, shown)
-    frame, row_lines = _normalise(frame, first_line)
-    rows = _Rows("new cases", "case", frame, shown, row_lines, header_line)
+    data = _read_bytes(path, _error(f"the file {shown!r} does not exist", **where, expected="a new-cases table"),
+                       MAX_TABLE_BYTES)
+    rows = _table("new cases", "case", reader(data, shown, TableRef(path=str(path))), shown)
     cases = _cases(rows, scenario.model, scenario.staff["id"], extra=("date",))
     _fail(rows, cases["assigned_to"].notna(), "assigned_to",
           lambda i: f"new case {cases['id'].iat[i]!r} already names a holder",
@@ -69,19 +71,30 @@ def _model_from(doc: _Doc) -> WorkloadModel:
 
 
 def load_scenario(path: str | Path, variant: str | None = None,
-                  settings: Mapping[str, Any] | None = None) -> Scenario:
+                  settings: Mapping[str, Any] | None = None, max_errors: int = 1) -> Scenario:
     """Read a scenario YAML and every file it references; raise `InputError` for any bad input.
 
     `variant` names one of the file's `scenarios:` (its `overrides` applied in order) or a single
     entry of `overrides:`; `settings` maps dotted keys to values (text is read as YAML) and is
-    applied after the variant. See `balancer.scenario.settings` for the keys and what is recorded."""
-    file = Path(path)
+    applied after the variant. See `balancer.scenario.settings` for the keys and what is recorded.
+    `max_errors` > 1: go on after an error where the checks after it still mean something, and
+    raise `InputErrors` with up to that many (what `balancer validate` reports)."""
+    if max_errors <= 1:
+        return _load_scenario(Path(path), str(path), variant, settings)
+    with _collecting(max_errors) as found:
+        scenario = _load_scenario(Path(path), str(path), variant, settings)
+    if found:
+        raise InputErrors(found, more=len(found) >= max_errors)
+    return scenario
+
+
+def _load_scenario(file: Path, path: str, variant: str | None, settings: Mapping[str, Any] | None) -> Scenario:
     missing = _error("the file does not exist", file=str(path), expected="a path to a scenario YAML file")
     doc = _read_yaml(file, str(path), missing)
     if not isinstance(doc.data, dict):
         raise _error("the file is not a mapping of keys", file=doc.shown, line=1,
                      expected="a scenario with name, model (or case_types), staff and cases")
-    header: _Header = _validate(_Header, doc.data, doc)
+    header = _header(doc)
     named = _variant(variant, header, doc) if variant is not None else []  # a wrong name fails fast
     inputs = {file.name: doc.digest}
     model = _scenario_model(doc, header, inputs)
@@ -113,6 +126,25 @@ def load_scenario(path: str | Path, variant: str | None = None,
         return scenario
     explicit = [(key, value, None) for key, value in (settings or {}).items()]
     return _apply(scenario, named + explicit, variant, doc.shown)
+
+
+_SKIPPABLE = {"name", "description", "policy", "overrides", "scenarios"}
+"""Top-level keys the rest of a scenario does not depend on: while collecting errors (`validate`),
+the rows are still checked when only these are wrong."""
+
+
+def _header(doc: _Doc) -> _Header:
+    try:
+        return _Header.model_validate(doc.data)
+    except ValidationError as exc:
+        errors = _errors(exc, _Header, doc.shown, doc.lines)
+        wrong = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    for error in errors:
+        _report(error)  # raises the first unless collecting
+    if not wrong <= _SKIPPABLE:
+        raise errors[-1]
+    kept = {key: value for key, value in doc.data.items() if key not in wrong}
+    return _validate(_Header, {**kept, "name": kept.get("name", "?")}, doc)
 
 
 def _scenario_model(doc: _Doc, header: _Header, inputs: dict[str, str]) -> WorkloadModel:

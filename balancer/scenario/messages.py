@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -47,13 +50,84 @@ def _relative(path: Path, base: Path) -> str:
     return Path(os.path.relpath(path.resolve(), base)).as_posix()
 
 
-def _read_bytes(path: Path, missing: InputError) -> bytes:
-    """The file's bytes; `missing` is raised when it does not exist (the caller knows who named it)."""
+def _read_bytes(path: Path, missing: InputError, limit: int) -> bytes:
+    """The file's bytes; `missing` is raised when it does not exist (the caller knows who named it).
+    Only a regular file of at most `limit` bytes is read: a device (`/dev/zero`) never ends and a
+    FIFO may never answer, so opening never blocks (O_NONBLOCK) and what was opened is checked
+    before a byte is read."""
+    where = dict(file=missing.file, line=missing.line, field=missing.field)
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise missing from None
-    except OSError as exc:  # a folder, no permission, …
-        raise _error(f"cannot read {_display(path)} ({exc.strerror or exc})", file=missing.file,
-                     line=missing.line, field=missing.field, expected="a readable file") from None
+    except OSError as exc:  # no permission, a dangling link, …
+        raise _error(f"cannot read {_display(path)} ({exc.strerror or exc})", **where,
+                     expected="a readable file") from None
+    try:
+        info = os.fstat(fd)  # of what was opened: no swap between a check and the read
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, a pipe or a socket)"
+            raise _error(f"{_display(path)} is {kind}", **where, expected="a regular file")
+        if info.st_size > limit:
+            raise _error(f"{_display(path)} has {info.st_size:,} bytes, more than the {limit:,} this tool reads",
+                         **where, expected=f"a file of at most {limit // 2**20:,} MB (README, \"Limits\")")
+        data = _read_all(fd, limit + 1)
+    except OSError as exc:
+        raise _error(f"cannot read {_display(path)} ({exc.strerror or exc})", **where,
+                     expected="a readable file") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while being read
+        raise _error(f"{_display(path)} has more than {limit:,} bytes", **where,
+                     expected=f"a file of at most {limit // 2**20:,} MB")
+    return data
+
+
+def _read_all(fd: int, most: int) -> bytes:
+    chunks, size = [], 0
+    while size < most and (chunk := os.read(fd, min(most - size, 2**24))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+# Errors a whole pass collects (`validate`) instead of stopping at the first.
+_FOUND: ContextVar[list[InputError] | None] = ContextVar("found", default=None)
+
+
+class _Enough(Exception):
+    """As many errors as asked for are collected: the pass stops."""
+
+
+def _report(error: InputError) -> None:
+    """Raise `error`; while `_collecting`, note it instead and let the caller go on with its next
+    check (only where going on is safe: a check whose rows are simply left out)."""
+    found = _FOUND.get()
+    if found is None:
+        raise error
+    if all((e.file, e.line, e.field) != (error.file, error.line, error.field) for e in found):
+        found.append(error)  # one error per place: the first said what is wrong there
+    if len(found) >= _LIMIT.get():
+        raise _Enough
+
+
+_LIMIT: ContextVar[int] = ContextVar("limit", default=1)
+
+
+@contextmanager
+def _collecting(limit: int) -> Iterator[list[InputError]]:
+    """Inside: `_report` collects up to `limit` errors; an error raised ends the pass and is
+    collected too. The list holds them all at the end (empty: none)."""
+    found: list[InputError] = []
+    tokens = _FOUND.set(found), _LIMIT.set(limit)
+    try:
+        yield found
+    except _Enough:
+        pass
+    except InputError as error:
+        if all(e.message != error.message for e in found):
+            found.append(error)
+    finally:
+        _FOUND.reset(tokens[0])
+        _LIMIT.reset(tokens[1])
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from balancer.scenario import bounds
 from balancer.scenario.messages import _error, _show
 from balancer.scenario.schema import Period, WorkloadModel, _Absence
 from balancer.scenario.tables import (_check_columns, _fail, _ids, _known, _known_in_lists, _lists, _number,
@@ -25,14 +26,16 @@ def _staff(rows: _Rows, model: WorkloadModel, period: Period | None) -> pd.DataF
         raise _error("the staff table has neither an 'fte' nor a 'capacity_hours' column", file=rows.file,
                      line=rows.header_line, field="fte", expected="a column fte or capacity_hours (or both)")
     ids = _ids(rows)
-    fte = _number(rows, "fte", ge=0)
-    hours = _number(rows, "capacity_hours", ge=0)
+    fte = _number(rows, "fte", bounds.FTE, zero=True)
+    hours = _number(rows, "capacity_hours", bounds.CAPACITY_HOURS, zero=True)
     one_of = "exactly one of fte or capacity_hours per staff member"
-    _fail(rows, ~np.isnan(fte) & ~np.isnan(hours), "capacity_hours",
+    # what was given, not what could be read: a bad value is reported once, as bad, not also as missing
+    has_fte, has_hours = rows.col("fte").notna().to_numpy(), rows.col("capacity_hours").notna().to_numpy()
+    _fail(rows, has_fte & has_hours, "capacity_hours",
           lambda i: f"{rows.label(i)} has both fte and capacity_hours", one_of)
-    _fail(rows, np.isnan(fte) & np.isnan(hours), "fte",
+    _fail(rows, ~has_fte & ~has_hours, "fte",
           lambda i: f"{rows.label(i)} has neither fte nor capacity_hours", one_of)
-    load = _number(rows, "current_load_hours", ge=0)
+    load = _number(rows, "current_load_hours", bounds.LOAD_HOURS)
     return pd.DataFrame({
         "id": ids,
         "fte": fte,
@@ -93,7 +96,7 @@ def _cases(rows: _Rows, model: WorkloadModel, staff_ids: pd.Series, extra: tuple
     return pd.DataFrame({
         "id": ids,
         "type": types,
-        "weight_hours": _number(rows, "weight_hours", gt=0),
+        "weight_hours": _number(rows, "weight_hours", bounds.WEIGHT_HOURS),
         "group": _object(_text(rows, "group")),
         "excluded": excluded,
         "assigned_to": _object(assigned),
@@ -110,7 +113,7 @@ def _caseload(rows: _Rows, model: WorkloadModel) -> pd.DataFrame:
     _check_columns(rows, _CASELOAD_FIELDS, ("type", "filings"))
     types = _text(rows, "type", required=True)
     _known(rows, "type", types, [ct.id for ct in model.case_types], "case type")
-    filings = _number(rows, "filings", ge=0)
+    filings = _number(rows, "filings", bounds.FILINGS)
     _fail(rows, np.isnan(filings), "filings",
           lambda i: f"the caseload row for {types.iat[i]!r} has no filings",
           "a number of filings >= 0 on every caseload row")

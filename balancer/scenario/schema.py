@@ -17,10 +17,11 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from balancer.scenario import bounds
 from balancer.scenario.canonical import canonical_digest
 from balancer.scenario.messages import _A_DATE, _listing
 
-__all__ = ["CaseType", "Moves", "Period", "Policy", "Scenario", "WorkloadModel"]
+__all__ = ["CaseType", "Moves", "Period", "Policy", "Scenario", "TableRef", "WorkloadModel"]
 
 
 # Numbers are strict so that YAML's `yes`/`true` or a quoted "12" is reported, not read as 1 or 12;
@@ -41,6 +42,10 @@ def _no_number(value: Any) -> Any:
 
 
 Day = Annotated[date, BeforeValidator(_no_number)]
+Id = Annotated[str, Field(min_length=1, max_length=bounds.MAX_ID_CHARS)]
+"""Ids and names: one short word or phrase."""
+Text = Annotated[str, Field(max_length=bounds.MAX_TEXT_CHARS)]
+"""Free text for readers."""
 
 
 def _span(first: str, last: str, kind: str, message: str, expected: str) -> Any:
@@ -66,15 +71,15 @@ class CaseType(BaseModel):
 
     model_config = _CONFIG
 
-    id: str = Field(min_length=1)
+    id: Id
     """Identifier that cases name in their `type` field."""
-    weight_hours: float = Field(gt=0, strict=True)
-    """Average hours of prosecutor work one case of this type takes (> 0)."""
-    specialisation: str | None = None
+    weight_hours: float = Field(ge=bounds.WEIGHT_HOURS[0], le=bounds.WEIGHT_HOURS[1], strict=True)
+    """Average hours of prosecutor work one case of this type takes (0.001 to 100,000)."""
+    specialisation: Id | None = None
     """Specialisation a prosecutor must hold to take it; None: anyone may take it."""
-    min_grade: str | None = None
+    min_grade: Id | None = None
     """Lowest grade allowed to take it; one of the model's `grades`. None: any grade."""
-    description: str | None = None
+    description: Text | None = None
     """Free text for readers of the model."""
 
 
@@ -83,17 +88,17 @@ class WorkloadModel(BaseModel):
 
     model_config = _CONFIG
 
-    name: str = Field(min_length=1)
+    name: Id
     """Name of the model, for reports."""
-    hours_per_fte: float = Field(1500, gt=0, strict=True)
-    """Case-related hours one full-time prosecutor works per year."""
-    grades: list[str] = []
+    hours_per_fte: float = Field(1500, ge=bounds.HOURS_PER_FTE[0], le=bounds.HOURS_PER_FTE[1], strict=True)
+    """Case-related hours one full-time prosecutor works per year (1 to 8,784)."""
+    grades: list[Id] = []
     """Grades of prosecutors, ordered lowest first; empty: the model does not use grades."""
     case_types: list[CaseType] = Field(min_length=1)
     """The case types, each with a unique id."""
-    sources: list[str] = []
+    sources: list[Text] = []
     """Citations for the figures (weights, hours per FTE)."""
-    description: str | None = None
+    description: Text | None = None
     """Free text for readers of the model."""
 
     @field_validator("grades")
@@ -152,11 +157,11 @@ class Moves(BaseModel):
 
     model_config = _CONFIG
 
-    max: int | None = Field(None, ge=0, strict=True)
+    max: int | None = Field(None, ge=0, le=bounds.MAX_MOVES, strict=True)
     """Most cases that may move for balance; None: no limit."""
-    max_hours: float | None = Field(None, ge=0, strict=True)
+    max_hours: float | None = Field(None, ge=bounds.MOVE_HOURS[0], le=bounds.MOVE_HOURS[1], strict=True)
     """Most hours of cases that may move for balance; None: no limit."""
-    price: float = Field(0.0, ge=0, strict=True)
+    price: float = Field(0.0, ge=bounds.MOVE_PRICE[0], le=bounds.MOVE_PRICE[1], strict=True)
     """Price of moving one hour, in utilisation points: an hour moves from p to q only while it
     closes a gap u_p − u_q larger than this (0.1: ten points). 0: any gain in balance is worth it."""
 
@@ -166,11 +171,11 @@ class Policy(BaseModel):
 
     model_config = _CONFIG
 
-    tolerance: float = Field(0.05, ge=0, strict=True)
-    """Utilisation points the draw may deviate from the leximin profile (≥ 0)."""
+    tolerance: float = Field(0.05, ge=bounds.TOLERANCE[0], le=bounds.TOLERANCE[1], strict=True)
+    """Utilisation points the draw may deviate from the leximin profile (0 to 10)."""
     max_probability: float = Field(0.5, gt=0, le=1, strict=True)
     """Cap on P(case → one prosecutor) wherever eligibility allows (0 < q ≤ 1)."""
-    seed: int | None = Field(None, ge=0, strict=True)
+    seed: int | None = Field(None, ge=0, le=bounds.MAX_SEED, strict=True)
     """Seed of the draw; None: fresh randomness from the OS (and recorded)."""
     capacity: Literal["soft", "hard"] = "soft"
     """`hard`: nobody above 100 % utilisation (infeasible scenarios get a diagnosis)."""
@@ -192,14 +197,31 @@ class _Absence(BaseModel):
                              "a `to` on or after `from`")
 
 
+class TableRef(BaseModel):
+    """A table file and how to read it: `cases: {path: office.xlsx, sheet: Cases}`. A plain path
+    (`cases: backlog.csv`) is a reference with nothing but its path."""
+
+    model_config = _CONFIG
+
+    path: str = Field(min_length=1)
+    """The .csv, .xlsx or .parquet file, relative to the scenario file's folder."""
+    sheet: Id | None = None
+    """.xlsx only: the sheet that holds the table. Needed when several sheets hold values."""
+    delimiter: Literal[",", ";", "\t", "|"] | None = None
+    """.csv only: what separates cells; None: the one the header line holds most of."""
+    decimal: Literal[".", ","] | None = None
+    """.csv only: the decimal mark of numbers; None: ',' when the delimiter is ';' (as Excel
+    writes CSV where the comma is the decimal mark), else '.'."""
+
+
 class _Header(BaseModel):
     """The scenario file's top level; the row lists are checked by the row rules, not here."""
 
     model_config = _CONFIG
 
-    name: str = Field(min_length=1)
+    name: Id
     """Name of the scenario."""
-    description: str | None = None
+    description: Text | None = None
     """Free text."""
     model: str | None = None
     """Path to a workload model YAML, relative to the scenario file."""
@@ -212,11 +234,11 @@ class _Header(BaseModel):
     period: Period | None = None
     """The period the allocation covers."""
     staff: Any = None
-    """A list of staff rows, or a path to a .csv/.xlsx/.parquet table."""
+    """A list of staff rows, or a .csv/.xlsx/.parquet table: its path or a `TableRef`."""
     cases: Any = None
-    """A list of case rows, or a path to a table."""
+    """A list of case rows, or a table (a path or a `TableRef`)."""
     caseload: Any = None
-    """For staffing: expected filings per case type, a list of rows or a path to a table."""
+    """For staffing: expected filings per case type, a list of rows or a table."""
     policy: Policy | None = None
     """Allocation policy."""
     overrides: dict[str, dict[str, Any]] | None = None

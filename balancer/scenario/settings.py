@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import numbers
 from dataclasses import replace
 from typing import Any, Iterable, Mapping
@@ -34,6 +33,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import BaseModel, ValidationError
 
 from balancer.errors import InputError
+from balancer.scenario.bounds import CASELOAD_SCALE, span
 from balancer.scenario.messages import _display, _error, _listing, _suggest
 from balancer.scenario.schema import Moves, Policy, Scenario, WorkloadModel, _Header
 from balancer.scenario.yaml_reader import _Doc, _scalar
@@ -132,9 +132,10 @@ def _factor(scenario: Scenario, value: Any, given: Any, where: dict) -> float:
     if scenario.caseload is None:
         raise _error("the scenario has no caseload to scale", **where,
                      expected="caseload.scale only on a scenario with `caseload:`")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise _error(f"the value {given!r} is not accepted: caseload.scale must be a number >= 0", **where,
-                     expected="a factor >= 0 for every row's filings (1: as written)")
+    lo, hi = CASELOAD_SCALE
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not lo <= value <= hi:
+        raise _error(f"the value {given!r} is not accepted: caseload.scale must be a number {span(CASELOAD_SCALE)}",
+                     **where, expected=f"a factor {span(CASELOAD_SCALE)} for every row's filings (1: as written)")
     return float(value)
 
 

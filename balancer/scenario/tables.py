@@ -9,8 +9,7 @@ each rule exists exactly once; only rows with errors or non-empty list cells are
 from __future__ import annotations
 
 import hashlib
-import io
-import re
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -18,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from balancer.errors import InputError
-from balancer.scenario.messages import _display, _error, _listing, _read_bytes, _relative, _show, _suggest
+from balancer.scenario.bounds import MAX_ID_CHARS, MAX_TABLE_BYTES, span
+from balancer.scenario.messages import (_display, _error, _listing, _read_bytes, _relative, _report, _show,
+                                        _suggest)
+from balancer.scenario.readers import OPTIONS, READERS, _Read
+from balancer.scenario.schema import TableRef
+from balancer.scenario.validation import _validate
 from balancer.scenario.yaml_reader import _Doc, _Lines
 
 
@@ -34,6 +38,7 @@ class _Rows:
     header_line: int | None = None  # tables: line of the column names (none in Parquet)
     yaml: tuple[_Lines, tuple] | None = None  # YAML lists: the document's line map and the list's path
     ids: pd.Series | None = None  # set once the ids are valid, to name rows in messages
+    decimal: str = "."  # decimal mark of numbers given as text
 
     @property
     def is_table(self) -> bool:
@@ -52,7 +57,7 @@ class _Rows:
         return pd.Series(np.full(len(self.frame), np.nan))
 
     def label(self, i: int) -> str:
-        return f"{self.noun} {self.ids.iat[i]!r}" if self.ids is not None else f"entry {i + 1} of {self.kind}"
+        return f"{self.noun} {_show(self.ids.iat[i])}" if self.ids is not None else f"entry {i + 1} of {self.kind}"
 
     def error(self, problem: str, i: int, field: str, *below: Any, expected: str) -> InputError:
         line = self.line(i, field, *below)
@@ -60,7 +65,8 @@ class _Rows:
 
 
 def _fail(rows: _Rows, bad: Any, field: str, problem: str | Callable[[int], str], expected: str) -> None:
-    """Raise for the first row where `bad` holds; say on which lines the same problem recurs."""
+    """Report the first row where `bad` holds (raise, unless collecting errors: then the check after
+    this one runs too); say on which lines the same problem recurs."""
     where = np.flatnonzero(np.asarray(bad, dtype=bool))
     if where.size == 0:
         return
@@ -69,7 +75,7 @@ def _fail(rows: _Rows, bad: Any, field: str, problem: str | Callable[[int], str]
     if where.size > 1:
         more = ", ".join(str(rows.line(int(k), field)) for k in where[1:4])
         text += f" (also on line {more}{', …' if where.size > 4 else ''}: {where.size} rows in all)"
-    raise rows.error(text, i, field, expected=expected)
+    _report(rows.error(text, i, field, expected=expected))
 
 
 def _yaml_rows(kind: str, noun: str, items: list, doc: _Doc) -> _Rows:
@@ -87,67 +93,44 @@ def _yaml_rows(kind: str, noun: str, items: list, doc: _Doc) -> _Rows:
     return _Rows(kind, noun, frame, doc.shown, row_lines, yaml=(doc.lines, prefix))
 
 
+class _NotANumber:
+    """YAML's `.nan` in a row. pandas would take a NaN for a missing value, so it is kept apart:
+    every rule refuses it as what it is not (a number, text, a list)."""
+
+    def __repr__(self) -> str:
+        return ".nan"
+
+
 def _clean(value: Any) -> Any:
-    """Strip text, as tables are stripped; empty text is a missing value."""
+    """Strip text, as tables are stripped; empty text is a missing value; NaN is `_NotANumber`."""
+    if isinstance(value, float) and math.isnan(value):
+        return _NotANumber()
     return (value.strip() or None) if isinstance(value, str) else value
 
 
-# Each reader returns (frame, line of data row 0, line of the header).
-
-
-def _read_csv(data: bytes, shown: str) -> tuple[pd.DataFrame, int, int | None]:
-    try:
-        # Blank lines are kept (dropped after numbering) so that data row i sits on line i + 2.
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, skip_blank_lines=False,
-                            encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise _error("the file is empty", file=shown, line=1,
-                     expected="a header line of column names, then one row per line") from None
-    except pd.errors.ParserError as exc:
-        found = re.search(r"line (\d+)", str(exc))
-        raise _error(f"cannot read the CSV: {exc}", file=shown, line=int(found.group(1)) if found else None,
-                     expected="as many comma-separated cells on every line as in the header "
-                              "(quote cells that contain commas)") from None
-    except UnicodeDecodeError:
-        raise _error("the file is not UTF-8 text", file=shown, expected="a CSV file saved as UTF-8") from None
-    return frame, 2, 1
-
-
-def _read_xlsx(data: bytes, shown: str) -> tuple[pd.DataFrame, int, int | None]:
-    try:
-        frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, engine="openpyxl")
-    except Exception as exc:  # openpyxl and zipfile raise many kinds for a damaged or misnamed file
-        raise _error(f"cannot read the workbook: {exc}", file=shown,
-                     expected="an .xlsx workbook whose first sheet has the column names in row 1") from None
-    return frame, 2, 1
-
-
-def _read_parquet(data: bytes, shown: str) -> tuple[pd.DataFrame, int, int | None]:
-    try:
-        frame = pd.read_parquet(io.BytesIO(data))
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, … for a damaged file
-        raise _error(f"cannot read the Parquet file: {exc}", file=shown,
-                     expected="a Parquet file with one column per field") from None
-    return frame.reset_index(drop=True), 1, None
-
-
-_READERS = {".csv": _read_csv, ".xlsx": _read_xlsx, ".parquet": _read_parquet}
-
-
-def _table_rows(kind: str, noun: str, ref: str, doc: _Doc, inputs: dict[str, str]) -> _Rows:
-    path = doc.path.parent / ref
+def _table_rows(kind: str, noun: str, ref: TableRef, doc: _Doc, inputs: dict[str, str]) -> _Rows:
+    path = doc.path.parent / ref.path
     where = dict(file=doc.shown, line=doc.lines.at((kind,)), field=kind)
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise _error(f"{ref!r} is not a kind of table this tool reads", **where,
+    suffix = path.suffix.lower()
+    if suffix not in READERS:
+        raise _error(f"{ref.path!r} is not a kind of table this tool reads", **where,
                      expected="a path to a .csv, .xlsx or .parquet file, or an inline list")
-    missing = _error(f"the file {ref!r} does not exist (looked for {_display(path)})", **where,
+    for option in ("sheet", "delimiter", "decimal"):
+        if getattr(ref, option) is not None and option not in OPTIONS[suffix]:
+            raise _error(f"`{option}` does not apply to a {suffix} file", file=doc.shown,
+                         line=doc.lines.at((kind, option)), field=f"{kind}.{option}",
+                         expected=f"{option} only on a {' or '.join(s for s, o in OPTIONS.items() if option in o)} table")
+    missing = _error(f"the file {ref.path!r} does not exist (looked for {_display(path)})", **where,
                      expected="a path relative to the scenario file's folder")
-    data = _read_bytes(path, missing)
+    data = _read_bytes(path, missing, MAX_TABLE_BYTES)
     inputs[_relative(path, doc.path.resolve().parent)] = hashlib.sha256(data).hexdigest()
-    frame, first_line, header_line = reader(data, _display(path))
-    frame, row_lines = _normalise(frame, first_line)
-    return _Rows(kind, noun, frame, _display(path), row_lines, header_line)
+    return _table(kind, noun, READERS[suffix](data, _display(path), ref), _display(path))
+
+
+def _table(kind: str, noun: str, read: _Read, shown: str) -> _Rows:
+    """What a reader read as rows, blank rows dropped."""
+    frame, row_lines = _normalise(read.frame, read.first_line)
+    return _Rows(kind, noun, frame, shown, row_lines, read.header_line, decimal=read.decimal)
 
 
 def _normalise(frame: pd.DataFrame, first_line: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -171,15 +154,17 @@ def _rows(kind: str, noun: str, doc: _Doc, inputs: dict[str, str]) -> _Rows | No
     if value is None:
         return None
     where = dict(file=doc.shown, line=doc.lines.at((kind,)), field=kind)
-    if isinstance(value, str):
-        rows = _table_rows(kind, noun, value, doc, inputs)
+    if isinstance(value, (str, dict)):
+        ref = _validate(TableRef, {"path": value} if isinstance(value, str) else value, doc, (kind,))
+        rows = _table_rows(kind, noun, ref, doc, inputs)
     elif isinstance(value, list):
         rows = _yaml_rows(kind, noun, value, doc) if value else None
     else:
         raise _error(f"{kind} is {_show(value)}", **where,
-                     expected="a list of rows, or a path to a .csv, .xlsx or .parquet file")
+                     expected="a list of rows, a path to a .csv, .xlsx or .parquet file, or "
+                              "{path: …, sheet: …} (README, \"Tables\")")
     if rows is None or len(rows.frame) == 0:
-        what = f"the table {value} has no rows" if isinstance(value, str) else f"the {kind} list is empty"
+        what = f"the table {ref.path} has no rows" if rows is not None else f"the {kind} list is empty"
         raise _error(what, **where, expected=f"at least one {noun}")
     return rows
 
@@ -196,16 +181,15 @@ def _check_columns(rows: _Rows, allowed: tuple[str, ...], required: tuple[str, .
     for name in rows.frame.columns:
         if name in permitted:
             continue
-        base = re.sub(r"\.\d+$", "", name)  # pandas renames a repeated column `fte` to `fte.1`
-        if rows.is_table and base != name and base in rows.frame.columns:
-            problem = f"the column {base!r} appears twice"
-        elif rows.is_table and name in yaml_only:
+        if rows.is_table and name in yaml_only:
             problem = f"{name!r} can only be given inline in the scenario YAML, not in a table"
         else:
             problem = f"unknown {noun} {name!r} in {rows.kind}{_suggest(name, permitted)}"
+        if rows.is_table and ";" in name:  # a ';'-separated file read with another delimiter
+            problem += " (the header holds ';': if the file is ';'-separated, say so with `delimiter: ';'`)"
         line = rows.header_line if rows.is_table else _first_use(rows, name)
-        raise _error(problem, file=rows.file, line=line, field=name,
-                     expected=f"only the {rows.kind} {noun}s {_listing(permitted)}")
+        _report(_error(problem, file=rows.file, line=line, field=name,
+                       expected=f"only the {rows.kind} {noun}s {_listing(permitted)}"))
     for name in required if rows.is_table else ():
         if name not in rows.frame.columns:
             optional = _listing(c for c in permitted if c not in required)
@@ -240,33 +224,55 @@ def _text(rows: _Rows, field: str, required: bool = False) -> pd.Series:
               f"a {field!r} for every {rows.noun}")
     if not present.any():  # an absent column: turning a million NaN into text costs 0.1 s for nothing
         return s
-    return s if s.dtype == "str" else s.astype("str")
+    s = s if s.dtype == "str" else s.astype("str")
+    _fail(rows, (s.str.len() > MAX_ID_CHARS).fillna(False).to_numpy(), field,
+          lambda i: f"the {field} {_show(s.iat[i])} has {len(s.iat[i]):,} characters",
+          f"at most {MAX_ID_CHARS} characters")
+    return s
 
 
-def _number(rows: _Rows, field: str, *, gt: float | None = None, ge: float | None = None) -> np.ndarray:
-    """The field as float64 (NaN where missing), with its lower bound checked."""
+_DECIMALS = {".": "with '.' for decimals (`decimal: ','` on the table reference for decimal commas)",
+             ",": "with ',' for decimals, as this table's decimal mark is (`decimal: '.'` on the table "
+                  "reference if it is '.')"}
+
+
+def _number(rows: _Rows, field: str, within: tuple[float, float], zero: bool = False) -> np.ndarray:
+    """The field as float64 (NaN where missing), each given value within `within` (or 0 when `zero`)."""
     s = rows.col(field)
     present = s.notna().to_numpy()
-    bound = f" > {gt:g}" if gt is not None else f" >= {ge:g}" if ge is not None else ""
-    if pd.api.types.is_bool_dtype(s):
-        numeric = np.zeros(len(s), bool)
-    elif s.dtype == object:  # YAML values: true/false and lists are not numbers
-        numeric = np.fromiter((isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in s),
-                              bool, len(s))
-    else:
-        numeric = np.ones(len(s), bool)
-    converted = pd.to_numeric(s if numeric.all() else s.where(pd.Series(numeric)), errors="coerce")
-    values = converted.to_numpy(dtype=np.float64, na_value=np.nan)
-    _fail(rows, present & ~np.isfinite(values), field,
+    values = _floats(s, rows.decimal)
+    expected = f"a number {span(within)}{' or 0' if zero else ''}"
+    _fail(rows, present & np.isnan(values), field,
           lambda i: f"{_show(s.iat[i])} for {rows.label(i)} is not a number",
-          f"a number{bound} (with '.' for decimals)")
-    if gt is not None:
-        _fail(rows, present & ~(values > gt), field,
-              lambda i: f"{values[i]:g} for {rows.label(i)} is not above {gt:g}", f"a number{bound}")
-    if ge is not None:
-        _fail(rows, present & ~(values >= ge), field,
-              lambda i: f"{values[i]:g} for {rows.label(i)} is below {ge:g}", f"a number{bound}")
+          f"{expected}, {_DECIMALS[rows.decimal]}" if rows.is_table else expected)
+    inside = (values >= within[0]) & (values <= within[1]) | (zero & (values == 0))
+    _fail(rows, present & ~np.isnan(values) & ~inside, field,
+          lambda i: f"{_show(s.iat[i]) if s.dtype == object else f'{values[i]:,.10g}'} for {rows.label(i)} "
+                    "is out of range", f"{expected} (README, \"Limits\")")
     return values
+
+
+def _floats(s: pd.Series, decimal: str) -> np.ndarray:
+    """Numbers as float64, NaN for anything that is not one. Text is read with `decimal` as the decimal
+    mark and refused when it holds the other mark (in '1.500' with decimal ',', '.' groups thousands)."""
+    if pd.api.types.is_bool_dtype(s):
+        return np.full(len(s), np.nan)
+    if pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    if s.dtype == object:  # YAML values: true/false and lists are not numbers
+        s = pd.Series([_yaml_number(v) for v in s], dtype=object)
+    else:
+        other = "." if decimal == "," else ","
+        s = s.mask(s.str.contains(other, regex=False).fillna(False)).str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _yaml_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, int):  # YAML reads any number of digits; a float holds up to about 1.8e308
+        return float(value) if abs(value) < 2**1023 else math.inf if value > 0 else -math.inf
+    return value
 
 
 def _lists(rows: _Rows, field: str) -> tuple[np.ndarray, np.ndarray]:
@@ -285,6 +291,11 @@ def _lists(rows: _Rows, field: str) -> tuple[np.ndarray, np.ndarray]:
     else:
         for i, value in zip(given, values):
             out[i] = _one_list(rows, field, int(i), value)
+    longest = np.zeros(len(s), np.int64)
+    longest[given] = [max(map(len, out[i]), default=0) for i in given]
+    _fail(rows, longest > MAX_ID_CHARS, field,
+          lambda i: f"an entry of the {field} of {rows.label(i)} has {longest[i]:,} characters",
+          f"entries of at most {MAX_ID_CHARS} characters")
     return out, given[np.fromiter((len(out[i]) > 0 for i in given), bool, given.size)]
 
 

@@ -8,7 +8,8 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from balancer.errors import InputError
-from balancer.scenario.messages import _A_DATE, _error, _listing, _show, _suggest
+from balancer.scenario.bounds import MAX_ID_CHARS, MAX_TEXT_CHARS
+from balancer.scenario.messages import _A_DATE, _error, _listing, _report, _show, _suggest
 from balancer.scenario.yaml_reader import _Doc, _Lines
 
 _A_MAPPING = "a mapping ('key: value' lines or {key: value})"
@@ -22,6 +23,8 @@ _EXPECTED = {
     "date_parsing": _A_DATE,
     "date_from_datetime_parsing": _A_DATE,
     "date_from_datetime_inexact": f"{_A_DATE} (without a time)",
+    "string_too_long": (f"a shorter text: ids and names of at most {MAX_ID_CHARS} characters, free texts of "
+                        f"at most {MAX_TEXT_CHARS:,}"),
 }
 _NUMBER_ERRORS = {"float_type", "float_parsing", "finite_number", "greater_than", "greater_than_equal",
                   "less_than", "less_than_equal", "int_type", "int_parsing", "int_from_float"}
@@ -54,7 +57,7 @@ def _bounds(info: Any) -> str:
         for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
             bound = getattr(meta, attr, None)
             if bound is not None:
-                parts.append(f"{sign} {bound:g}")
+                parts.append(f"{sign} {bound:,.10g}")
     return (" " + " and ".join(parts)) if parts else ""
 
 
@@ -83,22 +86,35 @@ def _describe(err: dict, cls: type[BaseModel], loc: tuple) -> tuple[str, str | N
     return problem, _EXPECTED.get(kind)
 
 
-def _translate(exc: ValidationError, cls: type[BaseModel], shown: str, lines: _Lines,
-               prefix: tuple = ()) -> InputError:
+def _errors(exc: ValidationError, cls: type[BaseModel], shown: str, lines: _Lines,
+            prefix: tuple = ()) -> list[InputError]:
+    """Every error of `exc`, nearest the top of the file first: that is where people start fixing.
+    On one line an unknown key comes before the "missing" it causes (`form:` written for `from:`)."""
     located = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"]) + tuple((err.get("ctx") or {}).get("at", ()))
         located.append((lines.at(prefix + loc), err["type"] == "missing", loc, err))
-    # The error nearest the top of the file: that is where people start fixing. On one line an
-    # unknown key beats the "missing" it causes (`form:` written for `from:`).
-    line, _, loc, err = min(located, key=lambda item: item[:2])
-    problem, expected = _describe(err, cls, loc)
-    field = ".".join(str(p) for p in prefix + loc if isinstance(p, str)) or None
-    return _error(problem, file=shown, line=line, field=field, expected=expected)
+    out = []
+    for line, _, loc, err in sorted(located, key=lambda item: item[:2]):
+        problem, expected = _describe(err, cls, loc)
+        field = ".".join(str(p) for p in prefix + loc if isinstance(p, str)) or None
+        out.append(_error(problem, file=shown, line=line, field=field, expected=expected))
+    return out
 
 
-def _validate(cls: type[BaseModel], data: Any, doc: _Doc) -> Any:
+def _translate(exc: ValidationError, cls: type[BaseModel], shown: str, lines: _Lines,
+               prefix: tuple = ()) -> InputError:
+    """The error of `exc` nearest the top of the file."""
+    return _errors(exc, cls, shown, lines, prefix)[0]
+
+
+def _validate(cls: type[BaseModel], data: Any, doc: _Doc, prefix: tuple = ()) -> Any:
+    """`data` (found at `prefix` in the document) as a `cls`; every error is reported (`validate`
+    collects them all), and the last one ends the load, which cannot go on without the object."""
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        raise _translate(exc, cls, doc.shown, doc.lines) from None
+        *first, last = _errors(exc, cls, doc.shown, doc.lines, prefix)
+        for error in first:
+            _report(error)
+        raise last from None
