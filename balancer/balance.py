@@ -43,6 +43,9 @@ class Balance:
     solver_status: SolverStatus = SolverStatus.SOLVED
     """How exact the leximin QP's optimum is (`leximin` always says; the default is for a
     balance assembled from another's loads, which no solve of its own produced)."""
+    with_ahead: np.ndarray | None = None
+    """(P,) with a look-ahead (`Ahead`): the hours each prosecutor takes of today's work and the
+    expected work together — the profile today's loads were chosen towards. None without one."""
 
 
 def hour_unit(problem: Problem) -> float:
@@ -100,8 +103,9 @@ def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
                            np.concatenate([np.zeros(E), q, np.zeros(n - E - len(q))]), A_eq, b_eq, A_le, b_le))
     flow = np.maximum(solution.x[:E], 0.0) * unit
     load = by_staff @ flow
+    total = solution.x[E + P:E + 2 * P] * unit if ahead is not None else None
     return Balance(load=load, flow=flow, target_utilisation=utilisation(problem, load),
-                   solver_status=solution.status)
+                   solver_status=solution.status, with_ahead=total)
 
 
 def _with_ahead(ahead: Ahead, unit: float, A_eq, b_eq, A_le, b_le, diag, q):

@@ -9,6 +9,17 @@ expected load also stays within `tolerance` × its own leximin share (`lottery.d
 True)`), so whoever is above the day's water level gets nothing that day; otherwise the band would
 let them drift up by the tolerance every day (a simulated year in the tests ends within the
 tolerance plus one case of the balance of the whole year's cases allocated at once).
+
+Three things keep a long series of days fair and small:
+- **Look-ahead** (`policy.forecast`): the work expected later in the period enters each day's
+  balance (`balance.Ahead`), so prosecutors who alone can take some of it (a corruption wave in
+  spring) are kept for it instead of filling up with general work while it is quiet.
+- **Absence by date**: a prosecutor away on a day gets none of that day's cases (unless nobody
+  else may take them; a warning then says so), where a run only prorates the time away.
+- **Folding**: a case held by someone who may keep it cannot move (moves: {max: 0}), so it adds
+  only hours to its holder's load; each day it is folded into that load (`_fold`) instead of being
+  compiled again, so a day costs the same against 1,000 held cases as against 1,000,000. Only held
+  cases in a group, or whose holder may no longer keep them, stay cases of the day.
 """
 
 from __future__ import annotations
@@ -21,7 +32,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from balancer.balance import Ahead, leximin
+from balancer.checks import Finding, Severity
 from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, package_version, SeedSource, solve
+from balancer.problem import compile_problem, staff_capacity, type_eligibility
 from balancer.scenario import Moves, Policy, Scenario
 from balancer.scenario.canonical import batch_digest
 
@@ -32,7 +46,7 @@ if TYPE_CHECKING:
 DRAWN_COLUMNS = ["case_id", "staff_id", "weight_hours", "probability", "previous_staff_id", "date"]
 """intake's assignments.csv: every case drawn, the day it was drawn, and who held it before."""
 DAY_COLUMNS = ["date", "status", "cases", "drawn", "hours", "seed", "max_utilisation", "target_max_utilisation",
-               "record", "record_hash"]
+               "leximin_so_far", "gap_to_leximin", "record", "record_hash"]
 """intake's days.csv: one row a day."""
 
 
@@ -42,35 +56,50 @@ class Day:
     """The day the batch arrived (None: rows without a date)."""
     cases: pd.DataFrame
     """The day's new cases."""
-    result: Result
-    """The day's run: every case so far, the day's drawn."""
+    status: Status
+    seed: int
+    metrics: dict
+    findings: list[Finding]
+    drawn: pd.DataFrame
+    """Every case the day's lottery drew, with `DRAWN_COLUMNS`: its new cases, and any case held
+    before that it had to move (a holder who may no longer keep it) or that nobody held yet (the
+    scenario's own unallocated backlog, on the first day). Held cases that stay are not drawn."""
+    moves: pd.DataFrame | None
+    """The day's moves of held cases (`moves.csv` of a run), with the date; None: none held."""
+    leximin_so_far: float | None = None
+    """The highest utilisation of the fluid leximin of every case allocated so far (held at the
+    start and drawn up to this day) as if all were allocated at once."""
     record: Recorded | None = None
     """Where the day's draw was recorded (None: not recorded)."""
+    result: Result | None = None
+    """The day's whole run: kept for the last day, or every day with `run_intake(keep=True)`."""
+
+    @classmethod
+    def of(cls, day: date | None, cases: pd.DataFrame, result: Result) -> Day:
+        plan = result.plan
+        drawn = moves = None
+        if plan is not None:
+            a = plan.assignments
+            if "previous_staff_id" not in a:  # nothing was held: every case was drawn
+                a = a.assign(previous_staff_id=None)
+            moved = result.moves["case_id"] if result.moves is not None else []
+            keep = a["previous_staff_id"].isna() | a["case_id"].isin(moved)
+            drawn = a.loc[keep].assign(date=day)[DRAWN_COLUMNS].reset_index(drop=True)
+            moves = result.moves.assign(date=day) if result.moves is not None else None
+        return cls(day, cases, result.status, result.seed, result.metrics, result.findings,
+                   drawn if drawn is not None else pd.DataFrame(columns=DRAWN_COLUMNS), moves, result=result)
 
     @property
     def assignments(self) -> pd.DataFrame:
         """The day's new cases: case_id, staff_id, weight_hours, probability, date."""
-        a = self.result.plan.assignments
-        new = a[a["case_id"].isin(self.cases["id"])]
-        return new[["case_id", "staff_id", "weight_hours", "probability"]].assign(date=self.date)
+        new = self.drawn[self.drawn["case_id"].isin(self.cases["id"])]
+        return new[["case_id", "staff_id", "weight_hours", "probability", "date"]].reset_index(drop=True)
 
     @property
-    def drawn(self) -> pd.DataFrame:
-        """Every case the day's lottery drew, with `DRAWN_COLUMNS`: its new cases, and any case held
-        before that it had to move (a holder who may no longer keep it) or that nobody held yet (the
-        scenario's own unallocated backlog, on the first day). Held cases that stay are not drawn."""
-        a = self.result.plan.assignments
-        if "previous_staff_id" not in a:  # nothing was held: every case was drawn
-            a = a.assign(previous_staff_id=None)
-        moved = self.moves["case_id"] if self.moves is not None else []
-        drawn = a["previous_staff_id"].isna() | a["case_id"].isin(moved)
-        return a.loc[drawn].assign(date=self.date)[DRAWN_COLUMNS].reset_index(drop=True)
-
-    @property
-    def moves(self) -> pd.DataFrame | None:
-        """The day's moves of held cases (`moves.csv` of a run), with the date; None: none held."""
-        m = self.result.moves
-        return m.assign(date=self.date) if m is not None else None
+    def gap(self) -> float | None:
+        """How far the day's highest utilisation is above `leximin_so_far`."""
+        high = self.metrics.get("max_utilisation")
+        return None if high is None or self.leximin_so_far is None else high - self.leximin_so_far
 
 
 @dataclass
@@ -81,14 +110,17 @@ class Intake:
     sha256: str
     days: list[Day]
 
+    final_staff: pd.DataFrame | None = None
+    """staff.csv after the last day drawn (`_final_staff`)."""
+
     @property
     def status(self) -> Status:
-        return self.days[-1].result.status if self.days else Status.DONE
+        return self.days[-1].status if self.days else Status.DONE
 
     @property
     def done(self) -> list[Day]:
         """The days drawn (the last day may be infeasible: it drew nothing)."""
-        return [d for d in self.days if d.result.status is Status.DONE]
+        return [d for d in self.days if d.status is Status.DONE]
 
     def assignments(self) -> pd.DataFrame:
         """Every case drawn, day by day (`Day.drawn`)."""
@@ -108,17 +140,17 @@ class Intake:
         return tables
 
     def staff(self) -> pd.DataFrame | None:
-        return self.done[-1].result.plan.staff if self.done else None
+        return self.final_staff
 
     def days_table(self) -> pd.DataFrame:
         rows = []
         for d in self.days:
-            m = d.result.metrics
-            rows.append({"date": d.date, "status": d.result.status.value, "cases": len(d.cases),
-                         "drawn": len(d.drawn) if d.result.plan else 0,
-                         "hours": float(d.assignments["weight_hours"].sum()) if d.result.plan else np.nan,
-                         "seed": str(d.result.seed), "max_utilisation": m.get("max_utilisation"),
+            m, done = d.metrics, d.status is Status.DONE
+            rows.append({"date": d.date, "status": d.status.value, "cases": len(d.cases),
+                         "drawn": len(d.drawn), "hours": float(d.assignments["weight_hours"].sum()) if done else np.nan,
+                         "seed": str(d.seed), "max_utilisation": m.get("max_utilisation"),
                          "target_max_utilisation": m.get("target_max_utilisation"),
+                         "leximin_so_far": d.leximin_so_far, "gap_to_leximin": d.gap,
                          "record": d.record.id if d.record is not None else None,
                          "record_hash": d.record.hash if d.record is not None else None})
         return pd.DataFrame(rows, columns=DAY_COLUMNS)
@@ -129,12 +161,13 @@ class Intake:
             "scenario": sc.name, "new_cases": self.file, "new_cases_sha256": self.sha256,
             "inputs": sc.inputs, "inputs_sha256": inputs_digest(sc.inputs), "canonical_sha256": sc.canonical_sha256,
             "version": package_version(),
-            "status": self.status.value, "policy": intake_policy(sc).model_dump(mode="json"),  # what every day used
+            "status": self.status.value, "policy": intake_policy(sc).recorded(),  # what every day used
             "applied": sc.applied(), "drawn_cases": int(sum(len(d.drawn) for d in self.done)),
             "days": [{**row, "date": str(row["date"]) if row["date"] else None}
                      for row in self.days_table().to_dict("records")],
-            "metrics": self.days[-1].result.metrics if self.days else {},
-            "findings": [f.to_dict() for f in self.days[-1].result.findings] if self.days else [],
+            "metrics": self.days[-1].metrics if self.days else {},
+            "findings": [f.to_dict() for d in self.days for f in d.findings if f.code == ABSENT_ALL]
+                        + [f.to_dict() for f in self.days[-1].findings if f.code != ABSENT_ALL] if self.days else [],
         }
 
 
@@ -179,33 +212,166 @@ def day_seeds(seed: int | None, n: int) -> list[int]:
 
 
 def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256: str,
-               seed: int | None = None, on_day=None, seeds: list[int] | None = None) -> Intake:
+               seed: int | None = None, on_day=None, seeds: list[int] | None = None, keep: bool = False) -> Intake:
     """Allocate the batches day by day; stops at the first day the checks find impossible.
     `on_day(result, key, about)` is called after each day's draw, before the next, with the key the
     day is recorded under (`day_digests`) and what it was drawn against (`day_record`): the CLI
     records the draw there and returns where (`Recorded`), which the day keeps. `seeds`: the
-    recorded seeds of the first days, to replay them (and only them)."""
-    held = scenario.cases.copy()
+    recorded seeds of the first days, to replay them (and only them). `keep`: keep every day's
+    whole `Result` (else only the last day's, so that a year of days stays small)."""
     policy = intake_policy(scenario)
     days = batches(new_cases)[:len(seeds)] if seeds is not None else batches(new_cases)
     keys = day_digests(scenario, days) if on_day is not None else [None] * len(days)
     intake = Intake(scenario, file, sha256, [])
+    office = _Office(scenario)
+    held = office.fold(scenario.cases)
     # the days' seeds are the OS's, or derived from one a person gave (then every day's is theirs)
     source = SeedSource.OPERATOR if seed is not None else SeedSource.OS
     previous = None
     for n, ((day, cases), s, key) in enumerate(zip(days, seeds or day_seeds(seed, len(days)), keys), start=1):
-        all_cases = pd.concat([held, cases.assign(assigned_to=None)], ignore_index=True)
-        sc = replace(scenario, cases=all_cases, policy=policy, inputs=day_inputs(scenario, file, day, cases))
-        result = solve(sc, seed=s, incremental=True, source=source)
+        new, absent = office.away(day, cases)
+        sc = replace(scenario, staff=office.staff(), cases=pd.concat([held, new], ignore_index=True),
+                     policy=policy, inputs=day_inputs(scenario, file, day, cases))
+        office.arrive(cases)
+        result = solve(sc, seed=s, incremental=True, source=source, ahead=office.ahead(policy, day))
+        result.findings[:0] = absent
+        if intake.days and not keep:
+            intake.days[-1].result = None  # only the last day's whole run is kept
+        intake.days.append(Day.of(day, cases, result))
         if result.status is not Status.DONE:
-            intake.days.append(Day(day, cases, result))
             break
-        about = day_record(intake, n, day, sc, previous) if on_day is not None else None
-        intake.days.append(Day(day, cases, result, on_day(result, key, about) if on_day is not None else None))
+        if on_day is not None:
+            intake.days[-1].record = on_day(result, key, day_record(intake, n, day, sc, previous))
         previous = intake.days[-1].record
-        drawn = result.plan.assignments.set_index("case_id")["staff_id"]
-        held = all_cases.assign(assigned_to=drawn.reindex(all_cases["id"]).to_numpy(dtype=object))
+        held = office.fold(_held_after(sc.cases, result))
+        intake.days[-1].leximin_so_far = office.leximin_so_far()
+        intake.final_staff = office.final_staff(result.plan.staff, held)
     return intake
+
+
+def _held_after(cases: pd.DataFrame, result: Result) -> pd.DataFrame:
+    """The day's cases with the holders the day's draw gave them."""
+    drawn = result.plan.assignments.set_index("case_id")["staff_id"]
+    return cases.assign(assigned_to=drawn.reindex(cases["id"]).to_numpy(dtype=object))
+
+
+ABSENT_ALL = "intake-everyone-eligible-away"
+
+
+class _Office:
+    """What intake keeps from day to day: the hours and cases folded into each prosecutor's load,
+    the work that has arrived by type, and the scenario's rules to judge new cases by."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.capacity = staff_capacity(scenario)
+        self.eligible = type_eligibility(scenario, self.capacity)  # (T, P)
+        self.type_ids = pd.Index([t.id for t in scenario.model.case_types])
+        self.type_weight = np.array([t.weight_hours for t in scenario.model.case_types])
+        self.staff_pos = pd.Index(scenario.staff["id"])
+        self.folded = np.zeros(len(self.staff_pos))
+        self.count = np.zeros(len(self.staff_pos), dtype=np.int64)
+        self.arrived: list[np.ndarray] = []  # hours by type of each day's new cases
+        self.allocated = self._hours_by_type(scenario.cases[scenario.cases["assigned_to"].notna()])
+        """Hours by type held at the start and drawn since: what `leximin_so_far` balances."""
+        self._empty = compile_problem(replace(scenario, cases=scenario.cases.iloc[:0]), allow_empty=True)
+
+    def fold(self, cases: pd.DataFrame) -> pd.DataFrame:
+        """Fold the held cases their holders may keep into their loads; returns the cases that stay
+        cases of the next day: in a group, or not to be kept by their holder (they must move)."""
+        holder = self.staff_pos.get_indexer(cases["assigned_to"].to_numpy(dtype=object))
+        holder[cases["assigned_to"].isna().to_numpy()] = -1
+        t = self.type_ids.get_indexer(cases["type"])
+        weight = self._weights(cases, t)
+        keeps = (holder >= 0) & self.eligible[t, np.maximum(holder, 0)] & cases["group"].isna().to_numpy()
+        excluded = cases["excluded"].map(len).to_numpy() > 0
+        for i in np.flatnonzero(keeps & excluded):  # few: a conflict of interest with the holder
+            keeps[i] = cases["assigned_to"].iat[i] not in cases["excluded"].iat[i]
+        np.add.at(self.folded, holder[keeps], weight[keeps])
+        np.add.at(self.count, holder[keeps], 1)
+        return cases[~keeps].reset_index(drop=True)
+
+    def staff(self) -> pd.DataFrame:
+        """The staff table with the folded hours in their current load."""
+        staff = self.scenario.staff
+        return staff.assign(current_load_hours=staff["current_load_hours"].to_numpy(np.float64) + self.folded)
+
+    def away(self, day: date | None, cases: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
+        """The day's new cases, each excluding the prosecutors away that day — unless nobody else
+        may take a case of its type, then nobody is excluded for that type and a warning says so."""
+        cases = cases.assign(assigned_to=None)
+        spans = self.scenario.staff["unavailable"]
+        gone = np.array([any(a <= day <= b for a, b in s) for s in spans], dtype=bool) if day else None
+        if gone is None or not gone.any():
+            return cases, []
+        t = self.type_ids.get_indexer(cases["type"])
+        present = (self.eligible & ~gone).any(axis=1)
+        ids = self.staff_pos.to_numpy(dtype=object)
+        away_of_type = [tuple(ids[self.eligible[k] & gone]) if present[k] else () for k in range(len(self.type_ids))]
+        excluded = [tuple(sorted(set(e) | set(away_of_type[k]))) for e, k in zip(cases["excluded"], t)]
+        stranded = sorted({self.type_ids[k] for k in t if not present[k]})
+        found = [Finding(code=ABSENT_ALL, severity=Severity.WARNING, message=(
+            f"On {day} everyone who may take {', '.join(stranded)} is away: those cases were drawn among "
+            "them as if they were present."), numbers={"date": str(day), "types": stranded})] if stranded else []
+        return cases.assign(excluded=excluded), found
+
+    def arrive(self, cases: pd.DataFrame) -> None:
+        """The day's new cases have arrived: they count for the forecast and, once drawn, as allocated."""
+        hours = self._hours_by_type(cases)
+        self.arrived.append(hours)
+        self.allocated = self.allocated + hours
+
+    def _weights(self, cases: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+        return cases["weight_hours"].fillna(pd.Series(self.type_weight[t], index=cases.index)).to_numpy(np.float64)
+
+    def _hours_by_type(self, cases: pd.DataFrame) -> np.ndarray:
+        t = self.type_ids.get_indexer(cases["type"])
+        return np.bincount(t, weights=self._weights(cases, t), minlength=len(self.type_ids))
+
+    def ahead(self, policy: Policy, day: date | None) -> Ahead | None:
+        """The work `policy.forecast` expects after `day` (None: no forecast, or none left)."""
+        forecast = policy.forecast
+        if forecast is None:
+            return None
+        if forecast.source == "caseload":
+            expected = self._expected_hours()
+            remaining = np.maximum(expected - np.sum(self.arrived, axis=0), 0.0)
+        else:
+            period = self.scenario.period
+            if period is None or day is None:
+                return None
+            recent = np.mean(self.arrived[-forecast.days:], axis=0)
+            left = np.busday_count(np.datetime64(day) + 1, np.datetime64(period.end) + 1)
+            remaining = recent * max(int(left), 0)
+        return Ahead(hours=remaining, eligible=self.eligible) if remaining.sum() > 0 else None
+
+    def _expected_hours(self) -> np.ndarray:
+        load = self.scenario.caseload
+        expected = np.zeros(len(self.type_ids))
+        if load is not None and len(load):
+            t = self.type_ids.get_indexer(load["type"])
+            np.add.at(expected, t, load["filings"].to_numpy(np.float64) * self.type_weight[t])
+        return expected
+
+    def leximin_so_far(self) -> float:
+        """Highest utilisation of the fluid leximin of everything allocated so far, at once."""
+        profile = leximin(self._empty, Ahead(hours=self.allocated, eligible=self.eligible)).with_ahead
+        base = self._empty.base_load
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = (base + profile) / self._empty.capacity
+        return float(np.nanmax(np.where(self._empty.capacity > 0, u, np.nan)))
+
+    def final_staff(self, plan_staff: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+        """The last day's staff table, with the loads and cases of the whole intake: the folded
+        hours are taken out of `base_load_hours` again and counted as assigned, and `cases`
+        counts every case each holds (folded, and `held`: those still cases of their own)."""
+        base = pd.Series(self.scenario.staff["current_load_hours"].to_numpy(np.float64), index=self.staff_pos)
+        holders = self.staff_pos.get_indexer(held["assigned_to"].dropna().to_numpy(dtype=object))
+        count = pd.Series(self.count + np.bincount(holders, minlength=len(self.staff_pos)), index=self.staff_pos)
+        ids = plan_staff["staff_id"]
+        staff = plan_staff.assign(base_load_hours=base.reindex(ids).to_numpy())
+        return staff.assign(assigned_hours=staff["load_hours"] - staff["base_load_hours"],
+                            cases=count.reindex(ids).to_numpy())
 
 
 def day_record(intake: Intake, n: int, day: date | None, drawn_against: Scenario, previous: Recorded | None) -> dict:

@@ -113,7 +113,7 @@ class Result:
             "seed_source": self.seed_source.value,
             "version": package_version(),
             "status": self.status.value,
-            "policy": sc.policy.model_dump(mode="json"),
+            "policy": sc.policy.recorded(),
             "applied": sc.applied(),
             "metrics": ordered(self.metrics),
             "findings": [f.to_dict() for f in self.findings],

@@ -36,9 +36,9 @@ TYPES = [
     ("domestic_violence", 12.0, None, None, 0.07),
     ("sexual_offence", 30.0, None, "senior", 0.02),
     ("homicide", 80.0, None, "head", 0.005),
-    ("juvenile", 8.0, "juvenile", None, 0.12),
-    ("corruption", 60.0, "corruption", None, 0.012),
-    ("cyber", 25.0, "cyber", None, 0.02),
+    ("juvenile", 8.0, "juvenile", None, 0.06),
+    ("corruption", 50.0, "corruption", None, 0.006),
+    ("cyber", 25.0, "cyber", None, 0.01),
 ]
 SEASONS = {  # type → {month: factor}
     "corruption": {3: 4.5, 4: 4.5, 5: 4.5},
@@ -52,8 +52,8 @@ LOAD = 0.92
 """Hours of the year's cases ÷ the office's capacity."""
 
 
-def working_days(n: int, year: int = 2025) -> pd.DatetimeIndex:
-    return pd.bdate_range(f"{year}-01-02", periods=n)
+def working_days(n: int, start: str = "2025-01-02") -> pd.DatetimeIndex:
+    return pd.bdate_range(start, periods=n)
 
 
 def staff_table(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -80,11 +80,15 @@ def daily_rates(days: pd.DatetimeIndex, skewed: bool) -> np.ndarray:
     return rates
 
 
-def year_cases(days: pd.DatetimeIndex, capacity_hours: float, skewed: bool, rng: np.random.Generator) -> pd.DataFrame:
+def expected_rates(days: pd.DatetimeIndex, capacity_hours: float) -> np.ndarray:
+    """(days, types) expected cases a day of the skewed year, its hours `LOAD` × capacity."""
     weights = np.array([t[1] for t in TYPES])
     rates = daily_rates(days, skewed=True)
-    rates *= LOAD * capacity_hours / (rates * weights).sum()  # the skewed year's hours are the target
-    counts = rng.poisson(rates)
+    return rates * LOAD * capacity_hours / (rates * weights).sum()
+
+
+def year_cases(days: pd.DatetimeIndex, capacity_hours: float, skewed: bool, rng: np.random.Generator) -> pd.DataFrame:
+    counts = rng.poisson(expected_rates(days, capacity_hours))
     day_idx, type_idx = np.nonzero(counts)
     reps = counts[day_idx, type_idx]
     day_of = np.repeat(day_idx, reps)
@@ -96,8 +100,9 @@ def year_cases(days: pd.DatetimeIndex, capacity_hours: float, skewed: bool, rng:
                          "date": days[day_of].strftime("%Y-%m-%d")})
 
 
-def office(staff: pd.DataFrame, days: pd.DatetimeIndex) -> dict:
-    """The scenario: the model inline, the staff with their absences, the period of the year."""
+def office(staff: pd.DataFrame, days: pd.DatetimeIndex, filings: np.ndarray) -> dict:
+    """The scenario: the model inline, the staff with their absences, the period of the year, and
+    the year's expected filings by type as its `caseload` (what `policy.forecast: caseload` reads)."""
     first, last = days[0].date(), days[-1].date()
     rows = []
     for r in staff.itertuples():
@@ -120,21 +125,26 @@ def office(staff: pd.DataFrame, days: pd.DatetimeIndex) -> dict:
     return {"name": "generated-year", "description": "one office's year of daily intake (benchmarks/year.py)",
             "period": {"start": str(first), "end": str(last)},
             "case_types": types, "grades": ["junior", "senior", "head"], "hours_per_fte": HOURS_PER_FTE,
-            "staff": rows, "cases": [], "policy": {"tolerance": 0.05, "max_probability": 0.5}}
+            "staff": rows, "cases": [],
+            "caseload": [{"type": t[0], "filings": round(float(f), 1)} for t, f in zip(TYPES, filings)],
+            "policy": {"tolerance": 0.05, "max_probability": 0.5}}
 
 
-def write_year(folder: str | Path, *, skewed: bool = True, staff: int = 60, days: int = 249, seed: int = 0) -> Path:
-    """Write `office.yaml` and `new.csv` into `folder`; returns the scenario's path."""
+def write_year(folder: str | Path, *, skewed: bool = True, staff: int = 60, days: int = 249, seed: int = 0,
+               start: str = "2025-01-02") -> Path:
+    """Write `office.yaml` and `new.csv` into `folder`; returns the scenario's path. `start` and
+    `days`: a part of the year (the seasons stay in their months)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     team = staff_table(staff, rng)
-    dates = working_days(days)
+    dates = working_days(days, start)
     period_share = ((dates[-1] - dates[0]).days + 1) / 365
     capacity = float(team["fte"].sum()) * HOURS_PER_FTE * period_share
     year_cases(dates, capacity, skewed, rng).to_csv(folder / "new.csv", index=False)
     path = folder / "office.yaml"
-    path.write_text(yaml.safe_dump(office(team, dates), sort_keys=False), encoding="utf-8")
+    filings = expected_rates(dates, capacity).sum(axis=0)
+    path.write_text(yaml.safe_dump(office(team, dates, filings), sort_keys=False), encoding="utf-8")
     return path
 
 

@@ -51,7 +51,7 @@ def intake(
                             on_day=lambda day, key, about: record_draw(
                                 reg, day, operator=who, reason=reason, inputs_sha256=key, intake=about))
     if result.days:
-        show.findings(result.days[-1].result.findings, quiet)
+        show.findings(result.days[-1].findings, quiet)
     write_folder(out, lambda tmp: write_tables(tmp, result.tables(), result.summary()))  # whole, after recording
     if result.status is Status.INFEASIBLE:
         say(Outcome.INFEASIBLE, f"on {result.days[-1].date}: diagnosis in {out / 'summary.json'}; "

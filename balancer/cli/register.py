@@ -59,7 +59,7 @@ def commit(
         try:
             rec = reg.append_commitment(
                 scenario=sc.name, inputs=sc.inputs, inputs_sha256=sc.canonical_sha256,
-                policy=sc.policy.model_dump(mode="json"),
+                policy=sc.policy.recorded(),
                 seed_commitment=seed_commitment(secret, salt) if secret_file is not None else None,
                 versions=software_versions(), operator=operator or current_operator(),
                 applied=applied_settings(sc), party=who, public=named)

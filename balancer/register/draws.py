@@ -73,7 +73,7 @@ def record_draw(register: Register, result: Result, *, operator: str, reason: st
     sc = result.scenario
     rec = register.append_draw(
         scenario=sc.name, inputs=sc.inputs, inputs_sha256=inputs_sha256 or sc.canonical_sha256,
-        policy=sc.policy.model_dump(mode="json"), seed=result.seed, versions=software_versions(),
+        policy=sc.policy.recorded(), seed=result.seed, versions=software_versions(),
         result_sha256=result_digest(result.plan.assignments), metrics=headline(result.metrics),
         operator=operator, reason=reason, applied=applied_settings(sc), seed_source=result.seed_source.value,
         ceremony=ceremony, intake=intake,
@@ -93,7 +93,7 @@ def replay(rec: Record, sc: Scenario) -> list[str]:
         files = f" (files that differ: {', '.join(changed)})" if changed else ""
         return [f"the inputs differ from the recorded ones: canonical digest {sc.canonical_sha256}, the record "
                 f"says {rec.inputs_sha256}{files}"]
-    if sc.policy.model_dump(mode="json") != rec.policy:
+    if sc.policy.recorded() != rec.policy:
         return ["the policy differs from the recorded one"]
     result = solve(sc, seed=rec.seed)
     if result.plan is None:

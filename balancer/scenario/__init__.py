@@ -24,8 +24,8 @@ errors collected for `validate`).
 """
 
 from balancer.scenario.load import Peek, load_model, load_new_cases, load_scenario, peek
-from balancer.scenario.schema import CaseType, Moves, Period, Policy, Scenario, TableRef, WorkloadModel
+from balancer.scenario.schema import CaseType, Forecast, Moves, Period, Policy, Scenario, TableRef, WorkloadModel
 from balancer.scenario.settings import SETTINGS_INPUT, apply_settings
 
-__all__ = ["SETTINGS_INPUT", "CaseType", "Moves", "Peek", "Period", "Policy", "Scenario", "TableRef", "WorkloadModel",
+__all__ = ["SETTINGS_INPUT", "CaseType", "Forecast", "Moves", "Peek", "Period", "Policy", "Scenario", "TableRef", "WorkloadModel",
            "apply_settings", "load_model", "load_new_cases", "load_scenario", "peek"]

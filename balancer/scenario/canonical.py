@@ -85,7 +85,7 @@ def id_order(ids: Iterable) -> np.ndarray | None:
 def _canonical_bytes(scenario: Scenario) -> bytes:
     model = scenario.model
     period = scenario.period
-    policy = scenario.policy.model_dump(mode="json")
+    policy = scenario.policy.recorded()
     policy.pop("seed", None)
     types = sorted(model.case_types, key=lambda t: t.id)
     return _object({

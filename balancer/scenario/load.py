@@ -103,9 +103,9 @@ def _load_scenario(file: Path, path: str, variant: str | None, settings: Mapping
         raise _error("the scenario has no staff", file=doc.shown, line=1, field="staff",
                      expected="`staff:` with a list of people or a path to a .csv, .xlsx or .parquet table")
     staff = _staff(staff_rows, model, header.period)
-    case_rows = _rows("cases", "case", doc, inputs)
+    case_rows = _rows("cases", "case", doc, inputs, empty=True)  # `cases: []`: an office holding none yet
     load_rows = _rows("caseload", "caseload row", doc, inputs)
-    if case_rows is None and load_rows is None:
+    if case_rows is None and load_rows is None and doc.data.get("cases") != []:
         raise _error("the scenario has no cases", file=doc.shown, line=1, field="cases",
                      expected="`cases:` with a list or a table path (or `caseload:` for staffing questions)")
     scenario = Scenario(

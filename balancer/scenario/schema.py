@@ -166,6 +166,20 @@ class Moves(BaseModel):
     closes a gap u_p − u_q larger than this (0.1: ten points). 0: any gain in balance is worth it."""
 
 
+class Forecast(BaseModel):
+    """Daily intake: the work expected later in the period, balanced with each day's new cases so
+    that prosecutors who alone can take some of it are kept for it (`balancer.intake`)."""
+
+    model_config = _CONFIG
+
+    source: Literal["caseload", "recent"]
+    """`caseload`: the scenario's `caseload` (expected filings of each type in the period), less
+    what has arrived so far; `recent`: the mix of the last `days` days of intake, continued to the
+    period's end (working days)."""
+    days: int = Field(20, ge=1, le=366, strict=True)
+    """`recent` only: how many days of intake the mix is taken from."""
+
+
 class Policy(BaseModel):
     """How evenly and how randomly cases are allocated."""
 
@@ -181,6 +195,17 @@ class Policy(BaseModel):
     """`hard`: nobody above 100 % utilisation (infeasible scenarios get a diagnosis)."""
     moves: Moves = Field(default_factory=Moves)
     """Rebalancing: which held cases may move (default: any, where it buys balance)."""
+    forecast: Forecast | None = None
+    """Daily intake: balance each day against the work expected later in the period too (None:
+    against current loads only)."""
+
+    def recorded(self) -> dict:
+        """The policy as summaries, digests and register records hold it (JSON), without `forecast`
+        when it is unset: it came later, and what was recorded before it must still match."""
+        data = self.model_dump(mode="json")
+        if data.get("forecast") is None:
+            data.pop("forecast", None)
+        return data
 
 
 class _Absence(BaseModel):

@@ -148,10 +148,11 @@ def _normalise(frame: pd.DataFrame, first_line: int) -> tuple[pd.DataFrame, np.n
     return frame[keep].reset_index(drop=True), row_lines[keep]
 
 
-def _rows(kind: str, noun: str, doc: _Doc, inputs: dict[str, str]) -> _Rows | None:
-    """The rows under `kind`: an inline list or a table file; None when the key is absent."""
+def _rows(kind: str, noun: str, doc: _Doc, inputs: dict[str, str], empty: bool = False) -> _Rows | None:
+    """The rows under `kind`: an inline list or a table file; None when the key is absent (or,
+    where `empty` allows it, an empty list)."""
     value = doc.data.get(kind)
-    if value is None:
+    if value is None or (empty and value == []):
         return None
     where = dict(file=doc.shown, line=doc.lines.at((kind,)), field=kind)
     if isinstance(value, (str, dict)):
