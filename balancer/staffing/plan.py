@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,9 @@ class StaffingResult:
     """One entry per independent part: offices, hires, whether proven fewest, lower bound, time."""
     time_limit: float = DEFAULT_TIME_LIMIT
     """Seconds each solve was allowed."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step: `inputs` (demand, groups, profiles), `hires` (build and solve each
+    part), `max_utilisation` (the LPs before and after), `report` (table and findings)."""
 
     @property
     def solver_status(self) -> SolverStatus:
@@ -96,6 +100,7 @@ class StaffingResult:
                        "time_limit_s": self.time_limit, "parts": len(self.parts),
                        "parts_proven": sum(p["hires_proven"] for p in self.parts)},
             "parts": self.parts,
+            "timings": {step: round(s, 6) for step, s in self.timings.items()},
             "method": ("formula: workload / (hours_per_fte × period share); optimiser: fewest whole "
                        "hires, then the lowest grades for that many, so that a fluid assignment keeps "
                        "everyone at or below the target, respecting specialisation, min_grade and "
@@ -114,17 +119,22 @@ def plan_staffing(scenario: Scenario, target: float = 0.85, hire_grades: list[st
     `hire_grades`: grades that may be hired (default: any grade of the model). `time_limit`:
     seconds each solve may take; a part stopped there keeps hires not proven fewest."""
     _check(scenario, target, time_limit)
+    clock = _Clock()
     hire_hours = scenario.model.hours_per_fte * period_share(scenario)
     work, pool, prof = demand(scenario), groups(scenario, target), profiles(scenario, hire_grades)
+    by_load = groups(scenario, target, by_load=True)
+    clock.lap("inputs")
     found = min_hires(work, pool, prof, target, hire_hours, time_limit=time_limit)
     feasible = found.per_profile is not None
     hires = found.per_profile if feasible else np.zeros(len(prof), dtype=int)
-    by_load = groups(scenario, target, by_load=True)
+    clock.lap("hires")
     before = best_max_utilisation(work, by_load, prof, np.zeros(len(prof), int), hire_hours, time_limit)
     after = best_max_utilisation(work, by_load, prof, hires, hire_hours, time_limit) if feasible else math.nan
+    clock.lap("max_utilisation")
     table = explain.table(scenario, work, prof.assign(hires=hires), hire_hours, target)
     findings = (explain.disagreements(scenario, table, work, target, hire_hours) + explain.above_target(scenario, target)
                 if feasible else explain.why_infeasible(scenario, work, pool, prof))
+    clock.lap("report")
     hired = prof.assign(hires=hires)
     out = hired[hired["hires"] > 0][["office", "specialisation", "grade", "hires"]].reset_index(drop=True)
     # anything short of a proof, a time-limited incumbent or an LP optimum has raised SolverError
@@ -132,7 +142,20 @@ def plan_staffing(scenario: Scenario, target: float = 0.85, hire_grades: list[st
               "max_utilisation": SolverStatus.SOLVED}
     return StaffingResult(scenario.name, target, hire_hours, feasible, table, out, findings, before, after,
                           applied=scenario.applied(), solver_steps=solver, parts=_parts(found, work),
-                          time_limit=time_limit)
+                          time_limit=time_limit, timings=clock.laps)
+
+
+class _Clock:
+    """Seconds between successive `lap`s, by name."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
 def _check(scenario: Scenario, target: float, time_limit: float) -> None:
