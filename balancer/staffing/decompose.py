@@ -79,3 +79,13 @@ def _members(label: np.ndarray) -> dict[int, np.ndarray]:
     order = np.argsort(label, kind="stable")
     cuts = np.flatnonzero(np.diff(label[order])) + 1
     return {int(label[chunk[0]]): chunk for chunk in np.split(order, cuts) if len(chunk)}
+
+
+def positions(found: list[Part], e: Edges) -> tuple[np.ndarray, np.ndarray]:
+    """Each demand row's and receiver's position within its part (-1: in none), computed once so
+    that building a part's model costs time in the part's size only."""
+    d, r = np.full(e.n_demand, -1), np.full(e.n_receivers, -1)
+    for p in found:
+        d[p.demand] = np.arange(len(p.demand))
+        r[p.receivers] = np.arange(len(p.receivers))
+    return d, r

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from balancer.solver import SolverError, SolverStatus, worst
-from balancer.staffing.decompose import Edges, Part, edges, parts
+from balancer.staffing.decompose import Edges, Part, edges, parts, positions
 
 DEFAULT_TIME_LIMIT = 60.0
 """Seconds each solve (a part's hires, then its grade mix) may take."""
@@ -84,16 +84,19 @@ def min_hires(demand: pd.DataFrame, groups: pd.DataFrame, profiles: pd.DataFrame
     `decompose=False` solves everything as one model (to compare with the parts' answer)."""
     recv = receivers(groups, profiles)
     e = edges(demand, recv)
-    n_groups = len(groups)
-    bound = _fixed_bounds(len(profiles), fixed)
-    answers = [_solve_part(p, e, demand, recv, n_groups, target * hire_hours, bound, time_limit)
-               for p in parts(e, decompose)]
+    found = parts(e, decompose)
+    whole = _Whole(e, *positions(found, e), demand["hours"].to_numpy(float),
+                   np.where(recv["kind"] == "group", recv["spare"], 0.0).astype(float),
+                   recv["rank"].to_numpy()[len(groups):], len(groups), _fixed_bounds(len(profiles), fixed),
+                   target * hire_hours)
+    answers = [_solve_part(p, whole, time_limit) for p in found]
     if any(a.hires is None for a in answers):
         return Hires(None, answers)
     per_profile = np.zeros(len(profiles), dtype=int)
     for a in answers:
         per_profile[a.profiles] = a.hires
-    return Hires(np.where(np.isnan(bound), per_profile, bound).astype(int), answers)
+    free = np.isnan(whole.fixed)
+    return Hires(np.where(free, per_profile, np.nan_to_num(whole.fixed)).astype(int), answers)
 
 
 def _fixed_bounds(n: int, fixed: dict[int, int] | None) -> np.ndarray:
@@ -102,6 +105,29 @@ def _fixed_bounds(n: int, fixed: dict[int, int] | None) -> np.ndarray:
     for j, h in (fixed or {}).items():
         bound[j] = h
     return bound
+
+
+@dataclass(frozen=True)
+class _Whole:
+    """What every part's model reads, as arrays made once for the whole problem."""
+
+    e: Edges
+    d_pos: np.ndarray
+    """Position of each demand row within its part."""
+    r_pos: np.ndarray
+    """Position of each receiver within its part."""
+    hours: np.ndarray
+    """Per demand row."""
+    spare: np.ndarray
+    """Per receiver: a group's spare time at the target; 0 for a profile."""
+    rank: np.ndarray
+    """Per profile: its grade's rank (0: the lowest)."""
+    n_groups: int
+    """Receivers below this index are groups, the rest profiles."""
+    fixed: np.ndarray
+    """Per profile: hires imposed, NaN where free."""
+    hire_cap: float
+    """Hours one hire may take at the target."""
 
 
 @dataclass(frozen=True)
@@ -114,41 +140,31 @@ class _Model:
     n_x: int
     profiles: np.ndarray
     """Profile index (in the profile table) of each h."""
-    h_max: np.ndarray
+    h_lo: np.ndarray
+    h_hi: np.ndarray
 
 
-def _build(p: Part, e: Edges, demand, recv, n_groups: int, hire_cap: float, fixed: np.ndarray) -> _Model:
+def _build(p: Part, w: _Whole) -> _Model:
     """Rows: the part's demand (= hours), then its receivers (load ≤ spare, load − cap·h ≤ 0)."""
-    d_local, r_local = _local(p.demand, e.n_demand), _local(p.receivers, e.n_receivers)
     n_d, n_r, n_x = len(p.demand), len(p.receivers), len(p.edges)
-    prof = p.receivers[p.receivers >= n_groups]
-    hours = demand["hours"].to_numpy(float)[p.demand]
-    rows = np.concatenate([d_local[e.demand[p.edges]], n_d + r_local[e.receiver[p.edges]], n_d + r_local[prof]])
+    prof = p.receivers[p.receivers >= w.n_groups]
+    hours = w.hours[p.demand]
+    rows = np.concatenate([w.d_pos[w.e.demand[p.edges]], n_d + w.r_pos[w.e.receiver[p.edges]], n_d + w.r_pos[prof]])
     cols = np.concatenate([np.arange(n_x), np.arange(n_x), n_x + np.arange(len(prof))])
-    vals = np.concatenate([np.ones(2 * n_x), np.full(len(prof), -hire_cap)])
+    vals = np.concatenate([np.ones(2 * n_x), np.full(len(prof), -w.hire_cap)])
     A = sp.csr_matrix((vals, (rows, cols)), shape=(n_d + n_r, n_x + len(prof)))
-    spare = np.where(p.receivers < n_groups, recv["spare"].to_numpy(float)[p.receivers], 0.0)
     # more hires in one profile than the part's whole demand needs are never useful
-    h_max = np.full(len(prof), math.ceil(hours.sum() / hire_cap) + 1.0)
-    imposed = fixed[prof - n_groups]
-    h_max = np.where(np.isnan(imposed), h_max, imposed)
-    return _Model(A, np.concatenate([hours, np.full(n_r, -np.inf)]), np.concatenate([hours, spare]),
-                  n_x, prof - n_groups, h_max)
+    imposed = w.fixed[prof - w.n_groups]
+    h_hi = np.where(np.isnan(imposed), math.ceil(hours.sum() / w.hire_cap) + 1.0, imposed)
+    return _Model(A, np.concatenate([hours, np.full(n_r, -np.inf)]), np.concatenate([hours, w.spare[p.receivers]]),
+                  n_x, prof - w.n_groups, np.nan_to_num(imposed), h_hi)
 
 
-def _local(members: np.ndarray, n: int) -> np.ndarray:
-    """Global index → position within `members`."""
-    out = np.full(n, -1)
-    out[members] = np.arange(len(members))
-    return out
-
-
-def _solve_part(p: Part, e: Edges, demand, recv, n_groups, hire_cap, fixed, time_limit) -> PartHires:
+def _solve_part(p: Part, w: _Whole, time_limit: float) -> PartHires:
     t0 = time.perf_counter()
-    m = _build(p, e, demand, recv, n_groups, hire_cap, fixed)
+    m = _build(p, w)
     n_h = len(m.profiles)
-    lo_h = np.where(np.isnan(fixed[m.profiles]), 0.0, m.h_max)
-    bounds = Bounds(np.concatenate([np.zeros(m.n_x), lo_h]), np.concatenate([np.full(m.n_x, np.inf), m.h_max]))
+    bounds = Bounds(np.concatenate([np.zeros(m.n_x), m.h_lo]), np.concatenate([np.full(m.n_x, np.inf), m.h_hi]))
     integrality = np.concatenate([np.zeros(m.n_x), np.ones(n_h)])
     c = np.concatenate([np.zeros(m.n_x), np.ones(n_h)])
     rows = [LinearConstraint(m.A, m.lo, m.hi)]
@@ -156,7 +172,7 @@ def _solve_part(p: Part, e: Edges, demand, recv, n_groups, hire_cap, fixed, time
     if first.status is SolverStatus.INFEASIBLE:
         return PartHires(p.demand, m.profiles, None, first.status, first.status, 0, time.perf_counter() - t0)
     hires = np.round(first.x[m.n_x:]).astype(int)
-    total, ranks = int(hires.sum()), recv["rank"].to_numpy()[n_groups + m.profiles]
+    total, ranks = int(hires.sum()), w.rank[m.profiles]
     grade = _Answer(first.x, SolverStatus.SOLVED, 0.0)
     if total and len(set(ranks.tolist())) > 1:  # several grades could fill the posts: the cheapest
         pick = np.concatenate([np.zeros(m.n_x), np.ones(n_h)])
@@ -208,25 +224,26 @@ def best_max_utilisation(demand: pd.DataFrame, groups: pd.DataFrame, profiles: p
     e = edges(demand, recv)
     if len(np.unique(e.demand)) < len(demand):
         return math.inf
-    best = [_min_max(p, e, demand, recv, time_limit) for p in parts(e)]
-    return max([floor, *best])
+    found = parts(e)
+    d_pos, r_pos = positions(found, e)
+    arrays = (d_pos, r_pos, demand["hours"].to_numpy(float), recv["capacity"].to_numpy(float),
+              recv["load0"].to_numpy(float))
+    return max([floor, *(_min_max(p, e, *arrays, time_limit) for p in found)])
 
 
-def _min_max(p: Part, e: Edges, demand, recv, time_limit) -> float:
+def _min_max(p: Part, e: Edges, d_pos, r_pos, hours, capacity, load0, time_limit) -> float:
     """min u: each demand row's hours placed, load0 + load ≤ u · capacity for every receiver."""
-    d_local, r_local = _local(p.demand, e.n_demand), _local(p.receivers, e.n_receivers)
     n_d, n_r, n_x = len(p.demand), len(p.receivers), len(p.edges)
-    hours = demand["hours"].to_numpy(float)[p.demand]
-    rows = np.concatenate([d_local[e.demand[p.edges]], n_d + r_local[e.receiver[p.edges]], n_d + np.arange(n_r)])
+    rows = np.concatenate([d_pos[e.demand[p.edges]], n_d + r_pos[e.receiver[p.edges]], n_d + np.arange(n_r)])
     cols = np.concatenate([np.arange(n_x), np.arange(n_x), np.full(n_r, n_x)])
-    vals = np.concatenate([np.ones(2 * n_x), -recv["capacity"].to_numpy(float)[p.receivers]])
+    vals = np.concatenate([np.ones(2 * n_x), -capacity[p.receivers]])
     A = sp.csr_matrix((vals, (rows, cols)), shape=(n_d + n_r, n_x + 1))
-    load0 = recv["load0"].to_numpy(float)[p.receivers]
     c = np.zeros(n_x + 1)
     c[-1] = 1.0
     answer = _milp(c, np.zeros(n_x + 1), Bounds(0, np.inf),
-                   [LinearConstraint(A, np.concatenate([hours, np.full(n_r, -np.inf)]),
-                                     np.concatenate([hours, -load0]))], time_limit, "highest utilisation")
+                   [LinearConstraint(A, np.concatenate([hours[p.demand], np.full(n_r, -np.inf)]),
+                                     np.concatenate([hours[p.demand], -load0[p.receivers]]))],
+                   time_limit, "highest utilisation")
     if answer.status is not SolverStatus.SOLVED:
         raise SolverError(f"HiGHS did not solve the highest-utilisation LP ({answer.status.value})")
     return float(answer.x[-1])
