@@ -10,6 +10,7 @@ from balancer.io import atomic_write, write_json, write_table
 from balancer.staffing.plan import StaffingResult
 from balancer.staffing.sweep import sweep_html
 
+
 def write_staffing(result: StaffingResult, out: Path, sweep: pd.DataFrame | None = None) -> list[Path]:
     """staffing.csv, sweep.csv and sweep.html (with a sweep), then summary.json (last)."""
     out = Path(out)
