@@ -35,6 +35,9 @@ class SolverStatus(str, Enum):
     """Clarabel stopped at its *reduced* tolerances (`reduced_tol_*`, 5·10⁻⁵ on the gap by
     default) short of QP_TOLERANCE, or did not converge at QP_TOLERANCE and was solved again at
     its default tolerances (10⁻⁸): optimal, feasible and leximin only to those."""
+    TIME_LIMIT = "time_limit"
+    """A MIP stopped at its time limit with a solution it had not proven optimal (staffing: hires
+    that fit, perhaps more than the fewest; the proven lower bound is reported beside them)."""
     INFEASIBLE = "infeasible"
     """The solver proved the model has no solution (staffing: no number of hires fits). The QPs
     here never report it: the pre-solve checks rule it out, so there it raises SolverError."""

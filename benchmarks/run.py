@@ -41,8 +41,10 @@ ROOT = HERE.parent
 WORK = HERE / "_work"
 STEPS = [s for s in STEP_NAMES if s != "select"]  # a backlog without holders selects nothing
 BASELINE_SIZE = (10_000, 200)
-KEEP_SECTIONS = ("<!-- rebalance_bench: start -->", "<!-- balance_bench: start -->")
-"""results.md from the first of these on belongs to rebalance_bench.py and balance_bench.py."""
+KEEP_SECTIONS = ("<!-- rebalance_bench: start -->", "<!-- balance_bench: start -->",
+                 "<!-- staffing_bench: start -->")
+"""results.md from the first of these on belongs to rebalance_bench.py, balance_bench.py and
+staffing_bench.py."""
 
 
 # --------------------------------------------------------------------------- child

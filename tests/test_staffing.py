@@ -8,18 +8,21 @@ import sys
 
 import numpy as np
 import pandas as pd
-import pulp
 import pytest
+from scipy.optimize import OptimizeResult
+from typer.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from balancer.cli import app
 from balancer.errors import InputError
 from balancer.scenario import load_scenario
 from balancer.solver import SolverError, SolverStatus
 from balancer.staffing import (
-    ALL, ANY, _demand, _groups, _profiles, best_max_utilisation, min_hires, parse_sweep, plan_staffing,
-    run_sweep, with_value,
+    ALL, ANY, best_max_utilisation, min_hires, parse_sweep, plan_staffing, run_sweep, with_value,
 )
+from balancer.staffing import model as staffing_model
+from balancer.staffing.inputs import demand as demand_rows, groups as staff_groups, profiles as hire_profiles
 from tests.conftest import ROOT, write
 
 WISCONSIN = ROOT / "scenarios" / "staffing-wisconsin.yaml"
@@ -121,39 +124,76 @@ def test_summary_states_the_solver_status(tmp_path):
              "{id: J1, fte: 1.0, grade: junior}"]
     sc = scenario(tmp_path, staff, ["{type: corruption, filings: 5}", "{type: theft, filings: 100}"])
     done = plan_staffing(sc)
-    assert done.solver_status is SolverStatus.SOLVED
-    assert done.summary()["solver"] == {"min_hires": "solved", "max_utilisation": "solved", "status": "solved"}
-    infeasible = plan_staffing(sc, hire_grades=["junior"])  # CBC proves that no number of hires fits
-    assert infeasible.solver_status is SolverStatus.INFEASIBLE
-    assert infeasible.summary()["solver"] == {"min_hires": "infeasible", "max_utilisation": "solved",
-                                              "status": "infeasible"}
+    assert done.solver_status is SolverStatus.SOLVED and done.hires_proven
+    solver = done.summary()["solver"]
+    assert {k: solver[k] for k in ("min_hires", "grade_mix", "max_utilisation", "status")} == {
+        "min_hires": "solved", "grade_mix": "solved", "max_utilisation": "solved", "status": "solved"}
+    assert done.summary()["hires_proven_fewest"] and done.summary()["hires_lower_bound"] == done.total_hires
+    assert solver["parts"] == solver["parts_proven"] == len(done.summary()["parts"])
+    infeasible = plan_staffing(sc, hire_grades=["junior"])  # HiGHS proves that no number of hires fits
+    assert infeasible.solver_status is SolverStatus.INFEASIBLE and not infeasible.hires_proven
+    assert infeasible.summary()["solver"]["min_hires"] == "infeasible"
+    assert infeasible.summary()["hires_lower_bound"] is None
 
 
-@pytest.mark.parametrize("status, sol_status", [
-    (pulp.LpStatusNotSolved, None), (pulp.LpStatusUndefined, None),
-    (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible),  # stopped with a solution not proven fewest
-])
-def test_cbc_without_a_proof_is_an_error_not_an_answer(tmp_path, monkeypatch, status, sol_status):
-    """Neither 'no number of hires fits' (None) nor an optimum: CBC said neither."""
-    class Stopped:
-        def __init__(self, **options):
-            pass
+def _stopping_milp(status: int, with_solution: bool, monkeypatch, only_hires: bool = False):
+    """HiGHS as if stopped: `status` (1: time limit), with or without the solution found so far
+    (the real solve's, so that it fits), and a lower bound below it. `only_hires`: the models with
+    integers stop, the LPs (which have none) are solved."""
+    real = staffing_model.milp
 
-        def actualSolve(self, prob):
-            prob.assignStatus(status, sol_status)
-            return status
+    def stopped(c, **kwargs):
+        res = real(c, **kwargs)
+        if only_hires and not kwargs["integrality"].any():
+            return res
+        return OptimizeResult(status=status, x=res.x if with_solution else None, fun=res.fun,
+                              mip_dual_bound=None if res.fun is None else res.fun - 1, message="stopped")
 
+    monkeypatch.setattr(staffing_model, "milp", stopped)
+
+
+@pytest.mark.parametrize("status, with_solution", [(1, False), (3, False), (4, True)])
+def test_a_solver_without_an_answer_is_an_error_not_an_answer(tmp_path, monkeypatch, status, with_solution):
+    """Neither 'no number of hires fits' nor hires: HiGHS said neither."""
     sc = scenario(tmp_path, ["{id: A, fte: 1.0}"], ["{type: theft, filings: 450}"])
-    demand, groups, profiles = _receivers(sc, 0.85)
-    monkeypatch.setattr(pulp, "COIN_CMD", Stopped)
-    with pytest.raises(SolverError, match=f"min_hires model with status {pulp.LpStatus[status]}"):
-        min_hires(demand, groups, profiles, 0.85, 1500.0)
-    with pytest.raises(SolverError, match="min_max_utilisation model"):
-        best_max_utilisation(demand, groups, profiles, np.zeros(len(profiles), int), 1500.0)
+    work, pool, prof = _receivers(sc, 0.85)
+    _stopping_milp(status, with_solution, monkeypatch)
+    with pytest.raises(SolverError, match="time limit" if status == 1 else "HiGHS stopped"):
+        min_hires(work, pool, prof, 0.85, 1500.0)
+    with pytest.raises(SolverError):
+        best_max_utilisation(work, pool, prof, np.zeros(len(prof), int), 1500.0)
+
+
+def test_a_time_limited_answer_is_not_called_proven(tmp_path, monkeypatch):
+    sc = scenario(tmp_path, ["{id: A, fte: 1.0, office: north}", "{id: B, fte: 1.0, office: south}"],
+                  ["{type: theft, filings: 450, office: north}", "{type: theft, filings: 600, office: south}"])
+    real = plan_staffing(sc)
+    _stopping_milp(1, True, monkeypatch, only_hires=True)
+    stopped = plan_staffing(sc, time_limit=5)
+    assert stopped.feasible and stopped.total_hires == real.total_hires and not stopped.hires_proven
+    summary = stopped.summary()
+    assert summary["solver"]["min_hires"] == "time_limit" and summary["solver"]["status"] == "time_limit"
+    assert summary["hires_proven_fewest"] is False and summary["solver"]["parts_proven"] == 0
+    assert summary["solver"]["time_limit_s"] == 5 and len(summary["parts"]) == 2
+    assert [p["offices"] for p in summary["parts"]] == [["north"], ["south"]]
+    assert all(p["status"] == "time_limit" and not p["hires_proven"] for p in summary["parts"])
+
+
+def test_cli_says_when_hires_are_not_proven_and_fails_cleanly(tmp_path, monkeypatch):
+    sc = scenario(tmp_path, ["{id: A, fte: 1.0}"], ["{type: theft, filings: 450}"])
+    _stopping_milp(1, True, monkeypatch, only_hires=True)
+    done = CliRunner().invoke(app, ["staffing", str(sc.path), "--out", str(tmp_path / "o"), "--time-limit", "2"])
+    assert done.exit_code == 0, done.output
+    assert "NOT proven fewest" in done.output and "time limit of 2 s" in done.output
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["hires_proven_fewest"] is False
+    _stopping_milp(1, False, monkeypatch)
+    failed = CliRunner().invoke(app, ["staffing", str(sc.path), "--out", str(tmp_path / "f")])
+    assert failed.exit_code == 3 and "failed: HiGHS found no hires" in failed.output
+    assert "Traceback" not in failed.output
 
 
 def _receivers(sc, target):
-    return _demand(sc), _groups(sc, target), _profiles(sc, None)
+    return demand_rows(sc), staff_groups(sc, target), hire_profiles(sc, None)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -167,16 +207,72 @@ def test_hires_are_minimal(tmp_path, loads, thefts, corruption, target):
     sc = scenario(tmp_path, staff, [f"{{type: theft, filings: {thefts}}}",
                                     f"{{type: corruption, filings: {corruption}}}"])
     demand, groups, profiles = _receivers(sc, target)
-    hires = min_hires(demand, groups, profiles, target, 1500.0)
+    hires = min_hires(demand, groups, profiles, target, 1500.0).per_profile
     assert hires is not None
     fixed = dict(enumerate(hires.tolist()))
-    assert min_hires(demand, groups, profiles, target, 1500.0, fixed) is not None
+    assert min_hires(demand, groups, profiles, target, 1500.0, fixed).per_profile is not None
     for j, n in fixed.items():
         if n > 0:
-            assert min_hires(demand, groups, profiles, target, 1500.0, fixed | {j: n - 1}) is None
+            assert min_hires(demand, groups, profiles, target, 1500.0, fixed | {j: n - 1}).per_profile is None
     # and the total cannot be below the capacity bound
     spare = groups["spare"].sum()
     assert hires.sum() >= np.ceil((demand["hours"].sum() - spare) / (target * 1500.0) - 1e-9)
+
+
+OFFICES = ("north", "south", "east")
+
+
+@st.composite
+def offices_scenario(draw):
+    """Up to 7 staff over 3 offices; filings per type and office, now and then without an office
+    (such work may go anywhere, so it joins the offices into one part)."""
+    staff = []
+    for i in range(draw(st.integers(1, 7))):
+        fte, load = draw(st.sampled_from([0.5, 1.0])), draw(st.integers(0, 1500))
+        staff.append(f"{{id: P{i}, fte: {fte}, grade: {draw(st.sampled_from(['junior', 'senior']))}, "
+                     f"specialisations: {draw(st.sampled_from(['[]', '[corruption]']))}, "
+                     f"office: {draw(st.sampled_from(OFFICES))}, current_load_hours: {load * fte}}}")
+    caseload = []
+    for kind, most in (("theft", 400), ("corruption", 30)):
+        for office in OFFICES:
+            if filings := draw(st.integers(0, most)):
+                caseload.append(f"{{type: {kind}, filings: {filings}, office: {office}}}")
+        if filings := draw(st.one_of(st.just(0), st.just(0), st.integers(0, most // 4))):
+            caseload.append(f"{{type: {kind}, filings: {filings}}}")
+    return staff, caseload or ["{type: theft, filings: 1, office: north}"], draw(st.sampled_from([0.7, 0.85, 1.0]))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=offices_scenario())
+def test_parts_answer_as_the_whole_model_does(tmp_path, case):
+    """Solving each independent part alone gives the monolithic model's fewest hires and cheapest
+    grades; and the hires stay minimal: one fewer in any profile (others fixed) breaks the target."""
+    staff, caseload, target = case
+    demand, groups, profiles = _receivers(scenario(tmp_path, staff, caseload), target)
+    parts = min_hires(demand, groups, profiles, target, 1500.0)
+    whole = min_hires(demand, groups, profiles, target, 1500.0, decompose=False)
+    assert len(whole.parts) == 1 and len(parts.parts) >= 1
+    assert (parts.per_profile is None) == (whole.per_profile is None)
+    if whole.per_profile is None:
+        return
+    assert parts.status is whole.status is SolverStatus.SOLVED
+    rank = profiles["rank"].to_numpy()
+    assert parts.per_profile.sum() == whole.per_profile.sum()
+    assert rank @ parts.per_profile == rank @ whole.per_profile
+    fixed = dict(enumerate(parts.per_profile.tolist()))
+    for j, n in fixed.items():
+        if n > 0:
+            assert min_hires(demand, groups, profiles, target, 1500.0, fixed | {j: n - 1}).per_profile is None
+
+
+def test_offices_are_parts_unless_work_without_an_office_joins_them(tmp_path):
+    staff = ["{id: N1, fte: 1.0, office: north}", "{id: S1, fte: 1.0, office: south}"]
+    apart = ["{type: theft, filings: 300, office: north}", "{type: theft, filings: 300, office: south}"]
+    result = plan_staffing(scenario(tmp_path, staff, apart), target=1.0)
+    assert [p["offices"] for p in result.parts] == [["north"], ["south"]]
+    joined = plan_staffing(scenario(tmp_path, staff, apart + ["{type: theft, filings: 50}"]), target=1.0)
+    assert [p["offices"] for p in joined.parts] == [["any", "north", "south"]]
+    assert result.total_hires == joined.total_hires == 2 and joined.hires_proven  # 1,800 h each: 1 hire each
 
 
 def test_parse_sweep():

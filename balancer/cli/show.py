@@ -56,6 +56,18 @@ def staffing(result) -> None:
     if result.feasible:
         console.print(f"{result.total_hires} hire(s); best highest utilisation {result.max_utilisation_before:.0%} "
                       f"with the staff in post, {result.max_utilisation_after:.0%} after the hires.")
+        console.print(_proof(result))
+
+
+def _proof(result) -> str:
+    """Whether the hires are proven fewest: a time-limited answer must not pass for an optimum."""
+    parts = result.parts
+    if result.hires_proven:
+        return f"Proven fewest in each of the {len(parts)} independent part(s)."
+    stopped = [", ".join(p["offices"]) for p in parts if not p["hires_proven"]]
+    return (f"NOT proven fewest: {len(stopped)} of {len(parts)} part(s) stopped at the time limit of "
+            f"{result.time_limit:g} s (offices {'; '.join(stopped[:5])}{' …' if len(stopped) > 5 else ''}); "
+            f"at least {result.hires_lower_bound} hire(s) are needed. Allow more time with --time-limit.")
 
 
 def frontier(frontier, name: str, step: int, paths) -> None:

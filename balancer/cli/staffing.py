@@ -21,15 +21,20 @@ def staffing(
         help="What-if: intake=A:B:STEP, weight.TYPE=A:B:STEP or hours_per_fte=A:B:STEP.")] = None,
     hire_grade: Annotated[Optional[list[str]], typer.Option(
         help="Only these grades may be hired (repeatable) [default: any grade].")] = None,
+    time_limit: Annotated[float, typer.Option(
+        help="Seconds each solve of each independent part may take; a part stopped there keeps "
+             "hires that fit but are not proven fewest (reported as such).")] = staffing_model.DEFAULT_TIME_LIMIT,
     variant: VariantOption = None,
     set_: SetOption = None,
 ) -> Outcome:
     """Staff needed for the caseload: the plain weighted-caseload formula next to the fewest hires
-    that keep everyone at or below --target. Exit 1 when no number of hires is enough."""
+    that keep everyone at or below --target. Exit 1 when no number of hires is enough, 3 when the
+    solver gives no answer (a message, not a traceback)."""
     sc = load(scenario, variant, set_)
     spec = staffing_model.parse_sweep(sweep, sc) if sweep is not None else None
-    result = staffing_model.plan_staffing(sc, target=target, hire_grades=hire_grade)
-    table = staffing_model.run_sweep(sc, spec, target, hire_grade) if spec is not None else None
+    result = staffing_model.plan_staffing(sc, target=target, hire_grades=hire_grade, time_limit=time_limit)
+    table = (staffing_model.run_sweep(sc, spec, target, hire_grade, time_limit) if spec is not None
+             else None)
     staffing_model.write_staffing(result, out, table)
     show.staffing(result)
     for message in result.findings:

@@ -1,4 +1,14 @@
-"""Staffing models: how many prosecutors a caseload needs, by the plain formula and by an optimiser.
+"""The previous staffing model (one PuLP + CBC model), frozen as the baseline of `staffing_bench.py`.
+
+This is `balancer/staffing.py` as of commit 70badf2, before the model was decomposed into parts and
+moved to SciPy's HiGHS. It is kept here only so that `benchmarks/staffing_bench.py` can time the
+old monolithic model (CBC at gap 0 with an ε grade tie-break, every constraint rescanning every
+edge) on the same scenarios and check that both give the same number of hires; nothing in
+`balancer` imports it and it is not maintained. Needs `pulp[cbc]` (the `bench` extra).
+
+Its own docstring, as it was:
+
+Staffing models: how many prosecutors a caseload needs, by the plain formula and by an optimiser.
 
 The plain weighted-caseload formula (NCSC/APRI studies, PEBB§Y) is
 
