@@ -329,20 +329,20 @@ class _Office:
         return np.bincount(t, weights=self._weights(cases, t), minlength=len(self.type_ids))
 
     def ahead(self, policy: Policy, day: date | None) -> Ahead | None:
-        """The work `policy.forecast` expects after `day` (None: no forecast, or none left)."""
-        forecast = policy.forecast
-        if forecast is None:
+        """The work `policy.forecast` expects after `day` (None: no forecast, or none left): of each
+        type, what the scenario's `caseload` expects in the period less what has arrived — or, if
+        more, the pace so far (hours a working day) over the working days left. Expecting too much
+        of a type costs everyone a little; expecting too little costs its few specialists a lot."""
+        if policy.forecast is None:
             return None
-        if forecast.source == "caseload":
-            expected = self._expected_hours()
-            remaining = np.maximum(expected - np.sum(self.arrived, axis=0), 0.0)
-        else:
-            period = self.scenario.period
-            if period is None or day is None:
-                return None
-            recent = np.mean(self.arrived[-forecast.days:], axis=0)
+        arrived = np.sum(self.arrived, axis=0)
+        remaining = np.maximum(self._expected_hours() - arrived, 0.0)
+        period = self.scenario.period
+        if period is not None and day is not None:
+            start = min(np.datetime64(period.start), np.datetime64(day))
+            done = np.busday_count(start, np.datetime64(day) + 1)
             left = np.busday_count(np.datetime64(day) + 1, np.datetime64(period.end) + 1)
-            remaining = recent * max(int(left), 0)
+            remaining = np.maximum(remaining, arrived / max(int(done), 1) * max(int(left), 0))
         return Ahead(hours=remaining, eligible=self.eligible) if remaining.sum() > 0 else None
 
     def _expected_hours(self) -> np.ndarray:

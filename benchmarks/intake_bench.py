@@ -3,13 +3,16 @@ once would, with and without a look-ahead, on a skewed and on a stationary case 
 
     python benchmarks/intake_bench.py                    # 60 staff, 249 days; ~10 min on 2 cores
     python benchmarks/intake_bench.py --staff 30 --days 60 --results /tmp/ib.md   # quick check
+    python benchmarks/intake_bench.py --part scale        # 5,000 new against 1,000,000 held; a year at 100k
 
-For each year (`benchmarks/year.py`): the whole year drawn at once (`solve` on every case), its
-fluid leximin, and intake day by day with `policy.forecast` none, `caseload` and `recent` (20
-days). Reported: the year's highest utilisation and spread after the last day, the largest
+`--part year` (the default): for each year (`benchmarks/year.py`): the whole year drawn at once (`solve` on every case), its
+fluid leximin, and intake day by day with `policy.forecast` none and `caseload`. Reported: the year's highest utilisation and spread after the last day, the largest
 month-end and daily gap to the leximin of the cases so far (`days.csv`'s `gap_to_leximin`), cases
 drawn to someone away that day, the median seconds a day and the peak memory. Each intake runs in a
-process of its own, so the peak is its own. Writes its section of `benchmarks/results.md`.
+process of its own, so the peak is its own. `--part scale`: one day of 5,000 new cases against
+1,000,000 held (10,000 staff), and a year of 249 days of 100 new cases against 100,000 held (2,000
+staff) with the resident memory after days 1, 10, 100 and 249 (`benchmarks/generate.py`, held
+backlogs). Each part writes its own section of `benchmarks/results.md`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from benchmarks.year import write_year  # noqa: E402
 WORK = Path(__file__).resolve().parent / "_work"
 RESULTS = Path(__file__).resolve().parent / "results.md"
 MARK = "## Daily intake over a year (intake_bench.py)"
-FORECASTS = {"none": None, "caseload": {"source": "caseload"}, "recent": {"source": "recent", "days": 20}}
+SCALE_MARK = "## Daily intake at scale (intake_bench.py --part scale)"
+FORECASTS = {"none": None, "caseload": {"source": "caseload"}}
 
 
 def _peak_mib() -> float:
@@ -80,6 +84,69 @@ def day_by_day(folder: str, forecast: dict | None) -> dict:
             "s": total, "mib": _peak_mib(), "status": intake.status.value}
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def scale_day(path: str, n_days: int) -> dict:
+    """`run_intake` on a generated held backlog: seconds for the days (loading excluded), the
+    resident memory after some of them, and the peak."""
+    import balancer
+    from balancer.intake import run_intake
+    from balancer.scenario import load_new_cases
+
+    t0 = time.perf_counter()
+    sc = balancer.load_scenario(path)
+    new, name, sha = load_new_cases(Path(path).parent / "new.csv", sc)
+    if n_days > 1:  # spread the new cases over working days
+        days = pd.bdate_range("2025-01-02", periods=n_days).date
+        new = new.assign(date=[days[i % n_days] for i in range(len(new))])
+    load_s, rss, times = time.perf_counter() - t0, {}, []
+    t1 = time.perf_counter()
+
+    def sample(result, key, about):
+        times.append(time.perf_counter())
+        if about["day"] in (1, 10, 100, 249, n_days):
+            rss[about["day"]] = round(_rss_mib())
+
+    intake = run_intake(sc, new, file=name, sha256=sha, seed=3, on_day=sample)
+    per_day = np.diff([t1, *times])
+    return {"held": int(sc.cases["assigned_to"].notna().sum()), "staff": len(sc.staff), "new": len(new),
+            "days": len(intake.days), "load_s": load_s, "day_s_median": float(np.median(per_day)),
+            "day_s_max": float(per_day.max()), "total_s": float(sum(per_day)), "rss_mib": rss,
+            "peak_mib": _peak_mib(), "status": intake.status.value}
+
+
+def scale(results: Path) -> None:
+    from benchmarks.generate import generate
+
+    rows = []
+    for cases, staff, new, days in ((1_000_000, 10_000, 5_000, 1), (100_000, 2_000, 24_900, 249)):
+        path = generate(WORK / f"intake-{cases}x{staff}-{new}", cases, staff, held=True, new_cases=new)
+        r = _in_process(scale_day, str(path), days)
+        print(json.dumps(r), flush=True)
+        rows.append([f"{r['held']:,}", f"{r['staff']:,}", f"{r['new']:,}", str(r["days"]), f"{r['load_s']:.1f}",
+                     f"{r['day_s_median']:.2f}", f"{r['day_s_max']:.2f}", f"{r['total_s']:.1f}",
+                     ", ".join(f"day {d}: {m}" for d, m in r["rss_mib"].items()), f"{r['peak_mib']:.0f}", r["status"]])
+    head = ["held", "staff", "new cases", "days", "load s", "s / day (median)", "s / day (max)", "days total s",
+            "resident MiB after", "peak MiB", "status"]
+    _write_section(results, SCALE_MARK, "Held cases are folded into their holders' loads; the first day also "
+                   "draws the forced moves (holders who left). Loading the scenario is not a day's work.", head, rows)
+
+
+def _write_section(path: Path, mark: str, intro: str, head: list[str], rows: list[list[str]]) -> None:
+    table = "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows])
+    text = f"{mark}\n\n{intro}\n\n{table}\n"
+    print("\n" + text)
+    old = path.read_text() if path.exists() else ""
+    if mark in old:
+        before, after = old.split(mark, 1)
+        rest = after.split("\n## ", 1)[1] if "\n## " in after else ""
+        old = before.rstrip() + "\n\n" + ("## " + rest if rest else "")
+    path.write_text(old.rstrip() + "\n\n" + text if old.strip() else text)
+
+
 def _in_process(fn, *args) -> dict:
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(fn, args)
@@ -91,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=249)
     ap.add_argument("--forecasts", default=",".join(FORECASTS))
     ap.add_argument("--results", default=str(RESULTS))
+    ap.add_argument("--part", choices=["year", "scale"], default="year")
     a = ap.parse_args(argv)
+    if a.part == "scale":
+        scale(Path(a.results))
+        return 0
     rows = []
     for mix in ("skewed", "stationary"):
         folder = WORK / f"year-{mix}-{a.staff}x{a.days}"
@@ -107,15 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     head = ["mix", "forecast", "max after the year", "at once", "points above", "fluid leximin",
             "spread (pts) intake / at once", "worst month-end gap (pts)", "worst daily gap (pts)",
             "cases to someone away", "s / day", "peak MiB", "status"]
-    table = "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows])
-    text = (f"{MARK}\n\n{a.staff} prosecutors, {a.days} working days (`benchmarks/year.py`); tolerance 0.05; "
-            f"one process per intake; gaps are to the fluid leximin of the cases allocated so far.\n\n{table}\n")
-    print("\n" + text)
-    path = Path(a.results)
-    old = path.read_text() if path.exists() else ""
-    keep = old.split(MARK)[0].rstrip() + "\n\n" if MARK in old else (old.rstrip() + "\n\n" if old else "")
-    rest = old.split(MARK, 1)[1].split("\n## ", 1)[1] if MARK in old and "\n## " in old.split(MARK, 1)[1] else ""
-    path.write_text(keep + text + ("\n## " + rest if rest else ""))
+    _write_section(Path(a.results), MARK, f"{a.staff} prosecutors, {a.days} working days (`benchmarks/year.py`); "
+                   "tolerance 0.05; one process per intake; gaps are to the fluid leximin of the cases allocated "
+                   "so far.", head, rows)
     return 0
 
 

@@ -37,7 +37,7 @@ TYPES = [
     ("sexual_offence", 30.0, None, "senior", 0.02),
     ("homicide", 80.0, None, "head", 0.005),
     ("juvenile", 8.0, "juvenile", None, 0.06),
-    ("corruption", 50.0, "corruption", None, 0.006),
+    ("corruption", 50.0, "corruption", None, 0.005),
     ("cyber", 25.0, "cyber", None, 0.01),
 ]
 SEASONS = {  # type → {month: factor}
@@ -61,9 +61,9 @@ def staff_table(n: int, rng: np.random.Generator) -> pd.DataFrame:
     grade = rng.choice(["junior", "senior", "head"], size=n, p=[0.45, 0.4, 0.15])
     spec = [""] * n
     k = 0
-    for name, count in SPECIALISTS.items():
+    for name, count in SPECIALISTS.items():  # full-time specialists: a unit is staffed for its work
         for p in range(k, k + count):
-            spec[p] = name
+            spec[p], fte[p] = name, 1.0
         k += count
     return pd.DataFrame({"id": [f"P{i + 1:02d}" for i in range(n)], "fte": fte, "grade": grade,
                          "specialisations": spec})

@@ -32,49 +32,49 @@ def start(*args):
 
 
 def test_redraws_are_refused_without_a_reason_and_flagged_with_one(tmp_path):
-    first = cli("run", DEMO, "--out", tmp_path / "a", "-q")
+    first = run_in("run", DEMO, "--out", tmp_path / "a", "-q")
     assert first.returncode == 0, first.stderr
     register = tmp_path / "register.sqlite"  # $BALANCER_REGISTER (see conftest)
     assert register.exists()
 
-    again = cli("run", DEMO, "--out", tmp_path / "b", "-q")
+    again = run_in("run", DEMO, "--out", tmp_path / "b", "-q")
     assert again.returncode == 2
     assert "drawn once before: record 1" in again.stderr and "--reason" in again.stderr
     assert not (tmp_path / "b").exists()  # nothing written for an unrecorded draw
 
-    justified = cli("run", DEMO, "--out", tmp_path / "b", "-q", "--reason", "appeal")
+    justified = run_in("run", DEMO, "--out", tmp_path / "b", "-q", "--reason", "appeal")
     assert justified.returncode == 0
     assert "RE-DRAW" in justified.stderr and "records 1" in justified.stderr
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["register"]["id"] == 2 and summary["register"]["redraw_of"] == [1]
     assert summary["register"]["reason"] == "appeal"
 
-    listing = cli("history", "--register", register, "--scenario", "demo-office")
+    listing = run_in("history", "--register", register, "--scenario", "demo-office")
     assert listing.returncode == 0 and "appeal" in listing.stdout
-    assert cli("history", "--register", register, "--scenario", "nobody").stdout.count("demo-office") == 0
+    assert run_in("history", "--register", register, "--scenario", "nobody").stdout.count("demo-office") == 0
     with Register(register) as reg:
         assert [r.redraw_of for r in reg.history()] == [[], [1]]
         assert list(reg.redraw_counts().values()) == [2]
 
 
 def test_verify_replays_a_draw_and_notices_changed_inputs(tmp_path):
-    assert cli("run", DEMO, "--out", tmp_path / "a", "-q", "--operator", "clerk-7").returncode == 0
+    assert run_in("run", DEMO, "--out", tmp_path / "a", "-q", "--operator", "clerk-7").returncode == 0
     register = tmp_path / "register.sqlite"
-    done = cli("verify", 1, "--inputs", DEMO, "--register", register)
+    done = run_in("verify", 1, "--inputs", DEMO, "--register", register)
     assert done.returncode == 0 and "verified" in done.stdout
 
     edited = tmp_path / "edited.yaml"
     edited.write_text(DEMO.read_text().replace("../models/demo.yaml", str(ROOT / "models" / "demo.yaml"))
                       .replace("D25-040", "D25-999"))
-    done = cli("verify", 1, "--inputs", edited, "--register", register)
+    done = run_in("verify", 1, "--inputs", edited, "--register", register)
     assert done.returncode == 1 and "inputs differ from the recorded ones" in done.stderr
 
-    assert cli("verify", "--chain", "--register", register).returncode == 0
+    assert run_in("verify", "--chain", "--register", register).returncode == 0
     with sqlite3.connect(register) as db:  # tamper behind the register's back
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             db.execute(f"DROP TRIGGER {name}")
         db.execute("UPDATE draw_register SET operator = 'someone else' WHERE id = 1")
-    done = cli("verify", "--chain", "--register", register)
+    done = run_in("verify", "--chain", "--register", register)
     assert done.returncode == 1 and "record 1" in done.stdout
 
 
@@ -84,18 +84,18 @@ def test_a_seed_from_several_parties_and_a_public_value_is_derived_revealed_and_
     register = tmp_path / "reg.sqlite"
     clerk, witness = tmp_path / "clerk.json", tmp_path / "witness.json"
     lottery = "main numbers of the national lottery draw of 5 December 2026, in drawn order"
-    assert cli("commit", DEMO, "--party", "clerk", "--secret-file", clerk, "--public", lottery,
+    assert run_in("commit", DEMO, "--party", "clerk", "--secret-file", clerk, "--public", lottery,
                "--register", register).returncode == 0
-    assert cli("commit", DEMO, "--party", "witness", "--secret-file", witness, "--register", register).returncode == 0
+    assert run_in("commit", DEMO, "--party", "witness", "--secret-file", witness, "--register", register).returncode == 0
     assert oct(clerk.stat().st_mode & 0o777) == "0o600"
     run = ["run", DEMO, "--out", tmp_path / "out", "-q", "--register", register]
     for partial, word in (([], "not used yet"), (["--reveal", clerk, "--public-value", "4 8 15"], "witness"),
                           (["--reveal", clerk, "--reveal", witness], "public value"),
                           (["--reveal", clerk, "--reveal", witness, "--public-value", "4 8 15", "--seed", 7], "--seed")):
-        refused = cli(*run, *partial)
+        refused = run_in(*run, *partial)
         assert refused.returncode == 2 and word in refused.stderr, (partial, refused.stderr)
     assert not (tmp_path / "out").exists()
-    done = cli(*run, "--reveal", clerk, "--reveal", witness, "--public-value", " 4  8 15 ")
+    done = run_in(*run, "--reveal", clerk, "--reveal", witness, "--public-value", " 4  8 15 ")
     assert done.returncode == 0, done.stderr
     with Register(register) as reg:
         c1, c2, drawn = reg.history()
@@ -108,23 +108,23 @@ def test_a_seed_from_several_parties_and_a_public_value_is_derived_revealed_and_
         assert seed_commitment(revealed["secret"], bytes.fromhex(revealed["salt"])) == c.seed_commitment
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["seed"] == drawn.seed and summary["register"]["commitments"] == [c1.id, c2.id]
-    verified = cli("verify", drawn.id, "--inputs", DEMO, "--register", register)
+    verified = run_in("verify", drawn.id, "--inputs", DEMO, "--register", register)
     assert verified.returncode == 0 and "4 8 15" in verified.stdout, verified.stderr
-    again = cli(*run[:3], tmp_path / "again", "-q", "--register", register, "--reveal", clerk, "--reveal", witness,
+    again = run_in(*run[:3], tmp_path / "again", "-q", "--register", register, "--reveal", clerk, "--reveal", witness,
                 "--public-value", "4 8 15", "--reason", "once more")
     assert again.returncode == 2 and "no open commitment" in again.stderr  # a commitment serves one draw
-    listing = cli("history", "--register", register).stdout
+    listing = run_in("history", "--register", register).stdout
     assert listing.count("used by 3") == 2
 
 
 def test_a_draw_that_skips_open_commitments_abandons_them_visibly(tmp_path):
     register = tmp_path / "reg.sqlite"
-    assert cli("commit", DEMO, "--party", "witness", "--secret-file", tmp_path / "w.json",
+    assert run_in("commit", DEMO, "--party", "witness", "--secret-file", tmp_path / "w.json",
                "--register", register).returncode == 0
-    done = cli("run", DEMO, "--out", tmp_path / "out", "-q", "--register", register, "--reason", "witness absent")
+    done = run_in("run", DEMO, "--out", tmp_path / "out", "-q", "--register", register, "--reason", "witness absent")
     assert done.returncode == 0 and "ABANDONED" in done.stderr
-    assert "ABANDONED by 2" in cli("history", "--register", register).stdout
-    verified = cli("verify", 2, "--inputs", DEMO, "--register", register)
+    assert "ABANDONED by 2" in run_in("history", "--register", register).stdout
+    verified = run_in("verify", 2, "--inputs", DEMO, "--register", register)
     assert verified.returncode == 0 and "abandoned commitments 1" in verified.stderr
 
 

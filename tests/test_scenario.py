@@ -459,7 +459,6 @@ BAD = [
         inline(staff=rows("staff", "id: P01\n    fte: 1\n    unavailable:\n      - from: 2025-02-05\n"
                                    "        to: 2025-02-03  # <-"), tail=PERIOD), "to", says=("before",)),
     Bad("empty staff list", inline(staff="staff: []  # <-\n"), "staff", says=("empty",)),
-    Bad("empty case list", inline(cases="cases: []  # <-\n"), "cases", says=("empty",)),
     Bad("empty case table", inline(cases="cases: cases.csv  # <-\n") | {"cases.csv": "id,type\n"}, "cases",
         says=("no rows",)),
     Bad("caseload of an unknown type", inline(cases=rows("caseload", "{type: thief, filings: 3}  # <-")), "type",

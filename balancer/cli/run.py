@@ -37,8 +37,8 @@ def validate(scenario: ScenarioArg, variant: VariantOption = None, set_: SetOpti
     if has_errors(found):
         say(Outcome.INFEASIBLE, f"{scenario}: the files are valid, but the cases cannot be allocated (see above)")
         return Outcome.INFEASIBLE
-    console.print(f"{scenario}: valid — {len(sc.staff)} staff, {len(sc.cases)} cases, "
-                  f"{len(sc.model.case_types)} case types.")
+    cases = f"{len(sc.cases)} cases" if len(sc.cases) else "no cases yet (a start for `intake`, or for `staffing`)"
+    console.print(f"{scenario}: valid — {len(sc.staff)} staff, {cases}, {len(sc.model.case_types)} case types.")
     return Outcome.DONE
 
 

@@ -121,7 +121,7 @@ def replay_intake(register: Register, rec: Record, scenario_path, new_cases_path
         days.insert(0, earlier)
     sc = load_recorded(rec, scenario_path)
     cases, name, sha = load_new_cases(new_cases_path, sc)
-    replayed = run_intake(sc, cases, file=name, sha256=sha, seeds=[d.seed for d in days]).days
+    replayed = run_intake(sc, cases, file=name, sha256=sha, seeds=[d.seed for d in days], keep=True).days
     if len(replayed) < len(days):
         return [f"the new cases hold {len(replayed)} day(s); record {rec.id} is day {len(days)} of its intake"]
     problems = []

@@ -172,12 +172,10 @@ class Forecast(BaseModel):
 
     model_config = _CONFIG
 
-    source: Literal["caseload", "recent"]
+    source: Literal["caseload"]
     """`caseload`: the scenario's `caseload` (expected filings of each type in the period), less
-    what has arrived so far; `recent`: the mix of the last `days` days of intake, continued to the
+    what has arrived so far — or, where more, the pace of arrivals so far continued to the
     period's end (working days)."""
-    days: int = Field(20, ge=1, le=366, strict=True)
-    """`recent` only: how many days of intake the mix is taken from."""
 
 
 class Policy(BaseModel):
