@@ -131,20 +131,17 @@ def scale(results: Path) -> None:
                      ", ".join(f"day {d}: {m}" for d, m in r["rss_mib"].items()), f"{r['peak_mib']:.0f}", r["status"]])
     head = ["held", "staff", "new cases", "days", "load s", "s / day (median)", "s / day (max)", "days total s",
             "resident MiB after", "peak MiB", "status"]
-    _write_section(results, SCALE_MARK, "Held cases are folded into their holders' loads; the first day also "
+    _write_section(results, "scale", SCALE_MARK, "Held cases are folded into their holders' loads; the first day also "
                    "draws the forced moves (holders who left). Loading the scenario is not a day's work.", head, rows)
 
 
-def _write_section(path: Path, mark: str, intro: str, head: list[str], rows: list[list[str]]) -> None:
-    table = "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows])
-    text = f"{mark}\n\n{intro}\n\n{table}\n"
+def _write_section(path: Path, name: str, title: str, intro: str, head: list[str], rows: list[list[str]]) -> None:
+    """This script's part `name` of results.md, through the one writer every benchmark uses."""
+    from benchmarks.run import markdown_table, write_section
+
+    text = f"{title}\n\n{intro}\n\n{markdown_table(head, rows)}\n"
     print("\n" + text)
-    old = path.read_text() if path.exists() else ""
-    if mark in old:
-        before, after = old.split(mark, 1)
-        rest = after.split("\n## ", 1)[1] if "\n## " in after else ""
-        old = before.rstrip() + "\n\n" + ("## " + rest if rest else "")
-    path.write_text(old.rstrip() + "\n\n" + text if old.strip() else text)
+    write_section(path, f"<!-- intake_bench {name}: start -->", f"<!-- intake_bench {name}: end -->", text)
 
 
 def _in_process(fn, *args) -> dict:
@@ -178,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     head = ["mix", "forecast", "max after the year", "at once", "points above", "fluid leximin",
             "spread (pts) intake / at once", "worst month-end gap (pts)", "worst daily gap (pts)",
             "cases to someone away", "s / day", "peak MiB", "status"]
-    _write_section(Path(a.results), MARK, f"{a.staff} prosecutors, {a.days} working days (`benchmarks/year.py`); "
+    _write_section(Path(a.results), "year", MARK, f"{a.staff} prosecutors, {a.days} working days (`benchmarks/year.py`); "
                    "tolerance 0.05; one process per intake; gaps are to the fluid leximin of the cases allocated "
                    "so far.", head, rows)
     return 0

@@ -35,6 +35,8 @@ ROOT = HERE.parent
 WORK = HERE / "_work"
 START, END = "<!-- staffing_bench: start -->", "<!-- staffing_bench: end -->"
 TARGET = 0.85
+sys.path.insert(0, str(HERE))
+from run import markdown_table, write_section  # noqa: E402  (the one results.md writer)
 
 
 # --------------------------------------------------------------------------- children
@@ -206,22 +208,6 @@ def sweep_rows(sweep: dict) -> tuple[list[str], list[list[str]]]:
                    " → ".join(f"{h:,}" for h in first.get("hires", [])) or "—", sweep["baseline"]]]
 
 
-def markdown(head, rows) -> str:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
-    return "\n".join(out + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this script's part of results.md (between its markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# balancer benchmark results\n"
-    block = f"{START}\n{section.rstrip()}\n{END}\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def _versions() -> str:
     from importlib import metadata
     names = ["balancer", "numpy", "pandas", "scipy", "PuLP"]
@@ -285,12 +271,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} cores, Python {platform.python_version()}; {_versions()}. Medians of {args.repeat} "
           f"fresh processes; target 0.85, time limit {args.time_limit:g} s per solve. See "
           "`benchmarks/README.md` for the columns.\n",
-          markdown(*size_rows(results))]
+          markdown_table(*size_rows(results))]
     if sweep:
-        md += ["", markdown(*sweep_rows(sweep))]
+        md += ["", markdown_table(*sweep_rows(sweep))]
     section = "\n".join(md) + "\n"
     print(section)
-    write_section(Path(args.results), section)
+    write_section(Path(args.results), START, END, section)
     (WORK / "staffing.json").write_text(json.dumps({"sizes": results, "sweep": sweep}, indent=1))
     print(f"{time.perf_counter() - t0:.0f} s in all; updated {args.results}")
     bad = any("error" in x or "timeout" in x for r in results for x in r["reps"]) or any(
