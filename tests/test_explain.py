@@ -10,7 +10,7 @@ import pytest
 from balancer.explain import explain
 from balancer.scenario import load_scenario
 from balancer.scenario.capacity import staff_capacity
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write
 from tests.test_register_cli import run_in
 
 DEMO = ROOT / "scenarios" / "demo-office.yaml"
@@ -111,3 +111,18 @@ def test_unknown_case_or_folder_exits_2(runs, tmp_path):
     assert not_a_run.returncode == 2 and "not a run folder" in not_a_run.stderr
     other = run_in("explain", "D25-001", "--run", runs / DEMO.stem, "--inputs", REBALANCE)
     assert other.returncode == 2 and "not the scenario" in other.stderr
+
+
+def test_a_group_member_names_the_case_that_keeps_a_prosecutor_out(tmp_path):
+    """A theft any prosecutor may take, grouped with a corruption case only P01 may: the others are
+    kept out of the theft by its group, and told which case does it."""
+    model = (ROOT / "models" / "demo.yaml").as_posix()
+    staff = "\n".join(f"  - {{id: {s}, fte: 1.0, specialisations: [{spec}], grade: senior}}"
+                      for s, spec in (("P01", "general, corruption"), ("P02", "general"), ("P03", "general")))
+    cases = ("  - {id: G1, type: theft, group: g}\n  - {id: G2, type: corruption, group: g}\n"
+             "  - {id: C3, type: theft}\n  - {id: C4, type: theft}")
+    scenario = write(tmp_path / "office.yaml", f"name: office\nmodel: {model}\nstaff:\n{staff}\ncases:\n{cases}\n")
+    assert run_in("run", scenario, "--out", tmp_path / "out", "-q").returncode == 0
+    e = explain(tmp_path / "out", "G1", scenario)
+    assert e.group == "g" and e.staff_id == "P01" and e.chances == {"P01": 1.0}
+    assert all("group" in e.why_not[s] and "G2" in e.why_not[s] for s in ("P02", "P03"))

@@ -32,7 +32,7 @@ def lines(e: Explanation) -> list[str]:
     group = f"group {e.group}" if e.group else "no group"
     excluded = f"excludes {', '.join(e.excluded)}" if e.excluded else "no exclusions"
     out = _wrap(f"Case {e.case_id}: {e.case_type}, {e.weight_hours:g} h, {group}, {excluded}.")
-    went = f"Went to {e.staff_id}"
+    went = f"Went to {e.staff_id} (chance {e.chances[e.staff_id]:.1%})"
     if not e.drawn:
         went += ", its holder: held cases that do not move are not drawn"
     elif e.previous_staff_id:
