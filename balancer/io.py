@@ -87,7 +87,7 @@ def check_outputs(out: Path, probabilities: Path | None = None) -> None:
             "away first")
     _probe(out.parent, f"--out {out}")
     if probabilities is not None and _inside(probabilities, out):
-        if probabilities.stem in ("assignments", "staff", "moves", "summary", WORKBOOK.split(".")[0]):
+        if probabilities.stem in ("assignments", "staff", "moves", "summary", Path(WORKBOOK).stem):
             raise InputError(f"--probabilities {probabilities}: would replace one of the run's own files")
     elif probabilities is not None:
         if probabilities.is_dir():
@@ -215,7 +215,8 @@ def _to_excel(df: pd.DataFrame, path: Path) -> None:
 
 def keep_text(sheet, min_row: int = 2) -> None:
     """Every cell of `sheet` from `min_row` on that openpyxl took for a formula (a text beginning
-    with `=`) made a string cell again, marked to stay text when edited (`_to_excel`)."""
+    with `=`) made a string cell again, marked to stay text when edited: for every workbook we
+    write, a single table's and a run's (`balancer.workbook`)."""
     for row in sheet.iter_rows(min_row=min_row):
         for cell in row:
             if cell.data_type == "f":

@@ -126,3 +126,13 @@ def test_a_group_member_names_the_case_that_keeps_a_prosecutor_out(tmp_path):
     e = explain(tmp_path / "out", "G1", scenario)
     assert e.group == "g" and e.staff_id == "P01" and e.chances == {"P01": 1.0}
     assert all("group" in e.why_not[s] and "G2" in e.why_not[s] for s in ("P02", "P03"))
+
+
+def test_a_formula_looking_id_is_found_as_given(tmp_path):
+    """assignments.csv writes `=1+2` as `'=1+2` (formula escaping); explain takes the id as given."""
+    from tests.test_outputs import office
+
+    scenario = office(tmp_path, "  - {id: '=1+2', type: theft}\n  - {id: C2, type: theft}", staff_ids=("=P1", "P2"))
+    assert run_in("run", scenario, "--out", tmp_path / "out", "-q").returncode == 0
+    e = explain(tmp_path / "out", "=1+2", scenario)
+    assert e.case_id == "=1+2" and e.staff_id in e.chances and set(e.chances) <= {"=P1", "P2"}
