@@ -16,11 +16,15 @@ import pandas as pd
 
 from balancer.errors import BalancerError, InputError
 from balancer.pipeline import Result
+from balancer.tables import output_tables
 
 if TYPE_CHECKING:
     from balancer.register import Recorded
 
 FORMATS = ("csv", "parquet", "xlsx")
+
+WORKBOOK = "plan.xlsx"
+"""A run's tables in XLSX: one workbook (`balancer.workbook`), not one bare workbook per table."""
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet reads a text cell beginning with as a formula (OWASP, "CSV Injection")."""
@@ -83,7 +87,7 @@ def check_outputs(out: Path, probabilities: Path | None = None) -> None:
             "away first")
     _probe(out.parent, f"--out {out}")
     if probabilities is not None and _inside(probabilities, out):
-        if probabilities.stem in ("assignments", "staff", "moves", "summary"):
+        if probabilities.stem in ("assignments", "staff", "moves", "summary", Path(WORKBOOK).stem):
             raise InputError(f"--probabilities {probabilities}: would replace one of the run's own files")
     elif probabilities is not None:
         if probabilities.is_dir():
@@ -172,6 +176,11 @@ def inert(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def restored(text: str) -> str:
+    """A text cell of a table `inert` wrote, as it was given: one leading `'` dropped."""
+    return text[1:] if text.startswith("'") else text
+
+
 def _text_columns(df: pd.DataFrame) -> list:
     return [c for c in df.columns if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c])]
 
@@ -201,12 +210,18 @@ def _to_excel(df: pd.DataFrame, path: Path) -> None:
     marked to stay text when edited). The text itself is kept as it is."""
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         df.to_excel(writer, index=False)
-        sheet = next(iter(writer.sheets.values()))
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                if cell.data_type == "f":
-                    cell.data_type = "s"
-                    cell.quotePrefix = True
+        keep_text(next(iter(writer.sheets.values())))
+
+
+def keep_text(sheet, min_row: int = 2) -> None:
+    """Every cell of `sheet` from `min_row` on that openpyxl took for a formula (a text beginning
+    with `=`) made a string cell again, marked to stay text when edited: for every workbook we
+    write, a single table's and a run's (`balancer.workbook`)."""
+    for row in sheet.iter_rows(min_row=min_row):
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+                cell.quotePrefix = True
 
 
 def write_json(data: dict, path: Path) -> None:
@@ -221,13 +236,15 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
     out = Path(out_dir)
     inside = probabilities is not None and _inside(probabilities, out)
 
+    names: list[str] = []
+
     def write(tmp: Path) -> None:
-        write_files(result, tmp, formats, record)
+        names.extend(path.name for path in write_files(result, tmp, formats, record))
         if inside:
             _write_probabilities(result, tmp / probabilities.absolute().relative_to(out.absolute()))
 
     write_folder(out, write, record)
-    written = _planned(_tables(result), formats, out)
+    written = [out / name for name in names]
     if probabilities is not None:
         if not inside:
             try:
@@ -240,32 +257,37 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
 
 
 def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded | None = None) -> list[Path]:
-    """assignments and staff tables (and moves, when rebalancing) in each format, then summary.json
-    naming `record`, where the draw was recorded, into `folder`."""
+    """assignments and staff tables (and moves, when rebalancing) in each format — XLSX as one
+    workbook, plan.xlsx — then summary.json naming `record`, where the draw was recorded, into `folder`."""
+    from balancer.workbook import write_workbook
+
     summary = result.summary(record.to_dict() if record is not None else None)
-    return write_tables(folder, _tables(result), summary, formats)
+    tables = output_tables(result)
+    return write_tables(folder, tables, summary, formats,
+                        workbook=lambda path: write_workbook(result, tables, summary, path))
 
 
-def write_tables(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, formats=("csv",)) -> list[Path]:
-    """Each table as NAME.FORMAT in each format, then summary.json (last: it marks a whole run)."""
-    written = _planned(tables, formats, folder)
+def write_tables(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, formats=("csv",),
+                 workbook: Callable[[Path], None] | None = None) -> list[Path]:
+    """Each table as NAME.FORMAT in each format (XLSX as `workbook` writes it, if given), then
+    summary.json (last: it marks a whole run)."""
+    written = _planned(tables, formats, folder, workbook is not None)
     for path in written[:-1]:
-        write_table(tables[path.stem], path)
+        if path.name == WORKBOOK and workbook is not None:
+            atomic_write(path, workbook)
+        else:
+            write_table(tables[path.stem], path)
     write_json(summary, written[-1])
     return written
 
 
-def _tables(result: Result) -> dict[str, pd.DataFrame]:
-    if result.plan is None:
-        return {}
-    tables = {"assignments": result.plan.assignments, "staff": result.plan.staff}
-    if result.moves is not None:
-        tables["moves"] = result.moves
-    return tables
-
-
-def _planned(tables: dict, formats, folder: Path = Path()) -> list[Path]:
-    names = [f"{name}.{fmt}" for fmt in dict.fromkeys(formats) for name in tables]
+def _planned(tables: dict, formats, folder: Path = Path(), workbook: bool = False) -> list[Path]:
+    names = []
+    for fmt in dict.fromkeys(formats):
+        if fmt == "xlsx" and workbook:
+            names += [WORKBOOK] if tables else []
+        else:
+            names += [f"{name}.{fmt}" for name in tables]
     return [folder / n for n in [*names, "summary.json"]]
 
 

@@ -44,6 +44,15 @@ class SeedSource(str, Enum):
     """Given by a person: `--seed` or `policy.seed`. A recorded draw needs a reason for it."""
 
 
+SEED_SOURCE_SAID = {
+    SeedSource.OS: "fresh from the operating system's random generator at the draw",
+    SeedSource.COMMITMENT: "derived from secrets committed before the draw",
+    SeedSource.PUBLIC: "derived from commitments and a public value published after the draw",
+    SeedSource.OPERATOR: "chosen by a person (flagged as such in the register)",
+}
+"""Each seed source in plain words, for readers of the workbook and of `balancer explain`."""
+
+
 def seed_source(scenario: Scenario, seed: int | None) -> SeedSource:
     """Who chose the seed `solve(scenario, seed=seed)` will use (a commitment says so itself)."""
     return SeedSource.OPERATOR if seed is not None or scenario.policy.seed is not None else SeedSource.OS

@@ -54,10 +54,11 @@ def whole_draw_problems(out: Path, register: Path, formats=("csv",)) -> list[str
     if result_digest(drawn) != record.result_sha256:
         problems.append(f"{out}: assignments.csv is not the draw record {record.id} holds")
     for fmt in formats:
-        other = read_assignments(out / f"assignments.{fmt}")
+        path = out / ("plan.xlsx" if fmt == "xlsx" else f"assignments.{fmt}")
+        other = read_assignments(path)
         if not other[["case_id", "staff_id"]].equals(drawn[["case_id", "staff_id"]]):
-            problems.append(f"{out}: assignments.{fmt} differs from assignments.csv")
-        if not (out / f"staff.{fmt}").is_file():
+            problems.append(f"{out}: {path.name} differs from assignments.csv")
+        if fmt != "xlsx" and not (out / f"staff.{fmt}").is_file():
             problems.append(f"{out}: staff.{fmt} is missing")
     return problems
 
@@ -68,7 +69,7 @@ def read_assignments(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, dtype={"case_id": str, "staff_id": str})
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_excel(path, dtype={"case_id": str, "staff_id": str})
+    return pd.read_excel(path, sheet_name="Assignments", dtype={"case_id": str, "staff_id": str})
 
 
 def leftovers(folder: Path, name: str) -> list[Path]:
