@@ -83,7 +83,7 @@ def check_outputs(out: Path, probabilities: Path | None = None) -> None:
             "away first")
     _probe(out.parent, f"--out {out}")
     if probabilities is not None and _inside(probabilities, out):
-        if probabilities.stem in ("assignments", "staff", "moves", "summary"):
+        if probabilities.stem in ("assignments", "staff", "moves", "summary", "report"):
             raise InputError(f"--probabilities {probabilities}: would replace one of the run's own files")
     elif probabilities is not None:
         if probabilities.is_dir():

@@ -47,7 +47,8 @@ def report_html(result: Result, register: dict | None = None) -> str:
         parts.append(f'<p class="note">{escape(sc.description)}</p>')
     parts.append(f'<p class="summary">{escape(" ".join(summary_sentences(result, register)))}</p>')
     if result.status is Status.DONE:
-        parts += [_section(title, body) for title, body in (*_charts(result), *_tables(result))]
+        staff = _staff(result)
+        parts += [_section(title, body) for title, body in (*_charts(result, staff), *_tables(result, staff))]
     parts.append(_section("Findings", _findings(result)))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
             f"<title>{escape(sc.name)}: allocation report</title><style>{STYLE}</style></head>"
@@ -65,8 +66,8 @@ def summary_sentences(result: Result, register: dict | None) -> list[str]:
     """What happened, in sentences a person reads first."""
     if result.status is not Status.DONE:
         return ["No plan was drawn: the checks found the scenario impossible (see the findings below)."]
-    m, staff = result.metrics, _staff(result)
-    said = [f"{m['n_cases']:,} cases to {len(staff):,} prosecutors with time in the period; "
+    m, available = result.metrics, int((result.plan.staff["capacity_hours"] > 0).sum())
+    said = [f"{m['n_cases']:,} cases to {available:,} prosecutors with time in the period; "
             f"the most loaded is at {m['max_utilisation']:.0%} of capacity, the least at "
             f"{m['min_utilisation']:.0%} (the balance aimed at {m['target_max_utilisation']:.0%} "
             f"at most and {m['target_min_utilisation']:.0%} at least)."]
@@ -175,8 +176,7 @@ def type_table(result: Result) -> pd.DataFrame:
 # --- charts -----------------------------------------------------------------------------------
 
 
-def _charts(result: Result) -> list[tuple[str, str]]:
-    staff = _staff(result)
+def _charts(result: Result, staff: pd.DataFrame) -> list[tuple[str, str]]:
     charts = [("Utilisation per prosecutor", _figure(_utilisation_chart(staff)))]
     for dimension, labels in groupings(staff).items():
         charts.append((f"Utilisation by {dimension}", _figure(_group_chart(group_table(staff, labels), dimension))))
@@ -296,8 +296,7 @@ def _moves_chart(moves: pd.DataFrame):
 # --- tables -----------------------------------------------------------------------------------
 
 
-def _tables(result: Result) -> list[tuple[str, str]]:
-    staff = _staff(result)
+def _tables(result: Result, staff: pd.DataFrame) -> list[tuple[str, str]]:
     shown = ["staff_id", *(["office"] if staff["office"].notna().any() else []), "capacity_hours", "base_load_hours", "load_hours", "before",
              "utilisation", "target_utilisation", "cases"]
     tables = [
