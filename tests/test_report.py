@@ -116,6 +116,19 @@ def test_long_tables_show_their_ends(tmp_path, monkeypatch):
     assert staff.iloc[0] in html and staff.iloc[-1] in html and staff.iloc[len(staff) // 2] not in html
 
 
+def test_the_report_is_part_of_the_whole_folder(tmp_path, monkeypatch):
+    """Written inside the temporary folder before its rename: a report that fails leaves no folder."""
+    result = balancer.solve(balancer.load_scenario(DEMO), seed=1)
+
+    def broken(*args):
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(report, "report_html", broken)
+    with pytest.raises(RuntimeError):
+        balancer.write_outputs(result, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temporary one
+
+
 def test_the_report_counts_breaches_from_the_plan():
     """The 'no case went to someone excluded' sentence is checked against the plan, not assumed."""
     result = balancer.solve(balancer.load_scenario(CONFLICTS), seed=1)
