@@ -87,7 +87,7 @@ def check_outputs(out: Path, probabilities: Path | None = None) -> None:
             "away first")
     _probe(out.parent, f"--out {out}")
     if probabilities is not None and _inside(probabilities, out):
-        if probabilities.stem in ("assignments", "staff", "moves", "summary", Path(WORKBOOK).stem):
+        if probabilities.stem in ("assignments", "staff", "moves", "summary", "report", Path(WORKBOOK).stem):
             raise InputError(f"--probabilities {probabilities}: would replace one of the run's own files")
     elif probabilities is not None:
         if probabilities.is_dir():
@@ -232,7 +232,8 @@ def write_json(data: dict, path: Path) -> None:
 def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record: Recorded | None = None,
                   probabilities: Path | None = None) -> list[Path]:
     """A run's output folder, whole (`write_folder`): its tables and summary.json (`write_files`),
-    and the probability table when `probabilities` is inside it; one elsewhere is written after."""
+    report.html, and the probability table when `probabilities` is inside it; one elsewhere is
+    written after."""
     out = Path(out_dir)
     inside = probabilities is not None and _inside(probabilities, out)
 
@@ -240,6 +241,8 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
 
     def write(tmp: Path) -> None:
         names.extend(path.name for path in write_files(result, tmp, formats, record))
+        write_report(result, tmp / "report.html", record)
+        names.append("report.html")
         if inside:
             _write_probabilities(result, tmp / probabilities.absolute().relative_to(out.absolute()))
 
@@ -254,6 +257,13 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
                                     f"is written to {out}") from None
         written.append(probabilities)
     return written
+
+
+def write_report(result: Result, path: Path, record: Recorded | None = None) -> None:
+    from balancer.report import report_html  # matplotlib only when a report is written
+
+    text = report_html(result, record.to_dict() if record is not None else None)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded | None = None) -> list[Path]:

@@ -220,10 +220,34 @@ def balance_metrics(problem: Problem, balance: Balance, assigned: np.ndarray) ->
 
 
 def randomness_metrics(problem: Problem, design: Design) -> dict:
-    """How unpredictable the lottery is, per item: the rounded items of a class share one π row;
-    each pooled item has its class's row without its exclusions, rescaled (closed forms below)."""
+    """How unpredictable the lottery is, per item (see `item_rows`)."""
     if len(problem.item_class) == 0:  # nothing was drawn (a rebalance that moves nothing)
         return {}
+    rows = item_rows(problem, design)
+    mean = lambda key: float(rows[key][1] @ rows[key][0] / rows[key][1].sum())  # noqa: E731
+    collision, weight = rows["collision"]
+    item_cases = np.bincount(problem.case_item, minlength=len(problem.item_class))
+    class_cases = np.bincount(problem.item_class, weights=item_cases, minlength=problem.n_classes)
+    pooled_over = rows["max"][0][problem.n_classes:] > design.cap[problem.item_class[problem.pooled_item]] + 1e-6
+    over_pooled = int(item_cases[problem.pooled_item][pooled_over].sum())
+    return {
+        "max_probability": float(rows["max"][0][weight > 0].max(initial=0.0)),
+        "mean_max_probability": mean("max"),
+        "support_size": int(rows["support"][1] @ rows["support"][0]),
+        "mean_entropy": mean("entropy"),
+        "mean_effective_candidates": float(weight @ (1.0 / np.where(collision > 0, collision, 1.0)) / weight.sum()),
+        "expected_overlap": mean("collision"),
+        "cases_cap_relaxed_by_eligibility": int(class_cases[design.cap > design.max_probability].sum()),
+        "cases_over_cap_by_balance": int(class_cases[design.over_cap].sum()) + over_pooled,
+        "pooled_items": int(len(problem.pooled_item)),
+    }
+
+
+def item_rows(problem: Problem, design: Design) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per item, `collision` (Σπ²), `entropy`, `max` (largest π) and `support` (prosecutors with
+    π > 0), each as (values, weights): one value per class weighted by its rounded items, which
+    share the class's π row, then one per pooled item (weight 1), which has its class's row without
+    its exclusions, rescaled (closed forms below)."""
     pi = design.probability(problem)
     k = problem.edge_class
     per_class = lambda values: np.bincount(k, weights=values, minlength=problem.n_classes)  # noqa: E731
@@ -250,23 +274,7 @@ def randomness_metrics(problem: Problem, design: Design) -> dict:
         top = np.array([_max_outside(problem, x, i) for i in range(len(s))]) * s
         for key, value in zip(rows, (collision, entropy, top, support)):
             rows[key] = (np.r_[rows[key][0], value], np.r_[rows[key][1], ones])
-    mean = lambda key: float(rows[key][1] @ rows[key][0] / rows[key][1].sum())  # noqa: E731
-    collision, weight = rows["collision"]
-    item_cases = np.bincount(problem.case_item, minlength=len(problem.item_class))
-    class_cases = np.bincount(problem.item_class, weights=item_cases, minlength=problem.n_classes)
-    pooled_over = rows["max"][0][problem.n_classes:] > design.cap[problem.item_class[problem.pooled_item]] + 1e-6
-    over_pooled = int(item_cases[problem.pooled_item][pooled_over].sum())
-    return {
-        "max_probability": float(rows["max"][0][weight > 0].max(initial=0.0)),
-        "mean_max_probability": mean("max"),
-        "support_size": int(rows["support"][1] @ rows["support"][0]),
-        "mean_entropy": mean("entropy"),
-        "mean_effective_candidates": float(weight @ (1.0 / np.where(collision > 0, collision, 1.0)) / weight.sum()),
-        "expected_overlap": mean("collision"),
-        "cases_cap_relaxed_by_eligibility": int(class_cases[design.cap > design.max_probability].sum()),
-        "cases_over_cap_by_balance": int(class_cases[design.over_cap].sum()) + over_pooled,
-        "pooled_items": int(len(problem.pooled_item)),
-    }
+    return rows
 
 
 def _max_outside(problem: Problem, x: np.ndarray, m: int) -> float:

@@ -90,7 +90,7 @@ def test_an_infeasible_run_writes_its_diagnosis_whole(tmp_path, own_register):
     done = cli("run", office(tmp_path, "  - {id: X1, type: corruption}"), "--out", out, "-q")
     assert done.exit_code == 1
     assert json.loads((out / "summary.json").read_text())["status"] == "infeasible"
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json"] and draws(own_register) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "summary.json"] and draws(own_register) == 0
 
 
 def test_a_folder_filled_meanwhile_is_not_written(tmp_path):

@@ -1,0 +1,359 @@
+"""report.html: a run's outcome for people, in one file that opens anywhere without a network.
+
+A plain-language summary first, then charts (matplotlib SVG, inline) and the tables behind them.
+Every text from the inputs (ids, offices, messages) is escaped: an id may be `<script>` or a
+formula. Big runs are summarised, never listed whole (the top and bottom prosecutors, per-type
+aggregates), so writing the report stays small next to the run.
+"""
+
+from __future__ import annotations
+
+import io
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from balancer.pipeline import Result, Status
+from balancer.plan import item_rows
+from balancer.registry import BY_NAME, ordered
+
+EDGE_ROWS = 50
+"""A table longer than twice this shows its first and last this many rows (all are in the CSVs)."""
+
+SEED_SOURCES = {
+    "os": "seed from the operating system's random source (nobody knew it before the draw)",
+    "commitment": "seed derived from secrets committed before the draw",
+    "public": "seed derived from a public value named before the draw",
+    "operator": "seed given by a person",
+}
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
+p.summary{font-size:1.1em;line-height:1.5}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left}td.n{text-align:right}
+th{background:#f2f2f2}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
+.note{color:#555;font-size:.9em}
+"""
+
+
+def report_html(result: Result, register: dict | None = None) -> str:
+    """The whole report; `register`: where the draw was recorded (`Recorded.to_dict()`)."""
+    sc = result.scenario
+    parts = [f"<h1>Allocation report: {escape(sc.name)}</h1>"]
+    if sc.description:
+        parts.append(f'<p class="note">{escape(sc.description)}</p>')
+    parts.append(f'<p class="summary">{escape(" ".join(summary_sentences(result, register)))}</p>')
+    if result.status is Status.DONE:
+        staff = _staff(result)
+        parts += [_section(title, body) for title, body in (*_charts(result, staff), *_tables(result, staff))]
+    parts.append(_section("Findings", _findings(result)))
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+            f"<title>{escape(sc.name)}: allocation report</title><style>{STYLE}</style></head>"
+            f"<body>{''.join(parts)}</body></html>\n")
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{escape(title)}</h2>{body}</section>"
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+
+def summary_sentences(result: Result, register: dict | None) -> list[str]:
+    """What happened, in sentences a person reads first."""
+    if result.status is not Status.DONE:
+        return ["No plan was drawn: the checks found the scenario impossible (see the findings below)."]
+    m, available = result.metrics, int((result.plan.staff["capacity_hours"] > 0).sum())
+    said = [f"{m['n_cases']:,} cases to {available:,} prosecutors with time in the period; "
+            f"the most loaded is at {m['max_utilisation']:.0%} of capacity, the least at "
+            f"{m['min_utilisation']:.0%} (the balance aimed at {m['target_max_utilisation']:.0%} "
+            f"at most and {m['target_min_utilisation']:.0%} at least)."]
+    if result.rebalance is not None:
+        r = result.rebalance
+        said.append(f"Of {r['held_cases']:,} cases already held, {r['moved_cases']:,} changed hands "
+                    f"({r['balance_moves']:,} for balance, {r['forced_moves']:,} because the holder may no "
+                    f"longer keep them); {r['new_cases']:,} new cases were drawn.")
+    said.append(_breaches_sentence(*breaches(result)))
+    if "mean_effective_candidates" in m:
+        said.append(f"Each case drawn had on average {m['mean_effective_candidates']:.1f} equally likely "
+                    "candidates (the effective number of candidates, 1/Σπ²: the draw was as hard to "
+                    "predict as a fair pick among that many prosecutors).")
+    said.append(_recorded_sentence(result, register))
+    return said
+
+
+def breaches(result: Result) -> tuple[int, int]:
+    """Cases given to someone they exclude, and to someone not qualified for their type: counted
+    from the plan itself, not assumed from how it was drawn."""
+    p, a = result.problem, result.plan.assignments
+    order = pd.Index(a["case_id"].to_numpy(dtype=object)).get_indexer(p.case_ids)
+    to = a["staff_id"].to_numpy(dtype=object)[order]
+    staff = pd.Index(p.staff_ids).get_indexer(to)
+    unqualified = ~p.type_eligible[pd.Index(p.type_ids).get_indexer(p.case_type), staff]
+    excluded = sum(to[i] in p.case_excluded[i] for i in np.flatnonzero([len(e) > 0 for e in p.case_excluded]))
+    return int(excluded), int(unqualified.sum())
+
+
+def _breaches_sentence(excluded: int, unqualified: int) -> str:
+    if not excluded and not unqualified:
+        return ("No case went to someone excluded from it, and every case went to a prosecutor "
+                "qualified for its type.")
+    return (f"{excluded:,} cases went to someone excluded from them and {unqualified:,} to someone not "
+            "qualified for their type: this should not happen; please report it.")
+
+
+def _recorded_sentence(result: Result, register: dict | None) -> str:
+    source = SEED_SOURCES.get(result.seed_source.value, result.seed_source.value)
+    if register is None:
+        return f"This draw was not recorded in a register; {source}."
+    redraw = (f" It re-draws inputs drawn before (records {', '.join(map(str, register['redraw_of']))}), "
+              f"for this reason: {register['reason']}." if register.get("redraw_of") else "")
+    return f"The draw is recorded as record {register['id']} in the register; {source}.{redraw}"
+
+
+# --- data behind the charts and tables --------------------------------------------------------
+
+
+def _staff(result: Result) -> pd.DataFrame:
+    """The staff table of those with time in the period, with `before` (utilisation before this
+    draw: held cases when rebalancing, else the base load) and office and specialisations."""
+    staff = result.plan.staff
+    staff = staff[staff["capacity_hours"] > 0].copy()
+    staff["before"] = (staff["utilisation_before"] if "utilisation_before" in staff
+                       else staff["base_load_hours"] / staff["capacity_hours"])
+    people = result.scenario.staff.set_index("id")
+    for column in ("office", "specialisations"):
+        staff[column] = people[column].reindex(staff["staff_id"].to_numpy(dtype=object)).to_numpy()
+    return staff
+
+
+def groupings(staff: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each prosecutor's office and specialisations (one row per specialisation), where the
+    scenario gives them: label by staff-table row."""
+    found = {}
+    office = staff["office"].dropna()
+    if len(office):
+        found["office"] = office.astype(str)
+    specs = staff["specialisations"].map(lambda s: list(s) if isinstance(s, (list, tuple, set)) else [])
+    specs = specs.explode().dropna()
+    if len(specs):
+        found["specialisation"] = specs.astype(str)
+    return found
+
+
+def group_table(staff: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    rows = staff.loc[labels.index].assign(group=labels.to_numpy())
+    return rows.groupby("group", sort=True).agg(
+        prosecutors=("staff_id", "size"), capacity_hours=("capacity_hours", "sum"),
+        before_mean=("before", "mean"), after_min=("utilisation", "min"), after_mean=("utilisation", "mean"),
+        after_max=("utilisation", "max"), target_mean=("target_utilisation", "mean"))
+
+
+def candidates(result: Result) -> tuple[np.ndarray, np.ndarray]:
+    """Effective candidates (1/Σπ²) of each drawn unit (a case or a group), with weights: the
+    distribution whose mean is `mean_effective_candidates`."""
+    collision, weight = item_rows(result.pool, result.design)["collision"]
+    keep = (weight > 0) & (collision > 0)
+    return 1.0 / collision[keep], weight[keep]
+
+
+def type_table(result: Result) -> pd.DataFrame:
+    """Per case type: cases, hours, prosecutors qualified, prosecutors given one, mean π drawn."""
+    a = result.plan.assignments
+    types = result.scenario.cases.set_index("id")["type"]
+    p = result.problem
+    qualified = pd.Series(p.type_eligible.sum(axis=1), index=p.type_ids)
+    table = a.assign(type=types.reindex(a["case_id"].to_numpy(dtype=object)).to_numpy()).groupby("type").agg(
+        cases=("case_id", "size"), hours=("weight_hours", "sum"), prosecutors_given=("staff_id", "nunique"),
+        mean_probability=("probability", "mean"))
+    table.insert(2, "prosecutors_qualified", qualified.reindex(table.index).to_numpy())
+    return table.reset_index()
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+
+def _charts(result: Result, staff: pd.DataFrame) -> list[tuple[str, str]]:
+    charts = [("Utilisation per prosecutor", _figure(_utilisation_chart(staff)))]
+    for dimension, labels in groupings(staff).items():
+        charts.append((f"Utilisation by {dimension}", _figure(_group_chart(group_table(staff, labels), dimension))))
+    if result.design is not None and len(result.pool.item_class):
+        charts.append(("Candidates per case", _figure(_candidates_chart(*candidates(result)))))
+    if result.moves is not None and len(result.moves):
+        charts.append(("Moves by reason", _figure(_moves_chart(result.moves))))
+    return charts
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _figure(draw) -> str:
+    """`draw` (a function making a figure) as inline SVG: text kept as text (smaller, searchable),
+    ids never read as math (`$` in an office name), no XML prolog (not allowed inside HTML)."""
+    plt = _pyplot()
+    with plt.rc_context({"svg.fonttype": "none", "text.parse_math": False, "svg.hashsalt": "report"}):
+        fig = draw(plt)
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
+        plt.close(fig)
+    svg = buffer.getvalue()
+    return f"<figure>{svg[svg.index('<svg'):]}</figure>"
+
+
+def _percent(ax, axis="y"):
+    from matplotlib.ticker import PercentFormatter
+
+    getattr(ax, f"{axis}axis").set_major_formatter(PercentFormatter(1.0))
+    ax.grid(alpha=0.3)
+
+
+def _legend(ax):
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")  # beside, never over the data
+
+
+def _utilisation_chart(staff: pd.DataFrame):
+    """Prosecutors sorted by utilisation after the draw: before, after and the target. Markers for
+    a small office; lines for a big one (thousands of markers would bloat the file)."""
+    s = staff.sort_values(["utilisation", "target_utilisation"], kind="stable")
+    x = np.arange(len(s))
+    style = {"marker": "o", "linestyle": "none", "markersize": 4} if len(s) <= 150 else {"linewidth": 1}
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(9, 4))
+        ax.plot(x, s["before"], color="tab:grey", alpha=0.6, label="before this draw", **style)
+        ax.plot(x, s["utilisation"], color="tab:blue", label="after this draw", **style)
+        ax.plot(x, s["target_utilisation"], color="tab:red", drawstyle="steps-mid", linewidth=1,
+                label="target (leximin balance)")
+        ax.set_xlabel("prosecutors, from least to most loaded after the draw")
+        ax.set_ylabel("utilisation (load / capacity)")
+        _percent(ax)
+        _legend(ax)
+        return fig
+
+    return draw
+
+
+def _group_chart(table: pd.DataFrame, dimension: str):
+    """One row per group: the range after the draw (min–max bar, mean dot), the mean before, and
+    the mean target."""
+    y = np.arange(len(table))
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(9, 1 + 0.4 * len(table)))
+        ax.hlines(y, table["after_min"], table["after_max"], color="tab:blue", linewidth=6, alpha=0.35,
+                  label="after: lowest to highest")
+        ax.plot(table["after_mean"], y, "o", color="tab:blue", label="after: mean")
+        ax.plot(table["before_mean"], y, "o", mfc="none", color="tab:grey", label="before: mean")
+        ax.plot(table["target_mean"], y, "|", color="tab:red", markersize=14, label="target: mean")
+        ax.set_yticks(y, [str(g) for g in table.index])
+        ax.set_ylabel(dimension)
+        ax.set_xlabel("utilisation")
+        _percent(ax, "x")
+        _legend(ax)
+        return fig
+
+    return draw
+
+
+def _candidates_chart(values: np.ndarray, weights: np.ndarray):
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(9, 3.5))
+        ax.hist(values, bins=min(40, max(5, len(np.unique(np.round(values, 1))))), weights=weights,
+                color="tab:green")
+        mean = float(weights @ values / weights.sum())
+        ax.axvline(mean, color="black", linestyle="--", label=f"mean {mean:.1f}")
+        ax.set_xlabel("effective candidates per case or group (1/Σπ²)")
+        ax.set_ylabel("cases and groups drawn")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+        return fig
+
+    return draw
+
+
+def _moves_chart(moves: pd.DataFrame):
+    counts = moves["reason"].value_counts().sort_index()
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(9, 1 + 0.5 * len(counts)))
+        ax.barh([str(r) for r in counts.index], counts.to_numpy(), color="tab:orange")
+        ax.set_xlabel("cases moved")
+        ax.grid(alpha=0.3, axis="x")
+        return fig
+
+    return draw
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def _tables(result: Result, staff: pd.DataFrame) -> list[tuple[str, str]]:
+    shown = ["staff_id", *(["office"] if staff["office"].notna().any() else []), "capacity_hours", "base_load_hours", "load_hours", "before",
+             "utilisation", "target_utilisation", "cases"]
+    tables = [
+        ("Metrics", _metrics_table(result.metrics)),
+        ("Prosecutors, most loaded first", _edges(staff.sort_values("utilisation", ascending=False)[shown])),
+        *((f"By {dimension}", _html_table(group_table(staff, labels).reset_index()))
+          for dimension, labels in groupings(staff).items()),
+        ("By case type", _html_table(type_table(result))),
+    ]
+    if result.moves is not None:
+        reasons = result.moves.groupby("reason").agg(cases=("case_id", "size"), hours=("hours", "sum"))
+        tables += [("Moves by reason", _html_table(reasons.reset_index())),
+                   ("Moves", _edges(result.moves))]
+    return tables
+
+
+def _metrics_table(metrics: dict) -> str:
+    rows = [(BY_NAME[name].label, BY_NAME[name].show(value)) for name, value in ordered(metrics).items()]
+    return _html_table(pd.DataFrame(rows, columns=["metric", "value"]))
+
+
+def _edges(table: pd.DataFrame) -> str:
+    """All of `table`, or its first and last `EDGE_ROWS` rows and a note."""
+    if len(table) <= 2 * EDGE_ROWS:
+        return _html_table(table)
+    note = (f'<p class="note">The first and last {EDGE_ROWS} of {len(table):,} rows; all are in the '
+            "output tables.</p>")
+    return note + _html_table(pd.concat([table.head(EDGE_ROWS), table.tail(EDGE_ROWS)]))
+
+
+SHARES = ("before", "utilisation", "target_utilisation", "before_mean", "after_min", "after_mean", "after_max",
+          "target_mean")
+"""Utilisation columns, shown as percentages."""
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
+    share = [c in SHARES for c in table.columns]
+    body = "".join("<tr>" + "".join(_share(v) if s else _cell(v) for v, s in zip(row, share)) + "</tr>"
+                   for row in table.itertuples(index=False, name=None))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(value) -> str:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return f'<td class="n">{value:,}</td>'
+    if isinstance(value, (float, np.floating)):
+        return f'<td class="n">{"" if np.isnan(value) else f"{value:,.3f}"}</td>'
+    return f"<td>{'' if value is None or value is pd.NA else escape(str(value))}</td>"
+
+
+def _share(value) -> str:
+    return f'<td class="n">{"" if np.isnan(value) else f"{value:.1%}"}</td>'
+
+
+def _findings(result: Result) -> str:
+    if not result.findings:
+        return "<p>None.</p>"
+    rows = [(f.severity.value, f.code, f.message) for f in result.findings]
+    return _html_table(pd.DataFrame(rows, columns=["severity", "code", "message"]))

@@ -1,0 +1,147 @@
+"""report.html as a person sees it: opened in a real headless Chromium, it renders without console
+errors, shows the charts and the numbers summary.json holds, and shows hostile ids as text. One
+screenshot per kind of report is kept (the test's folder and tests/artifacts/)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import balancer
+from balancer import report
+from tests.conftest import ROOT, write
+from tests.test_register_cli import run_in
+
+DEMO = ROOT / "scenarios" / "demo-office.yaml"
+REBALANCE = ROOT / "scenarios" / "rebalance.yaml"
+CONFLICTS = ROOT / "scenarios" / "groups-and-conflicts.yaml"
+MODEL = (ROOT / "models" / "demo.yaml").as_posix()
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+OFFLINE = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+"""The network is closed: nothing may wait on it (updates, sync, QUIC probes)."""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("no headless Chromium: apt-get install chromium chromium-driver (.ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*OFFLINE, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+    yield driver
+    driver.quit()
+
+
+def view(driver, page: Path, shot: Path) -> str:
+    """Open `page`, check the console stayed clean, save a full-page screenshot to `shot` and to
+    tests/artifacts/; the page's visible text."""
+    driver.set_window_size(1200, 800)  # the width the page is laid out at, before its height is read
+    driver.get(page.as_uri())
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1200, min(height, 16000))
+    assert driver.save_screenshot(str(shot))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / shot.name)
+    return driver.find_element("tag name", "body").text
+
+
+def charts(driver) -> int:
+    return len(driver.find_elements("css selector", "figure > svg"))
+
+
+def test_a_run_report_shows_the_summary_charts_and_tables(browser, tmp_path):
+    out = tmp_path / "out"
+    assert run_in("run", DEMO, "--out", out, "-q").returncode == 0
+    summary = json.loads((out / "summary.json").read_text())
+    text = view(browser, out / "report.html", tmp_path / "report-run.png")
+    m = summary["metrics"]
+    assert f"{m['n_cases']:,} cases" in text
+    assert f"most loaded is at {m['max_utilisation']:.0%}" in text
+    assert f"record {summary['register']['id']}" in text and "operating system" in text
+    assert "No case went to someone excluded from it" in text
+    assert f"{m['mean_effective_candidates']:.1f} equally likely candidates" in text
+    assert charts(browser) >= 2  # utilisation per prosecutor, candidates per case (and groupings)
+    assert browser.find_elements("tag name", "table")
+
+
+def test_a_rebalance_report_shows_its_moves(browser, tmp_path):
+    out = tmp_path / "out"
+    assert run_in("run", REBALANCE, "--out", out, "-q").returncode == 0
+    summary = json.loads((out / "summary.json").read_text())
+    text = view(browser, out / "report.html", tmp_path / "report-rebalance.png")
+    assert f"{summary['rebalance']['moved_cases']:,} changed hands" in text
+    assert f"most loaded is at {summary['metrics']['max_utilisation']:.0%}" in text
+    assert "Moves by reason" in text
+    assert charts(browser) >= 3
+
+
+def test_an_infeasible_report_gives_the_diagnosis(browser, tmp_path):
+    scenario = office(tmp_path, "  - {id: C1, type: corruption}", staff=("P01",))
+    out = tmp_path / "out"
+    assert run_in("run", scenario, "--out", out, "-q").returncode == 1
+    findings = json.loads((out / "summary.json").read_text())["findings"]
+    text = view(browser, out / "report.html", tmp_path / "report-infeasible.png")
+    assert "No plan was drawn" in text and findings[0]["code"] in text
+
+
+def test_hostile_ids_are_shown_as_text(browser, tmp_path):
+    hostile = ["<script>alert(1)</script>", "=1+2", "<b>bold</b>", "$x_1$"]
+    scenario = office(tmp_path, "\n".join(f"  - {{id: C{i}, type: theft}}" for i in range(6)),
+                      staff=hostile, offices=hostile)
+    out = tmp_path / "out"
+    assert run_in("run", scenario, "--out", out, "-q").returncode == 0
+    text = view(browser, out / "report.html", tmp_path / "report-hostile.png")
+    assert not browser.find_elements("tag name", "script") and not browser.find_elements("css selector", "td b")
+    assert all(id_ in text for id_ in hostile)
+
+
+def test_long_tables_show_their_ends(tmp_path, monkeypatch):
+    """A big office is summarised: the most and least loaded, never every prosecutor."""
+    monkeypatch.setattr(report, "EDGE_ROWS", 2)
+    result = balancer.solve(balancer.load_scenario(DEMO), seed=1)
+    staff = result.plan.staff.sort_values("utilisation", ascending=False)["staff_id"]
+    html = report.report_html(result)
+    assert "The first and last 2 of" in html
+    assert staff.iloc[0] in html and staff.iloc[-1] in html and staff.iloc[len(staff) // 2] not in html
+
+
+def test_the_report_is_part_of_the_whole_folder(tmp_path, monkeypatch):
+    """Written inside the temporary folder before its rename: a report that fails leaves no folder."""
+    result = balancer.solve(balancer.load_scenario(DEMO), seed=1)
+
+    def broken(*args):
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(report, "report_html", broken)
+    with pytest.raises(RuntimeError):
+        balancer.write_outputs(result, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temporary one
+
+
+def test_the_report_counts_breaches_from_the_plan():
+    """The 'no case went to someone excluded' sentence is checked against the plan, not assumed."""
+    result = balancer.solve(balancer.load_scenario(CONFLICTS), seed=1)
+    assert report.breaches(result) == (0, 0)
+    p, a = result.problem, result.plan.assignments
+    i = next(i for i, e in enumerate(p.case_excluded) if e)
+    a.loc[a["case_id"] == p.case_ids[i], "staff_id"] = p.case_excluded[i][0]
+    assert report.breaches(result)[0] == 1
+    assert "should not happen" in report.report_html(result)
+
+
+def office(tmp_path: Path, cases: str, staff=("P01", "P02"), offices=None) -> Path:
+    offices = offices or [None] * len(staff)
+    rows = "\n".join(f"  - {{id: {json.dumps(s)}, fte: 1.0, specialisations: [general], grade: senior"
+                     f"{'' if o is None else ', office: ' + json.dumps(o)}}}" for s, o in zip(staff, offices))
+    return write(tmp_path / "office.yaml", f"name: office\nmodel: {MODEL}\nstaff:\n{rows}\ncases:\n{cases}\n")
