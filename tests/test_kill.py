@@ -79,7 +79,13 @@ def leftovers(folder: Path, name: str) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
-    """100,000 cases × 2,000 staff, solved once."""
+    """100,000 cases × 2,000 staff, solved once. The report's charting library is loaded here, as
+    in a run it is loaded once per process: each forked child then costs only its own writing."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
     sc = balancer.load_scenario(generate(tmp_path_factory.mktemp("big"), 100_000, 2_000))
     return balancer.solve(sc)
 

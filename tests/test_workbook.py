@@ -37,7 +37,8 @@ def test_one_workbook_with_every_sheet_formatted(tmp_path):
     out = tmp_path / "out"
     book = run_workbook(DEMO, out)
     assert book.sheetnames == SHEETS
-    assert sorted(p.name for p in out.iterdir()) == ["assignments.csv", "plan.xlsx", "staff.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["assignments.csv", "plan.xlsx", "report.html", "staff.csv",
+                                                     "summary.json"]
     for sheet in book:
         assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref, sheet.title
         assert sheet.auto_filter.ref.startswith("A1:")
