@@ -50,6 +50,7 @@ def names(ids, limit: int = MAX_NAMES) -> str:
 def check(problem: Problem, *, hard_capacity: bool) -> list[Finding]:
     """Every finding about `problem`; `hard_capacity` (`policy.capacity == "hard"`) adds the min-cut."""
     findings = no_time(problem) + unassignable(problem)
+    findings += beyond_reason(problem) if not findings else []
     findings += warnings(problem)
     if hard_capacity and not has_errors(findings):
         findings += capacity_cut(problem)
@@ -72,6 +73,32 @@ def no_time(problem: Problem) -> list[Finding]:
         "can be allocated.",
         {"staff": problem.staff_ids.tolist(), "capacity_hours": 0.0,
          "hours": float(problem.class_hours.sum())},
+    )]
+
+
+MAX_LOAD_RATIO = 100.0
+"""Work of more than this many times the eligible prosecutors' time (10,000 % utilisation) is
+refused: no office has it, and the solvers lose their accuracy on such scales."""
+
+
+def beyond_reason(problem: Problem) -> list[Finding]:
+    """Classes whose hours exceed `MAX_LOAD_RATIO` times the time of everyone who may take them."""
+    if problem.n_classes == 0:
+        return []
+    time = np.bincount(problem.edge_class, weights=problem.capacity[problem.edge_staff], minlength=problem.n_classes)
+    ratio = np.divide(problem.class_hours, time, out=np.full(problem.n_classes, np.inf), where=time > 0)
+    worst = np.flatnonzero((ratio > MAX_LOAD_RATIO) & (problem.class_degree > 0))
+    if not len(worst):
+        return []
+    k = worst[np.argmax(ratio[worst])]
+    return [Finding(
+        "load-beyond-reason", Severity.ERROR,
+        f"{len(worst)} kind(s) of case need more than {MAX_LOAD_RATIO:.0f} times the time of everyone who may "
+        f"take them; the worst, {problem.class_label[k]}, needs {float(problem.class_hours[k]):,.3g} hours where "
+        f"those prosecutors have {float(time[k]):,.3g} ({float(ratio[k]):.3g} times). Check the weights and "
+        "capacities (hours, not minutes?).",
+        {"classes": int(len(worst)), "hours": float(problem.class_hours[k]), "capacity_hours": float(time[k]),
+         "ratio": float(ratio[k])},
     )]
 
 
