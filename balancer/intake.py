@@ -212,16 +212,19 @@ def day_seeds(seed: int | None, n: int) -> list[int]:
 
 
 def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256: str,
-               seed: int | None = None, on_day=None, seeds: list[int] | None = None, keep: bool = False) -> Intake:
+               seed: int | None = None, on_day=None, seeds: list[int] | None = None, keep: bool = False,
+               keys: list[str] | None = None) -> Intake:
     """Allocate the batches day by day; stops at the first day the checks find impossible.
     `on_day(result, key, about)` is called after each day's draw, before the next, with the key the
     day is recorded under (`day_digests`) and what it was drawn against (`day_record`): the CLI
     records the draw there and returns where (`Recorded`), which the day keeps. `seeds`: the
     recorded seeds of the first days, to replay them (and only them). `keep`: keep every day's
-    whole `Result` (else only the last day's, so that a year of days stays small)."""
+    whole `Result` (else only the last day's, so that a year of days stays small). `keys`: the days'
+    `day_digests` when the caller has them already (they hash the whole scenario once)."""
     policy = intake_policy(scenario)
     days = batches(new_cases)[:len(seeds)] if seeds is not None else batches(new_cases)
-    keys = day_digests(scenario, days) if on_day is not None else [None] * len(days)
+    if keys is None:
+        keys = day_digests(scenario, days) if on_day is not None else [None] * len(days)
     intake = Intake(scenario, file, sha256, [])
     office = _Office(scenario)
     held = office.fold(scenario.cases)

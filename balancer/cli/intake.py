@@ -43,11 +43,12 @@ def intake(
     with Register(register_location(register)) as reg:
         drawn = reg.redraw_counts()  # a day drawn before needs a reason: refuse before anything is recorded
         days = batches(cases)
-        again = [str(day) for (day, _), key in zip(days, day_digests(sc, days)) if key in drawn]
+        keys = day_digests(sc, days)  # hashes the whole scenario: once, for the check and the records
+        again = [str(day) for (day, _), key in zip(days, keys) if key in drawn]
         if again and not reason:
             raise InputError(f"these days were drawn before: {', '.join(again)}. Use --reason")
         who = operator or current_operator()
-        result = run_intake(sc, cases, file=name, sha256=sha, seed=seed,
+        result = run_intake(sc, cases, file=name, sha256=sha, seed=seed, keys=keys,
                             on_day=lambda day, key, about: record_draw(
                                 reg, day, operator=who, reason=reason, inputs_sha256=key, intake=about))
     if result.days:
