@@ -101,11 +101,28 @@ def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
     n = A_eq.shape[1]
     solution = solve_qp(QP(np.concatenate([np.zeros(E), diag, np.zeros(n - E - len(diag))]),
                            np.concatenate([np.zeros(E), q, np.zeros(n - E - len(q))]), A_eq, b_eq, A_le, b_le))
-    flow = np.maximum(solution.x[:E], 0.0) * unit
+    flow = exact_flow(problem, solution.x[:E] * unit)
     load = by_staff @ flow
     total = solution.x[E + P:E + 2 * P] * unit if ahead is not None else None
     return Balance(load=load, flow=flow, target_utilisation=utilisation(problem, load),
                    solver_status=solution.status, with_ahead=total)
+
+
+def exact_flow(problem: Problem, flow: np.ndarray) -> np.ndarray:
+    """(E,) the solver's flow, non-negative and scaled so each class places exactly its hours.
+
+    The QP holds the class equalities only to its tolerance *in hour units* (a median capacity):
+    beside 10,000-hour capacities a 0.01-hour item may be placed only half. Loads summed from such
+    a flow can sit below what a prosecutor must take, and the lottery's band around them then
+    admits no assignment at all. A class the solver left with no positive flow is split evenly."""
+    flow = np.maximum(flow, 0.0)
+    placed = np.bincount(problem.edge_class, weights=flow, minlength=problem.n_classes)
+    empty = placed <= 0
+    if empty.any():
+        on = empty[problem.edge_class]
+        flow[on] = 1.0
+        placed[empty] = np.bincount(problem.edge_class[on], minlength=problem.n_classes)[empty]
+    return flow * (problem.class_hours / placed)[problem.edge_class]
 
 
 def _with_ahead(ahead: Ahead, unit: float, A_eq, b_eq, A_le, b_le, diag, q):

@@ -63,6 +63,10 @@ _ATTEMPTS = (
 base load already tops the profile, flows resting on their bounds): without its row scaling, or
 with shorter steps, it converges in a dozen. Failing those, its own tolerances (marked as the
 looser answer). Each attempt is tried only when the one before gave no answer."""
+RESIDUAL = 1e-6
+"""Largest constraint violation accepted in a reported solution, relative to max(1, ‖b‖∞).
+Clarabel measures its own residuals relative to ‖x‖ too, so on an infeasible problem whose
+iterates run off to 10¹⁷ it can report "Solved" with equalities missed by 10⁴."""
 _NO_SOLUTION = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible", "AlmostDualInfeasible"}
 """Statuses that say no solution exists: solving again at looser tolerances cannot help."""
 
@@ -106,14 +110,28 @@ def solve_qp(qp: QP) -> QPSolution:
     # degenerate optimum, the loads converge only like the square root of the gap tolerance.
     for tolerance, changes in _ATTEMPTS:
         solution = _clarabel(P, qp.q, A, b, cones, tolerance, changes)
-        if str(solution.status) in _CLARABEL or str(solution.status) in _NO_SOLUTION:
+        if str(solution.status) in _NO_SOLUTION:
+            break
+        if str(solution.status) in _CLARABEL and violation(qp, np.asarray(solution.x)) <= RESIDUAL:
             break
     status = _CLARABEL.get(str(solution.status))
     if status is None:
         raise SolverError(f"the QP solver stopped with status {solution.status}")
+    if violation(qp, np.asarray(solution.x)) > RESIDUAL:
+        raise SolverError(f"the QP solver reported {solution.status} for a point that misses its constraints "
+                          f"by {violation(qp, np.asarray(solution.x)):.3g} (relative)")
     if tolerance is None:  # only Clarabel's own, looser tolerances were met
         status = SolverStatus.ALMOST_SOLVED
     return QPSolution(x=np.asarray(solution.x), status=status, iterations=int(solution.iterations))
+
+
+def violation(qp: QP, x: np.ndarray) -> float:
+    """The largest violation of `qp`'s constraints at x, relative to max(1, ‖b‖∞)."""
+    eq = np.abs(qp.A_eq @ x - qp.b_eq)
+    le = qp.A_le @ x - qp.b_le
+    worst_ = max(float(eq.max(initial=0.0)), float(le.max(initial=0.0)))
+    scale = max(1.0, float(np.abs(qp.b_eq).max(initial=0.0)), float(np.abs(qp.b_le).max(initial=0.0)))
+    return worst_ / scale
 
 
 def _clarabel(P, q, A, b, cones, tolerance: float | None, changes: dict):

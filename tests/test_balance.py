@@ -61,7 +61,7 @@ def test_profile_is_reachable_through_eligible_edges(problem):
     result = leximin(problem)
     by_class, by_staff = flow_structure(problem)
     assert (result.flow >= 0).all()
-    np.testing.assert_allclose(by_class @ result.flow, problem.class_hours, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(by_class @ result.flow, problem.class_hours, rtol=1e-12)  # exact_flow
     np.testing.assert_allclose(by_staff @ result.flow, result.load, rtol=1e-9, atol=1e-9)
     # nobody without an eligible class gets work
     has_edge = np.bincount(problem.edge_staff, minlength=problem.n_staff) > 0
@@ -77,3 +77,18 @@ def test_minimising_only_the_maximum_is_not_enough():
     )
     u = leximin(problem).target_utilisation
     np.testing.assert_allclose(u, [0.9, 0.2, 0.2, 0.2], atol=1e-6)
+
+
+def test_tiny_items_beside_huge_capacities_are_placed_whole():
+    """Hours are solved in units of the median capacity (10,000 h here), where a 0.01-hour item is
+    10⁻⁶ and the solver's tolerance could place half of it: the profile must still give the
+    50-hour specialist at least the work only it may take, or no lottery fits around it."""
+    problem = make_problem(
+        capacity=[1e4, 1e4, 50],
+        base_load=[0, 0.25, 0],
+        classes=[(0.01, 3, [0, 1, 2]), (0.01, 1, [2]), (51.125, 4, [0, 1, 2]), (26.13, 1, [2])],
+    )
+    result = leximin(problem)
+    by_class, _ = flow_structure(problem)
+    np.testing.assert_allclose(by_class @ result.flow, problem.class_hours, rtol=1e-12)
+    assert result.load[2] >= 0.01 + 26.13 - 1e-9

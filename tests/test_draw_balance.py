@@ -118,3 +118,43 @@ def test_every_draw_within_two_points_of_the_integral_limit(source, tmp_path):
         assert m["lp_bound"] <= m["integral_limit_lower"] + 1e-9 <= m["integral_limit"] + 2e-9
         assert m["max_utilisation"] >= m["integral_limit_lower"] - 1e-9  # nothing beats a proven bound
         assert m["max_utilisation"] <= m["integral_limit"] + 0.02, (seed, m["max_utilisation"], m["integral_limit"])
+
+
+TINY_BESIDE_HUGE = """\
+name: tiny beside huge
+hours_per_fte: 1500
+period: {start: 2025-01-01, end: 2025-03-31}
+case_types:
+  - {id: t0, weight_hours: 51.125}
+  - {id: t1, weight_hours: 26.13, specialisation: general}
+staff:
+  - {id: P0, capacity_hours: 10000}
+  - {id: P1, capacity_hours: 10000, current_load_hours: 0.25}
+  - {id: P2, capacity_hours: 50, specialisations: [general]}
+cases:
+  - {id: C0, type: t0, weight_hours: 0.01}
+  - {id: C1, type: t0, weight_hours: 0.01, group: G1}
+  - {id: C2, type: t0, weight_hours: 0.01}
+  - {id: C3, type: t1, weight_hours: 0.01}
+  - {id: C4, type: t0}
+  - {id: C5, type: t0}
+  - {id: C6, type: t0}
+  - {id: C7, type: t0}
+  - {id: C8, type: t0, excluded: [P1]}
+  - {id: C9, type: t1}
+  - {id: C10, type: t1, group: G1, excluded: [P0]}
+policy: {tolerance: TOLERANCE}
+"""
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.05])
+def test_hundredth_hour_cases_beside_ten_thousand_hour_capacities(tolerance, tmp_path):
+    """Found by the fuzz test: with capacities 200 times apart and 0.01-hour cases, the solver's
+    round-off left the specialist's profile below the work only they may take; the design QP was
+    then infeasible and was either refused or "solved" at a point 10⁴ off its constraints."""
+    text = TINY_BESIDE_HUGE.replace("TOLERANCE", str(tolerance))
+    scenario = balancer.load_scenario(write(tmp_path / "office.yaml", text))
+    for seed in SEEDS:
+        result = balancer.solve(scenario, seed=seed)
+        assert result.status is balancer.Status.DONE
+        check_draw(scenario, result)

@@ -44,6 +44,31 @@ def test_solve_qp_raises_without_a_solution():
         solve_qp(small_qp(-1.0))  # x₁ ≤ −1 and x₁ ≥ 0
 
 
+def test_solve_qp_refuses_a_solved_point_that_misses_its_constraints(monkeypatch):
+    """Clarabel measures residuals relative to ‖x‖: on an infeasible design QP it once said
+    "Solved" with iterates near 10¹⁷ and equalities missed by 10⁴. Such a point is never used."""
+    real = solver.clarabel.DefaultSolver
+
+    class RunningOff:
+        def __init__(self, *args):
+            self.inner = real(*args)
+
+        def solve(self):
+            done = self.inner.solve()
+            return SimpleNamespace(status="Solved", x=np.asarray(done.x) + 1e17, iterations=done.iterations)
+
+    monkeypatch.setattr(solver.clarabel, "DefaultSolver", RunningOff)
+    with pytest.raises(SolverError, match="misses its constraints"):
+        solve_qp(small_qp(0.2))
+
+
+def test_violation_is_relative_to_the_right_hand_side():
+    qp = small_qp(0.2)
+    assert solver.violation(qp, np.array([0.2, 0.8])) == pytest.approx(0.0, abs=1e-15)
+    assert solver.violation(qp, np.array([0.5, 0.5])) == pytest.approx(0.3)  # x₁ ≤ 0.2 missed by 0.3
+    assert solver.violation(qp, np.array([0.2, 2.8])) == pytest.approx(2.0)  # x₁ + x₂ = 1 missed by 2
+
+
 def test_worst_orders_solved_before_almost_solved():
     assert worst(SolverStatus.SOLVED, SolverStatus.ALMOST_SOLVED, SolverStatus.SOLVED) is SolverStatus.ALMOST_SOLVED
     assert worst(SolverStatus.ALMOST_SOLVED, SolverStatus.INFEASIBLE) is SolverStatus.INFEASIBLE
