@@ -189,6 +189,22 @@ def test_bad_new_cases_name_file_line_and_field(tmp_path):
         assert "Traceback" not in done.output
 
 
+def test_a_new_cases_workbook_of_several_sheets_needs_sheet(tmp_path):
+    sc_file = write(tmp_path / "office.yaml", OFFICE)
+    with pd.ExcelWriter(tmp_path / "new.xlsx") as book:
+        year_of_cases(3, days=2).to_excel(book, sheet_name="Cases", index=False)
+        pd.DataFrame({"note": ["received by post"]}).to_excel(book, sheet_name="Notes", index=False)
+    runner = CliRunner()
+    args = ["intake", str(sc_file), str(tmp_path / "new.xlsx"), "-q"]
+    ambiguous = runner.invoke(app, args + ["--out", str(tmp_path / "o1")])
+    assert ambiguous.exit_code == 2 and "--sheet Notes" in ambiguous.output, ambiguous.output
+    assert runner.invoke(app, args + ["--out", str(tmp_path / "o2"), "--sheet", "Cases"]).exit_code == 0
+    assert len(pd.read_csv(tmp_path / "o2" / "days.csv")) == 2
+    wrong = runner.invoke(app, ["intake", str(sc_file), str(tmp_path / "o2" / "days.csv"), "--sheet", "Cases",
+                                "--out", str(tmp_path / "o3")])
+    assert wrong.exit_code == 2 and "not a workbook" in wrong.output, wrong.output
+
+
 def test_shipped_office_takes_a_week_of_intake(tmp_path):
     sc = balancer.load_scenario(ROOT / "scenarios" / "rebalance.yaml")
     new = pd.DataFrame({"id": [f"W{i}" for i in range(30)], "type": ["theft"] * 20 + ["cybercrime"] * 10,

@@ -1,8 +1,9 @@
 """Runs killed at random points leave no output folder, or one whole folder of one recorded draw.
 
 Two ways in: the library sequence `balancer run` uses after its solve (record the draw, then
-`write_outputs`) in forked children killed while they record and write, on 100,000 cases (many
-kills: each costs only the writing); and the command itself, killed at random across its run, on
+`write_outputs`) in forked children killed while they record and write, 30 times on 10,000 cases
+(on 100,000 in `benchmarks/kill_bench.py`, and here under `-m slow`: each kill costs only the
+writing); and the command itself, killed at random across its run, on
 the shipped regional office with workbooks (each kill costs a whole start-up, so fewer).
 """
 
@@ -77,17 +78,15 @@ def leftovers(folder: Path, name: str) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(f".{name}.") and p.name.endswith(".tmp")]
 
 
-@pytest.fixture(scope="module")
-def big(tmp_path_factory):
-    """100,000 cases × 2,000 staff, solved once. The report's charting library is loaded here, as
-    in a run it is loaded once per process: each forked child then costs only its own writing."""
+def solved(folder: Path, n_cases: int, n_staff: int):
+    """A generated office, solved once. The report's charting library is loaded first, as a run
+    loads it once per process: each forked child then costs only its own writing."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
 
-    sc = balancer.load_scenario(generate(tmp_path_factory.mktemp("big"), 100_000, 2_000))
-    return balancer.solve(sc)
+    return balancer.solve(balancer.load_scenario(generate(folder, n_cases, n_staff)))
 
 
 def record_and_write(result, register: Path, out: Path, formats) -> int:
@@ -115,44 +114,54 @@ def until_writing(pid: int, folder: Path, name: str) -> float:
     return time.perf_counter() - t0
 
 
-def test_killed_while_recording_or_writing_100k(big, tmp_path):
-    formats = ("csv", "parquet")
-    register = tmp_path / "register.sqlite"
+def kill_runs(result, folder: Path, kills: int = KILLS, formats=("csv", "parquet")) -> dict:
+    """Record and write `result` `kills` times into new folders under `folder`, killing each child
+    at a random point of its recording (one in three) or writing (the rest). Returns what was
+    found: every folder's problems (none if each is one recorded draw, whole) and the counts."""
+    register = folder / "register.sqlite"
     spans = []  # (recording, writing) of two whole children: the faster (the first is slower)
     for name in ("whole", "whole2"):
-        pid = record_and_write(big, register, tmp_path / name, formats)
-        recording = until_writing(pid, tmp_path, name)
+        pid = record_and_write(result, register, folder / name, formats)
+        recording = until_writing(pid, folder, name)
         t0 = time.perf_counter()
         os.waitpid(pid, 0)
         spans.append((recording, time.perf_counter() - t0))
     recording, writing = min(spans, key=sum)
-    assert not whole_draw_problems(tmp_path / "whole", register, formats)
+    problems = whole_draw_problems(folder / "whole", register, formats)
 
     rng = random.Random()
     killed = 0
-    for i in range(KILLS):
-        pid = record_and_write(big, register, tmp_path / f"out{i}", formats)
+    for i in range(kills):
+        pid = record_and_write(result, register, folder / f"out{i}", formats)
         if i % 3 == 0:  # anywhere in recording
             time.sleep(rng.uniform(0.0, recording))
         else:  # anywhere in writing, or just after the rename
-            until_writing(pid, tmp_path, f"out{i}")
+            until_writing(pid, folder, f"out{i}")
             time.sleep(rng.uniform(0.0, 1.1 * writing))
         if running(pid):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             killed += 1
-    found = [tmp_path / f"out{i}" for i in range(KILLS) if (tmp_path / f"out{i}").exists()]
-    problems = [p for out in found for p in whole_draw_problems(out, register, formats)]
+    found = [folder / f"out{i}" for i in range(kills) if (folder / f"out{i}").exists()]
+    problems += [p for out in found for p in whole_draw_problems(out, register, formats)]
     with Register(register) as reg:
-        assert reg.verify_chain().ok
+        chain_ok = reg.verify_chain().ok
         drawn = len(reg.history()) - 2
-    while_writing = sum(len(leftovers(tmp_path, f"out{i}")) for i in range(KILLS))
-    print(f"\n100k: {KILLS} runs, {killed} killed while running ({while_writing} of them while writing, "
-          f"{drawn - len(found)} after their draw was recorded); {len(found)} folders found, "
-          f"{len(found) - len({p.split(':')[0] for p in problems})} of them whole")
-    assert not problems
-    assert while_writing >= KILLS // 3  # most kills landed while writing (timing: not always as many)
-    assert len(found) <= drawn  # a folder for a recorded draw only; a draw may have no folder
+    return {"kills": kills, "killed": killed, "while_writing": sum(len(leftovers(folder, f"out{i}")) for i in range(kills)),
+            "recorded": drawn, "found": len(found), "problems": problems, "chain_ok": chain_ok,
+            "recording_s": recording, "writing_s": writing}
+
+
+@pytest.mark.parametrize("n_cases, n_staff", [
+    (10_000, 200),
+    pytest.param(100_000, 2_000, marks=pytest.mark.slow),  # also run by benchmarks/kill_bench.py
+])
+def test_killed_while_recording_or_writing(n_cases, n_staff, tmp_path):
+    seen = kill_runs(solved(tmp_path / "office", n_cases, n_staff), tmp_path)
+    print(f"\n{n_cases:,} cases: {seen}")
+    assert not seen["problems"] and seen["chain_ok"]
+    assert seen["while_writing"] >= KILLS // 3  # most kills landed while writing (timing: not always as many)
+    assert seen["found"] <= seen["recorded"]  # a folder for a recorded draw only; a draw may have no folder
 
 
 def test_the_command_killed_at_random_points(tmp_path):

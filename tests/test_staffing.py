@@ -323,17 +323,20 @@ def balancer_cli(*args):
 
 
 def test_cli_writes_table_summary_and_sweep(tmp_path):
-    done = balancer_cli("staffing", WISCONSIN, "--out", tmp_path, "--sweep", "intake=0.8:1.4:0.2")
+    done = balancer_cli("staffing", WISCONSIN, "--out", tmp_path / "o", "--sweep", "intake=0.8:1.4:0.2")
     assert done.returncode == 0, done.stderr
     assert "staffing at target 85%" in done.stdout and "7 hire(s)" in done.stdout
-    table = pd.read_csv(tmp_path / "staffing.csv")
+    table = pd.read_csv(tmp_path / "o" / "staffing.csv")
     assert {"office", "specialisation", "workload_hours", "available_hours", "formula_need_fte",
             "formula_gap_fte", "hires"} <= set(table.columns)
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["status"] == "done" and summary["hires"] == 7 and summary["target_utilisation"] == 0.85
-    assert len(pd.read_csv(tmp_path / "sweep.csv")) == 4
-    assert "<svg" in (tmp_path / "sweep.html").read_text()
+    assert len(pd.read_csv(tmp_path / "o" / "sweep.csv")) == 4
+    assert "<svg" in (tmp_path / "o" / "sweep.html").read_text()
     assert "finding: overall: formula says 1.11 FTE short" in done.stderr
+    again = balancer_cli("staffing", WISCONSIN, "--out", tmp_path / "o")  # never mixed with the plan above
+    assert again.returncode == 2 and "already holds files" in again.stderr
+    assert len(pd.read_csv(tmp_path / "o" / "sweep.csv")) == 4
 
 
 def test_cli_exit_codes(tmp_path):

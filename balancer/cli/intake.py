@@ -22,6 +22,8 @@ def intake(
     new_cases: Annotated[Path, typer.Argument(
         help="Table of new cases (.csv/.xlsx/.parquet), with a `date` column for daily batches.")],
     out: OutOption,
+    sheet: Annotated[Optional[str], typer.Option(
+        help="The sheet of an .xlsx new-cases workbook that holds them (needed when several hold values).")] = None,
     seed: Annotated[Optional[int], typer.Option(
         help="Seed the days' seeds are derived from; default: fresh ones.", min=0)] = None,
     variant: VariantOption = None,
@@ -38,7 +40,7 @@ def intake(
 
     check_outputs(out)  # before anything is drawn or recorded
     sc = load(scenario, variant, set_)
-    cases, name, sha = load_new_cases(new_cases, sc)
+    cases, name, sha = load_new_cases(new_cases, sc, sheet)
     chosen_seed(SeedSource.OPERATOR if seed is not None else SeedSource.OS, reason)
     with Register(register_location(register)) as reg:
         drawn = reg.redraw_counts()  # a day drawn before needs a reason: refuse before anything is recorded

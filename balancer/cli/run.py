@@ -13,7 +13,7 @@ from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOp
                               VariantOption, chosen_seed, command, console, echo, load, read_text, say)
 from balancer.checks import check, has_errors
 from balancer.errors import InputError, Outcome
-from balancer.io import FORMATS, check_outputs, write_outputs
+from balancer.io import FORMATS, check_outputs, write_folder, write_outputs
 from balancer.pipeline import SeedSource, Status, seed_source, solve
 from balancer.problem import compile_problem
 from balancer.register import (MissingRegister, OpenCommitments, RedrawWithoutReason, Register, current_operator, record_draw,
@@ -133,15 +133,16 @@ def frontier(
 def _frontier(scenario: Path, out: Path, step: int, quiet: bool, variant, set_) -> Outcome:
     from balancer.frontier import moves_frontier, write_frontier  # matplotlib only here
 
+    check_outputs(out)  # before the budgets are solved: a folder of this frontier's files, whole
     sc = load(scenario, variant, set_)
     found = moves_frontier(sc, step=step)
     show.findings(found.findings, quiet)
     if found.table is None:
         say(Outcome.INFEASIBLE, "no budget can help (see the findings above)")
         return Outcome.INFEASIBLE
-    paths = write_frontier(found, sc, out)
+    write_folder(out, lambda tmp: write_frontier(found, sc, tmp))
     if not quiet:
-        show.frontier(found, sc.name, step, paths)
+        show.frontier(found, sc.name, step, [out / "frontier.csv", out / "frontier.png"])
     return Outcome.DONE
 
 

@@ -10,6 +10,7 @@ from balancer import staffing as staffing_model
 from balancer.cli import show
 from balancer.cli.app import OutOption, ScenarioArg, SetOption, VariantOption, command, echo, load
 from balancer.errors import Outcome
+from balancer.io import check_outputs, write_folder
 
 
 @command()
@@ -30,12 +31,13 @@ def staffing(
     """Staff needed for the caseload: the plain weighted-caseload formula next to the fewest hires
     that keep everyone at or below --target. Exit 1 when no number of hires is enough, 3 when the
     solver gives no answer (a message, not a traceback)."""
+    check_outputs(out)  # before anything is solved: a folder of this plan's files, whole
     sc = load(scenario, variant, set_)
     spec = staffing_model.parse_sweep(sweep, sc) if sweep is not None else None
     result = staffing_model.plan_staffing(sc, target=target, hire_grades=hire_grade, time_limit=time_limit)
     table = (staffing_model.run_sweep(sc, spec, target, hire_grade, time_limit) if spec is not None
              else None)
-    staffing_model.write_staffing(result, out, table)
+    write_folder(out, lambda tmp: staffing_model.write_staffing(result, tmp, table))
     show.staffing(result)
     for message in result.findings:
         echo(f"{'finding' if result.feasible else 'infeasible'}: {message}", err=True)

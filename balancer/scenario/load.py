@@ -27,9 +27,9 @@ __all__ = ["Peek", "load_model", "load_new_cases", "load_scenario", "peek"]
 
 
 
-def load_new_cases(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, str, str]:
+def load_new_cases(path: str | Path, scenario: Scenario, sheet: str | None = None) -> tuple[pd.DataFrame, str, str]:
     """A table of newly arrived cases for `scenario` (the scenario's case columns, no `assigned_to`,
-    and an optional `date`: the day each arrived). Returns the cases (`date` a datetime.date or
+    and an optional `date`: the day each arrived), from `sheet` of a workbook if named. Returns the cases (`date` a datetime.date or
     None), the file's name as given and its SHA-256. Bad rows raise InputError with file and line."""
     path = Path(path)
     shown = _display(path)
@@ -38,9 +38,12 @@ def load_new_cases(path: str | Path, scenario: Scenario) -> tuple[pd.DataFrame, 
     if reader is None:
         raise _error(f"{shown!r} is not a kind of table this tool reads", **where,
                      expected="a .csv, .xlsx or .parquet file")
+    if sheet is not None and path.suffix.lower() != ".xlsx":
+        raise _error(f"--sheet {_show(sheet)} names a sheet, but {shown!r} is not a workbook", file=shown,
+                     field="--sheet", expected="--sheet only with an .xlsx file")
     data = _read_bytes(path, _error(f"the file {shown!r} does not exist", **where, expected="a new-cases table"),
                        MAX_TABLE_BYTES)
-    rows = _table("new cases", "case", reader(data, shown, TableRef(path=str(path))), shown)
+    rows = _table("new cases", "case", reader(data, shown, TableRef(path=str(path), sheet=sheet)), shown)
     cases = _cases(rows, scenario.model, scenario.staff["id"], extra=("date",))
     _fail(rows, cases["assigned_to"].notna(), "assigned_to",
           lambda i: f"new case {cases['id'].iat[i]!r} already names a holder",
