@@ -52,45 +52,63 @@ class Metric:
     unit: str
     """One of `UNITS`."""
     label: str
-    """What the CLI's headline table calls it."""
+    """What people read: the console, the report and the workbook call it this."""
     headline: bool = False
-    """Shown by `balancer run`, a column of `batch.csv` and kept in the draw register's record."""
+    """A column of `batch.csv` and kept in the draw register's record."""
+    console: bool = False
+    """Shown by `balancer run` in plain words; the rest are in the report and summary.json."""
+    meaning: str = ""
+    """For a statistical figure: one line on what it says, beside it in the report's
+    "Randomness" section."""
 
     def show(self, value) -> str:
         return UNITS[self.unit](value)
 
+    @property
+    def randomness(self) -> bool:
+        return bool(self.meaning)
+
 
 METRICS = (
-    Metric("n_cases", "count", "cases", headline=True),
-    Metric("n_staff", "count", "prosecutors", headline=True),
+    Metric("n_cases", "count", "cases", headline=True, console=True),
+    Metric("n_staff", "count", "prosecutors", headline=True, console=True),
     Metric("n_items", "count", "allocation units (cases and groups)"),
     Metric("n_classes", "count", "classes of interchangeable units"),
     Metric("n_edges", "count", "class × prosecutor pairs"),
     Metric("n_drawn_cases", "count", "cases drawn (rebalancing: new and released)"),
-    Metric("max_utilisation", "share", "utilisation max", headline=True),
-    Metric("mean_utilisation", "share", "utilisation mean", headline=True),
-    Metric("min_utilisation", "share", "utilisation min", headline=True),
-    Metric("spread", "share", "spread (max − min)", headline=True),
+    Metric("max_utilisation", "share", "most loaded (utilisation)", headline=True, console=True),
+    Metric("mean_utilisation", "share", "average utilisation", headline=True, console=True),
+    Metric("min_utilisation", "share", "least loaded (utilisation)", headline=True, console=True),
+    Metric("spread", "share", "spread (most − least loaded)", headline=True, console=True),
     Metric("gini", "number", "Gini of utilisation", headline=True),
-    Metric("max_utilisation_before", "share", "utilisation max before"),
-    Metric("target_max_utilisation", "share", "leximin target max", headline=True),
-    Metric("target_min_utilisation", "share", "leximin target min"),
-    Metric("lp_bound", "share", "best max, fractional cases (LP bound)", headline=True),
-    Metric("integral_limit", "share", "best max of whole cases", headline=True),
-    Metric("integral_limit_lower", "share", "best max of whole cases, proven lower bound"),
+    Metric("max_utilisation_before", "share", "most loaded before"),
+    Metric("target_max_utilisation", "share", "most loaded in the fairest split", headline=True, console=True),
+    Metric("target_min_utilisation", "share", "least loaded in the fairest split"),
+    Metric("lp_bound", "share", "best most-loaded, cases split in parts (LP bound)", headline=True),
+    Metric("integral_limit", "share", "best most-loaded with whole cases", headline=True, console=True),
+    Metric("integral_limit_lower", "share", "best most-loaded with whole cases, proven lower bound"),
     Metric("integral_gap_above_target", "hours", "whole cases' excess over the target (D*)"),
-    Metric("max_distance_from_target_hours", "hours", "largest gap from target", headline=True),
-    Metric("mean_distance_from_target_hours", "hours", "mean gap from target"),
-    Metric("max_distance_from_target_utilisation", "share", "largest gap from target utilisation"),
-    Metric("max_probability", "probability", "max π", headline=True),
-    Metric("mean_max_probability", "probability", "mean max π", headline=True),
-    Metric("mean_effective_candidates", "number", "effective candidates per case", headline=True),
-    Metric("mean_entropy", "nats", "mean entropy per case", headline=True),
-    Metric("support_size", "count", "support (case, prosecutor) pairs", headline=True),
-    Metric("expected_overlap", "share", "chance two draws agree on a case", headline=True),
-    Metric("cases_cap_relaxed_by_eligibility", "count", "cases whose π cap eligibility relaxes"),
-    Metric("cases_over_cap_by_balance", "count", "cases above the π cap for balance"),
-    Metric("pooled_items", "count", "conflicted units kept in their class"),
+    Metric("max_distance_from_target_hours", "hours", "furthest from target", headline=True, console=True),
+    Metric("mean_distance_from_target_hours", "hours", "average distance from target"),
+    Metric("max_distance_from_target_utilisation", "share", "furthest from target (utilisation)"),
+    Metric("max_probability", "probability", "largest chance of one prosecutor for one case", headline=True,
+           meaning="no case went to anyone with a higher chance than this: the most predictable pairing"),
+    Metric("mean_max_probability", "probability", "average largest chance per case", headline=True,
+           meaning="for a typical case, the chance of its most likely prosecutor"),
+    Metric("mean_effective_candidates", "number", "equally likely candidates per case", headline=True, console=True,
+           meaning="1/Σπ²: as unpredictable as a fair draw among this many prosecutors, on average"),
+    Metric("mean_entropy", "nats", "average entropy per case", headline=True,
+           meaning="Shannon entropy of each case's probabilities; ln(N) for a fair draw among N"),
+    Metric("support_size", "count", "(case, prosecutor) pairs possible", headline=True,
+           meaning="pairs with a chance above zero: every assignment the lottery could have drawn is made of these"),
+    Metric("expected_overlap", "share", "chance two draws agree on a case", headline=True,
+           meaning="drawing again from the same inputs gives a case the same prosecutor this often"),
+    Metric("cases_cap_relaxed_by_eligibility", "count", "cases whose chance cap eligibility relaxes",
+           meaning="too few are qualified for the cap on any one prosecutor's chance: 1/qualified is used"),
+    Metric("cases_over_cap_by_balance", "count", "cases above the chance cap for balance",
+           meaning="the balance band forced a chance above the policy's cap for these"),
+    Metric("pooled_items", "count", "conflicted units kept in their class",
+           meaning="cases with exclusions drawn within their class, so they stay as unpredictable as the rest"),
 )
 BY_NAME = {m.name: m for m in METRICS}
 HEADLINE = tuple(m.name for m in METRICS if m.headline)
@@ -108,3 +126,8 @@ def ordered(metrics: dict) -> dict:
 def headline(metrics: dict) -> dict:
     """The headline metrics present in `metrics`, in the registry's order."""
     return {name: metrics[name] for name in HEADLINE if name in metrics}
+
+
+def plain(metrics: dict) -> dict:
+    """What `balancer run` prints (`Metric.console`), in the registry's order."""
+    return {m.name: metrics[m.name] for m in METRICS if m.console and m.name in metrics}

@@ -14,6 +14,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from balancer.indicators import indicators
 from balancer.pipeline import Result, Status
 from balancer.plan import item_rows
 from balancer.registry import BY_NAME, ordered
@@ -47,8 +48,9 @@ def report_html(result: Result, register: dict | None = None) -> str:
         parts.append(f'<p class="note">{escape(sc.description)}</p>')
     parts.append(f'<p class="summary">{escape(" ".join(summary_sentences(result, register)))}</p>')
     if result.status is Status.DONE:
-        staff = _staff(result)
-        parts += [_section(title, body) for title, body in (*_charts(result, staff), *_tables(result, staff))]
+        staff, groups = _staff(result), indicators(result)
+        parts += [_section(title, body) for title, body in (*_charts(result, staff, groups),
+                                                            *_tables(result, staff, groups))]
     parts.append(_section("Findings", _findings(result)))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
             f"<title>{escape(sc.name)}: allocation report</title><style>{STYLE}</style></head>"
@@ -79,8 +81,7 @@ def summary_sentences(result: Result, register: dict | None) -> list[str]:
     said.append(_breaches_sentence(*breaches(result)))
     if "mean_effective_candidates" in m:
         said.append(f"Each case drawn had on average {m['mean_effective_candidates']:.1f} equally likely "
-                    "candidates (the effective number of candidates, 1/Σπ²: the draw was as hard to "
-                    "predict as a fair pick among that many prosecutors).")
+                    "candidates: the draw was as hard to predict as a fair pick among that many prosecutors.")
     said.append(_recorded_sentence(result, register))
     return said
 
@@ -130,28 +131,6 @@ def _staff(result: Result) -> pd.DataFrame:
     return staff
 
 
-def groupings(staff: pd.DataFrame) -> dict[str, pd.Series]:
-    """Each prosecutor's office and specialisations (one row per specialisation), where the
-    scenario gives them: label by staff-table row."""
-    found = {}
-    office = staff["office"].dropna()
-    if len(office):
-        found["office"] = office.astype(str)
-    specs = staff["specialisations"].map(lambda s: list(s) if isinstance(s, (list, tuple, set)) else [])
-    specs = specs.explode().dropna()
-    if len(specs):
-        found["specialisation"] = specs.astype(str)
-    return found
-
-
-def group_table(staff: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
-    rows = staff.loc[labels.index].assign(group=labels.to_numpy())
-    return rows.groupby("group", sort=True).agg(
-        prosecutors=("staff_id", "size"), capacity_hours=("capacity_hours", "sum"),
-        before_mean=("before", "mean"), after_min=("utilisation", "min"), after_mean=("utilisation", "mean"),
-        after_max=("utilisation", "max"), target_mean=("target_utilisation", "mean"))
-
-
 def candidates(result: Result) -> tuple[np.ndarray, np.ndarray]:
     """Effective candidates (1/Σπ²) of each drawn unit (a case or a group), with weights: the
     distribution whose mean is `mean_effective_candidates`."""
@@ -160,26 +139,14 @@ def candidates(result: Result) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 / collision[keep], weight[keep]
 
 
-def type_table(result: Result) -> pd.DataFrame:
-    """Per case type: cases, hours, prosecutors qualified, prosecutors given one, mean π drawn."""
-    a = result.plan.assignments
-    types = result.scenario.cases.set_index("id")["type"]
-    p = result.problem
-    qualified = pd.Series(p.type_eligible.sum(axis=1), index=p.type_ids)
-    table = a.assign(type=types.reindex(a["case_id"].to_numpy(dtype=object)).to_numpy()).groupby("type").agg(
-        cases=("case_id", "size"), hours=("weight_hours", "sum"), prosecutors_given=("staff_id", "nunique"),
-        mean_probability=("probability", "mean"))
-    table.insert(2, "prosecutors_qualified", qualified.reindex(table.index).to_numpy())
-    return table.reset_index()
-
-
 # --- charts -----------------------------------------------------------------------------------
 
 
-def _charts(result: Result, staff: pd.DataFrame) -> list[tuple[str, str]]:
+def _charts(result: Result, staff: pd.DataFrame, groups: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
     charts = [("Utilisation per prosecutor", _figure(_utilisation_chart(staff)))]
-    for dimension, labels in groupings(staff).items():
-        charts.append((f"Utilisation by {dimension}", _figure(_group_chart(group_table(staff, labels), dimension))))
+    for dimension, table in groups.items():
+        if dimension != "type":
+            charts.append((f"Utilisation by {dimension}", _figure(_group_chart(table, dimension))))
     if result.design is not None and len(result.pool.item_class):
         charts.append(("Candidates per case", _figure(_candidates_chart(*candidates(result)))))
     if result.moves is not None and len(result.moves):
@@ -249,12 +216,12 @@ def _group_chart(table: pd.DataFrame, dimension: str):
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(9, 1 + 0.4 * len(table)))
-        ax.hlines(y, table["after_min"], table["after_max"], color="tab:blue", linewidth=6, alpha=0.35,
+        ax.hlines(y, table["utilisation_min"], table["utilisation_max"], color="tab:blue", linewidth=6, alpha=0.35,
                   label="after: lowest to highest")
-        ax.plot(table["after_mean"], y, "o", color="tab:blue", label="after: mean")
+        ax.plot(table["utilisation_mean"], y, "o", color="tab:blue", label="after: mean")
         ax.plot(table["before_mean"], y, "o", mfc="none", color="tab:grey", label="before: mean")
         ax.plot(table["target_mean"], y, "|", color="tab:red", markersize=14, label="target: mean")
-        ax.set_yticks(y, [str(g) for g in table.index])
+        ax.set_yticks(y, [str(g) for g in table[dimension]])
         ax.set_ylabel(dimension)
         ax.set_xlabel("utilisation")
         _percent(ax, "x")
@@ -296,15 +263,15 @@ def _moves_chart(moves: pd.DataFrame):
 # --- tables -----------------------------------------------------------------------------------
 
 
-def _tables(result: Result, staff: pd.DataFrame) -> list[tuple[str, str]]:
+def _tables(result: Result, staff: pd.DataFrame, groups: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
     shown = ["staff_id", *(["office"] if staff["office"].notna().any() else []), "capacity_hours", "base_load_hours", "load_hours", "before",
              "utilisation", "target_utilisation", "cases"]
     tables = [
-        ("Metrics", _metrics_table(result.metrics)),
+        ("Balance figures", _metrics_table(result.metrics, randomness=False)),
+        ("Randomness", _metrics_table(result.metrics, randomness=True)),
         ("Prosecutors, most loaded first", _edges(staff.sort_values("utilisation", ascending=False)[shown])),
-        *((f"By {dimension}", _html_table(group_table(staff, labels).reset_index()))
-          for dimension, labels in groupings(staff).items()),
-        ("By case type", _html_table(type_table(result))),
+        *((f"By {'case type' if dimension == 'type' else dimension}", _html_table(table))
+          for dimension, table in groups.items()),
     ]
     if result.moves is not None:
         reasons = result.moves.groupby("reason").agg(cases=("case_id", "size"), hours=("hours", "sum"))
@@ -313,9 +280,13 @@ def _tables(result: Result, staff: pd.DataFrame) -> list[tuple[str, str]]:
     return tables
 
 
-def _metrics_table(metrics: dict) -> str:
-    rows = [(BY_NAME[name].label, BY_NAME[name].show(value)) for name, value in ordered(metrics).items()]
-    return _html_table(pd.DataFrame(rows, columns=["metric", "value"]))
+def _metrics_table(metrics: dict, randomness: bool) -> str:
+    """The run's figures about balance, or about randomness — each of those with one line on
+    what it says (`Metric.meaning`)."""
+    shown = [BY_NAME[name] for name in ordered(metrics) if BY_NAME[name].randomness == randomness]
+    rows = [(m.label, m.show(metrics[m.name]), *([m.meaning] if randomness else [])) for m in shown]
+    columns = ["figure", "value", *(["what it means"] if randomness else [])]
+    return _html_table(pd.DataFrame(rows, columns=columns))
 
 
 def _edges(table: pd.DataFrame) -> str:
@@ -327,8 +298,8 @@ def _edges(table: pd.DataFrame) -> str:
     return note + _html_table(pd.concat([table.head(EDGE_ROWS), table.tail(EDGE_ROWS)]))
 
 
-SHARES = ("before", "utilisation", "target_utilisation", "before_mean", "after_min", "after_mean", "after_max",
-          "target_mean")
+SHARES = ("before", "utilisation", "target_utilisation", "before_mean", "utilisation_min", "utilisation_mean",
+          "utilisation_max", "spread", "target_mean")
 """Utilisation columns, shown as percentages."""
 
 
@@ -344,7 +315,7 @@ def _cell(value) -> str:
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return f'<td class="n">{value:,}</td>'
     if isinstance(value, (float, np.floating)):
-        return f'<td class="n">{"" if np.isnan(value) else f"{value:,.3f}"}</td>'
+        return f'<td class="n">{"" if np.isnan(value) else f"{value:,.1f}"}</td>'
     return f"<td>{'' if value is None or value is pd.NA else escape(str(value))}</td>"
 
 

@@ -62,8 +62,9 @@ def test_run_writes_the_contract(demo_run):
 
 def test_run_prints_loads_and_headline(demo_run):
     done, _ = demo_run
-    assert "load per prosecutor" in done.stdout and "before" in done.stdout
-    assert "effective candidates per case" in done.stdout and "mean entropy per case" in done.stdout
+    assert "the most loaded prosecutors" in done.stdout and "before" in done.stdout
+    assert "equally likely candidates per case" in done.stdout  # in plain words; the statistics are in the report
+    assert "entropy" not in done.stdout
     assert "seed 42" in done.stdout
 
 

@@ -18,6 +18,7 @@ from tests.test_register_cli import run_in
 DEMO = ROOT / "scenarios" / "demo-office.yaml"
 REBALANCE = ROOT / "scenarios" / "rebalance.yaml"
 CONFLICTS = ROOT / "scenarios" / "groups-and-conflicts.yaml"
+REGIONAL = ROOT / "scenarios" / "regional" / "regional.yaml"
 MODEL = (ROOT / "models" / "demo.yaml").as_posix()
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -73,6 +74,19 @@ def test_a_run_report_shows_the_summary_charts_and_tables(browser, tmp_path):
     assert f"{m['mean_effective_candidates']:.1f} equally likely candidates" in text
     assert charts(browser) >= 2  # utilisation per prosecutor, candidates per case (and groupings)
     assert browser.find_elements("tag name", "table")
+    assert "Randomness" in text and "what it means" in text and "Shannon entropy" in text
+
+
+def test_a_report_breaks_the_run_down_by_office_and_type(browser, tmp_path):
+    out = tmp_path / "out"
+    assert run_in("run", REGIONAL, "--out", out, "-q").returncode == 0
+    indicators = json.loads((out / "summary.json").read_text())["indicators"]
+    text = view(browser, out / "report.html", tmp_path / "report-offices.png")
+    assert "Utilisation by office" in text and "By office" in text and "By case type" in text
+    for row in indicators["office"]:
+        assert f"{row['office']} {row['prosecutors']}" in text  # the office's row in the table
+    for row in indicators["type"]:
+        assert f"{row['type']} {row['cases']:,}" in text
 
 
 def test_a_rebalance_report_shows_its_moves(browser, tmp_path):

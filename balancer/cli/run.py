@@ -110,7 +110,7 @@ def run(
         echo(f"RE-DRAW: these inputs were drawn before (register records "
                    f"{', '.join(map(str, record.redraw_of))}); reason given: {record.reason}", err=True)
     if not quiet:
-        show.plan(result)
+        show.plan(result, record.to_dict())
         console.print(f"seed {result.seed} — draw recorded as record {record.id} in "
                       f"{record.register} — plan written to {out}/")
     return Outcome.DONE

@@ -1,4 +1,4 @@
-"""What the commands print: findings, the plan's loads and headline, staffing and frontier tables."""
+"""What the commands print: findings, the plan's loads and indicators, staffing and frontier tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from rich.table import Table
 from balancer.checks import Finding, Severity
 from balancer.cli.app import console, echo
 from balancer.pipeline import Result
-from balancer.registry import BY_NAME, headline
+from balancer import tables
+from balancer.registry import BY_NAME, plain
 
 STAFF_ROWS = 15
 """How many prosecutors the terminal table shows; the rest are in staff.csv."""
@@ -21,24 +22,63 @@ def findings(found: list[Finding], quiet: bool) -> None:
             echo(f"warning: {f.message}", err=True)
 
 
-def plan(result: Result) -> None:
-    staff = result.plan.staff
-    base = staff["base_load_hours"] / staff["capacity_hours"]
-    shown = staff.assign(before=base).sort_values("utilisation", ascending=False).head(STAFF_ROWS)
-    table = Table(title=f"{result.scenario.name}: load per prosecutor (most loaded first)")
-    for col in ("prosecutor", "capacity h", "before", "after", "target", "cases"):
-        table.add_column(col, justify="left" if col == "prosecutor" else "right")
+def plan(result: Result, register: dict | None = None) -> None:
+    """The most loaded prosecutors, the indicators by office, specialisation and case type, and
+    what happened in plain sentences: 80 columns, no statistics (those are in report.html)."""
+    from balancer.indicators import indicators
+    from balancer.report import summary_sentences
+
+    staff = tables.staff(result)
+    offices = staff["office"].notna().any()
+    shown = staff.sort_values("utilisation", ascending=False).head(STAFF_ROWS)
+    table = _table(f"{result.scenario.name}: the most loaded prosecutors",
+                   ["prosecutor", *(["office"] if offices else []), "capacity h", "before", "after", "target", "cases"])
     for r in shown.itertuples():
-        table.add_row(str(r.staff_id), f"{r.capacity_hours:,.0f}", f"{r.before:.0%}",
-                      f"{r.utilisation:.0%}", f"{r.target_utilisation:.0%}", str(r.cases))
+        table.add_row(str(r.staff_id), *([str(r.office)] if offices else []), f"{r.capacity_hours:,.0f}",
+                      _share(r.utilisation_before), _share(r.utilisation), _share(r.target_utilisation), str(r.cases))
     if len(staff) > STAFF_ROWS:
         table.caption = f"{len(staff) - STAFF_ROWS} more in staff.csv"
     console.print(table)
-    head = Table(title="headline", show_header=False)
-    for name, value in headline(result.metrics).items():
-        metric = BY_NAME[name]
-        head.add_row(metric.label, metric.show(value))
+    for dimension, found in indicators(result).items():
+        console.print(_indicator_table(dimension, found))
+    head = _table("in short", ["", ""], show_header=False)
+    for name, value in plain(result.metrics).items():
+        head.add_row(BY_NAME[name].label, BY_NAME[name].show(value))
     console.print(head)
+    console.print(" ".join(summary_sentences(result, register)))
+
+
+def _indicator_table(dimension: str, found) -> Table:
+    """One row per office / specialisation / case type, in 80 columns."""
+    moved = "moved_in" in found or "moved" in found
+    if dimension == "type":
+        table = _table("by case type", ["case type", "cases", "hours", "qualified", "given",
+                                        *(["moved"] if moved else [])])
+        table.caption = "qualified: prosecutors who may take the type; given: those who got one"
+        for r in found.itertuples():
+            table.add_row(str(r.type), f"{r.cases:,}", f"{r.hours:,.0f}", f"{r.prosecutors_qualified:,}",
+                          f"{r.prosecutors_given:,}", *([f"{r.moved:,}"] if moved else []))
+        return table
+    table = _table(f"by {dimension}", [dimension, "staff", "cases", "hours", "most", "mean", "least",
+                                       *(["in/out"] if moved else [])])
+    table.caption = "utilisation after the draw" + ("; cases moved in/out" if moved else "")
+    for r in found.itertuples():
+        table.add_row(str(getattr(r, dimension)), f"{r.prosecutors:,}", f"{r.cases:,}", f"{r.hours:,.0f}",
+                      _share(r.utilisation_max), _share(r.utilisation_mean), _share(r.utilisation_min),
+                      *([f"{r.moved_in:,}/{r.moved_out:,}"] if moved else []))
+    return table
+
+
+def _table(title: str, columns: list[str], **settings) -> Table:
+    """A table whose first column (names) folds rather than being cut, the rest right-aligned."""
+    table = Table(title=title, **settings)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold", no_wrap=i > 0)
+    return table
+
+
+def _share(value) -> str:
+    return "" if value != value else f"{value:.0%}"  # NaN: no capacity
 
 
 def staffing(result) -> None:
