@@ -259,6 +259,17 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
     return written
 
 
+def write_intake(intake, folder: Path) -> list[Path]:
+    """An intake's tables and summary.json (`write_tables`), then its report.html, into `folder`
+    (the temporary folder `write_folder` renames into place)."""
+    from balancer.intake_report import intake_report_html  # matplotlib only when a report is written
+
+    written = write_tables(folder, intake.tables(), intake.summary())
+    text = intake_report_html(intake)
+    atomic_write(folder / "report.html", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return [*written, folder / "report.html"]
+
+
 def write_report(result: Result, path: Path, record: Recorded | None = None) -> None:
     from balancer.report import report_html  # matplotlib only when a report is written
 

@@ -299,7 +299,8 @@ def _edges(table: pd.DataFrame) -> str:
 
 
 SHARES = ("before", "utilisation", "target_utilisation", "before_mean", "utilisation_min", "utilisation_mean",
-          "utilisation_max", "spread", "target_mean")
+          "utilisation_max", "spread", "target_mean", "max_utilisation", "target_max_utilisation",
+          "leximin_so_far", "gap_to_leximin")
 """Utilisation columns, shown as percentages."""
 
 
@@ -324,7 +325,11 @@ def _share(value) -> str:
 
 
 def _findings(result: Result) -> str:
-    if not result.findings:
+    return _findings_table(result.findings)
+
+
+def _findings_table(findings: list) -> str:
+    if not findings:
         return "<p>None.</p>"
-    rows = [(f.severity.value, f.code, f.message) for f in result.findings]
+    rows = [(f.severity.value, f.code, f.message) for f in findings]
     return _html_table(pd.DataFrame(rows, columns=["severity", "code", "message"]))

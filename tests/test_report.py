@@ -159,3 +159,20 @@ def office(tmp_path: Path, cases: str, staff=("P01", "P02"), offices=None) -> Pa
     rows = "\n".join(f"  - {{id: {json.dumps(s)}, fte: 1.0, specialisations: [general], grade: senior"
                      f"{'' if o is None else ', office: ' + json.dumps(o)}}}" for s, o in zip(staff, offices))
     return write(tmp_path / "office.yaml", f"name: office\nmodel: {MODEL}\nstaff:\n{rows}\ncases:\n{cases}\n")
+
+
+def test_an_intake_report_shows_the_days(browser, tmp_path):
+    from tests.test_intake import OFFICE, year_of_cases
+
+    scenario = write(tmp_path / "office.yaml", OFFICE)
+    year_of_cases(3, days=12).to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "out"
+    assert run_in("intake", scenario, tmp_path / "new.csv", "--out", out, "-q").returncode == 0
+    summary = json.loads((out / "summary.json").read_text())
+    days = summary["days"]
+    text = view(browser, out / "report.html", tmp_path / "report-intake.png")
+    assert f"{sum(d['cases'] for d in days):,} new cases arrived on {len(days)} day(s)" in text
+    assert f"most loaded prosecutor is at {days[-1]['max_utilisation']:.0%}" in text
+    assert f"at once, the most loaded would be at {days[-1]['leximin_so_far']:.0%}" in text
+    assert f"records {days[0]['record']}–{days[-1]['record']}" in text
+    assert charts(browser) == 3  # day by day, cases a day, per prosecutor

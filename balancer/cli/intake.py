@@ -11,7 +11,7 @@ from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, SetOption,
                               VariantOption, chosen_seed, command, console, load, say)
 from balancer.errors import InputError, Outcome
-from balancer.io import check_outputs, write_folder, write_tables
+from balancer.io import check_outputs, write_folder, write_intake
 from balancer.pipeline import SeedSource, Status
 from balancer.register import Register, current_operator, record_draw, register_location
 
@@ -55,7 +55,7 @@ def intake(
                                 reg, day, operator=who, reason=reason, inputs_sha256=key, intake=about))
     if result.days:
         show.findings(result.days[-1].findings, quiet)
-    write_folder(out, lambda tmp: write_tables(tmp, result.tables(), result.summary()))  # whole, after recording
+    write_folder(out, lambda tmp: write_intake(result, tmp))  # whole, after recording
     if result.status is Status.INFEASIBLE:
         say(Outcome.INFEASIBLE, f"on {result.days[-1].date}: diagnosis in {out / 'summary.json'}; "
                                 "the days before it are written")
