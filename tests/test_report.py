@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import balancer
-from balancer import report
+from balancer import page, report
 from tests.conftest import ROOT, write
 from tests.test_register_cli import run_in
 
@@ -108,7 +108,7 @@ def test_hostile_ids_are_shown_as_text(browser, tmp_path):
 
 def test_long_tables_show_their_ends(tmp_path, monkeypatch):
     """A big office is summarised: the most and least loaded, never every prosecutor."""
-    monkeypatch.setattr(report, "EDGE_ROWS", 2)
+    monkeypatch.setattr(page, "EDGE_ROWS", 2)
     result = balancer.solve(balancer.load_scenario(DEMO), seed=1)
     staff = result.plan.staff.sort_values("utilisation", ascending=False)["staff_id"]
     html = report.report_html(result)
