@@ -278,7 +278,7 @@ def _staffing(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dict,
     row = _row(job, sc.settings, status=DONE if result.feasible else INFEASIBLE, inputs_sha256=digest,
                output=job.folder, error=None if result.feasible else "; ".join(result.findings),
                **{k: totals.get(k) for k in STAFFING_METRICS})
-    return row, lambda folder: write_staffing(result, folder)
+    return row, lambda folder: write_staffing(result, folder, report=False)  # the batch has one report
 
 
 def run_job(job: Job) -> dict:

@@ -22,6 +22,7 @@ table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left}td.n{text-align:right}
 th{background:#f2f2f2}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
 .note{color:#555;font-size:.9em}
+section{overflow-x:auto}/* a wide table scrolls by itself, not the whole page */
 """
 
 

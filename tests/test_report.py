@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import balancer
@@ -18,6 +19,7 @@ from tests.test_register_cli import run_in
 DEMO = ROOT / "scenarios" / "demo-office.yaml"
 REBALANCE = ROOT / "scenarios" / "rebalance.yaml"
 CONFLICTS = ROOT / "scenarios" / "groups-and-conflicts.yaml"
+WISCONSIN = ROOT / "scenarios" / "staffing-wisconsin.yaml"
 MODEL = (ROOT / "models" / "demo.yaml").as_posix()
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -138,6 +140,41 @@ def test_the_report_counts_breaches_from_the_plan():
     a.loc[a["case_id"] == p.case_ids[i], "staff_id"] = p.case_excluded[i][0]
     assert report.breaches(result)[0] == 1
     assert "should not happen" in report.report_html(result)
+
+
+def test_a_staffing_report_shows_the_answer_the_need_and_the_sweep(browser, tmp_path):
+    out = tmp_path / "out"
+    assert run_in("staffing", WISCONSIN, "--out", out, "--sweep", "intake=0.8:1.2:0.2").returncode == 0
+    s = json.loads((out / "summary.json").read_text())
+    table, sweep = pd.read_csv(out / "staffing.csv"), pd.read_csv(out / "sweep.csv")
+    text = view(browser, out / "report.html", tmp_path / "report-staffing.png")
+    assert f"need {s['hires']:,} more prosecutor(s) to keep everyone at or below {s['target_utilisation']:.0%}" in text
+    assert f"says {abs(s['formula_gap_fte']):.1f} FTE short" in text and "proven the fewest" in text
+    assert f"at best {s['max_utilisation_before']:.0%}; after the hires, {s['max_utilisation_after']:.0%}" in text
+    assert f"hires go from {sweep['hires'].iloc[0]} to {sweep['hires'].iloc[-1]}" in text
+    assert f"{sweep['max_utilisation_before'].iloc[-1]:.1%}" in text  # the sweep's table
+    assert charts(browser) == need_charts(table) + 2  # need by office (and specialisation), sweep × 2
+    assert not (out / "sweep.html").exists()  # the sweep's chart is in the report
+
+
+def test_a_staffing_report_shows_hostile_offices_as_text(browser, tmp_path):
+    hostile = ["<script>alert(1)</script>", "<b>bold</b>", "$x_1$"]
+    staff = "\n".join(f"  - {{id: P{i}, fte: 1.0, grade: senior, office: {json.dumps(o)}}}" for i, o in enumerate(hostile))
+    caseload = "\n".join(f"  - {{type: fraud, filings: {40 * (i + 1)}, office: {json.dumps(o)}}}"
+                         for i, o in enumerate(hostile))
+    scenario = write(tmp_path / "s.yaml", f"name: s\nmodel: {MODEL}\nstaff:\n{staff}\ncaseload:\n{caseload}\n")
+    out = tmp_path / "out"
+    assert run_in("staffing", scenario, "--out", out).returncode == 0
+    text = view(browser, out / "report.html", tmp_path / "report-staffing-hostile.png")
+    assert not browser.find_elements("tag name", "script") and not browser.find_elements("css selector", "td b")
+    assert all(o in text for o in hostile)
+    assert charts(browser) == need_charts(pd.read_csv(out / "staffing.csv"))  # no sweep, no sweep chart
+
+
+def need_charts(table: pd.DataFrame) -> int:
+    """One need chart per dimension the staffing table breaks down by (offices, specialisations)."""
+    return sum(((table[d] != "all") & (table[o] == "all")).any()
+               for d, o in (("office", "specialisation"), ("specialisation", "office")))
 
 
 def office(tmp_path: Path, cases: str, staff=("P01", "P02"), offices=None) -> Path:
