@@ -1,6 +1,7 @@
-"""report.html as a person sees it: opened in a real headless Chromium, it renders without console
-errors, shows the charts and the numbers summary.json holds, and shows hostile ids as text. One
-screenshot per kind of report is kept (the test's folder and tests/artifacts/)."""
+"""report.html as a person sees it (of `run`, `staffing` and `batch`): opened in a real headless
+Chromium, it renders without console errors, shows the charts and the numbers summary.json (or
+batch.csv) holds, and shows hostile ids as text. One screenshot per kind of report is kept (the
+test's folder and tests/artifacts/)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 import balancer
-from balancer import page, report
+from balancer import batch_report, page, report
 from tests.conftest import ROOT, write
 from tests.test_register_cli import run_in
 
@@ -169,6 +170,38 @@ def test_a_staffing_report_shows_hostile_offices_as_text(browser, tmp_path):
     assert not browser.find_elements("tag name", "script") and not browser.find_elements("css selector", "td b")
     assert all(o in text for o in hostile)
     assert charts(browser) == need_charts(pd.read_csv(out / "staffing.csv"))  # no sweep, no sweep chart
+
+
+def test_a_batch_report_compares_the_variants(browser, tmp_path):
+    out, hostile = tmp_path / "out", "<script>alert(1)</script>"
+    small = office(tmp_path, "\n".join(f"  - {{id: C{i}, type: theft}}" for i in range(6)))
+    done = run_in("batch", DEMO, small, "--grid", f"policy.tolerance=0,0.02,{hostile}", "--out", out, "-q", "-j", "1")
+    assert done.returncode == 2  # the hostile grid value is not a number: two invalid rows, not the end
+    rows = pd.read_csv(out / "batch.csv")
+    text = view(browser, out / "report.html", tmp_path / "report-batch.png")
+    assert (f"{len(rows):,} runs: {rows['scenario'].nunique()} scenario(s) × {rows['variant'].nunique()} "
+            "variant(s)") in text
+    assert all(f"{n:,} {status}" in text for status, n in rows["status"].value_counts().items())
+    assert f"ranges from {rows['max_utilisation'].min():.1%}" in text
+    assert f"to {rows['max_utilisation'].max():.1%}" in text
+    assert charts(browser) == len(varying(rows)) > 0
+    assert not browser.find_elements("tag name", "script") and f"tolerance={hostile}" in text
+
+
+def test_a_staffing_batch_report_charts_the_hires(browser, tmp_path):
+    out = tmp_path / "out"
+    assert run_in("batch", WISCONSIN, "--staffing", "--grid", "caseload.scale=0.8,1,1.2", "--out", out, "-q",
+                  "-j", "1").returncode == 0
+    rows = pd.read_csv(out / "batch.csv")
+    text = view(browser, out / "report.html", tmp_path / "report-batch-staffing.png")
+    assert f"optimiser hires ranges from {rows['hires'].min()}" in text and f"to {rows['hires'].max()}" in text
+    assert "hires" in varying(rows) and charts(browser) == len(varying(rows))
+    assert not (out / rows["output"].iloc[0] / "report.html").exists()  # one report, the batch's
+
+
+def varying(rows: pd.DataFrame) -> list[str]:
+    """The batch's metrics that differ between runs: one chart each."""
+    return [m for m in batch_report.charted(rows) if rows[m].dropna().nunique() > 1]
 
 
 def need_charts(table: pd.DataFrame) -> int:
