@@ -18,7 +18,7 @@ LABELS = {"balance_moves": "cases moved for balance", "forced_moves": "cases mov
           "hires": "optimiser hires"}
 """Charted columns the metric registry does not name (rebalancing and staffing rows)."""
 COUNTS = ("balance_moves", "forced_moves", "hires")
-MAX_TICKS = 30
+MAX_TICKS = 25
 """More variants than this: every k-th is named on the axis (the table names them all)."""
 MAX_NAME = 40
 """Longer variant names are cut on the axis (the table has them whole)."""
@@ -132,7 +132,9 @@ def _metric_chart(table: pd.DataFrame, metric: str):
         fig, ax = plt.subplots(figsize=(9, 3))
         for i, scenario in enumerate(grid.columns):
             ax.bar(x + (i - (grid.shape[1] - 1) / 2) * width, grid[scenario], width, label=scenario or None)
-        ax.set_xticks(x[::step], [_cut(str(v)) for v in grid.index[::step]], rotation=30, ha="right")
+        crowded = len(x[::step]) > 10  # upright names would overlap
+        ax.set_xticks(x[::step], [_cut(str(v)) for v in grid.index[::step]], rotation=90 if crowded else 30,
+                      ha="center" if crowded else "right")
         ax.set_xlabel("variant" if grid.columns[0] else "scenario")
         ax.set_ylabel(label(metric))
         if _share(metric):

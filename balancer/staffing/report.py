@@ -182,5 +182,6 @@ def _tables(result: StaffingResult, sweep: pd.DataFrame | None) -> list[tuple[st
     if len(result.hires):
         tables.append(("Hires by profile", edges(result.hires)))
     if sweep is not None:
-        tables.append(("Sweep", html_table(sweep, SHARES)))
+        hires = pd.to_numeric(sweep["hires"]).astype("Int64")  # whole posts, blank where none fit
+        tables.append(("Sweep", html_table(sweep.assign(hires=hires), SHARES)))
     return tables
