@@ -1,5 +1,5 @@
 """report.html of `balancer batch`, beside batch.csv: how many runs ended how, one chart per
-headline metric across the variants (the grid), and the table.
+headline metric that differs across the variants (the grid), and the table.
 
 Built from the page parts every report shares (`balancer.page`): matplotlib SVG inline, every
 text from the inputs escaped (a variant's name is whatever a grid value or a file said)."""
@@ -13,11 +13,13 @@ from balancer.batch import DONE, FAILED, INFEASIBLE, INVALID, METRICS, MOVES, ST
 from balancer.page import edges, figure, html_table, legend, page, percent, section, summary
 from balancer.registry import BY_NAME
 
-LABELS = {"balance_moves": "cases moved for balance", "forced_moves": "cases moved because the holder may not keep them",
+LABELS = {"balance_moves": "cases moved for balance",
+          "forced_moves": "cases moved because the holder may not keep them",
           "formula_need_fte": "formula need (FTE)", "formula_gap_fte": "formula gap (FTE)",
           "hires": "optimiser hires"}
 """Charted columns the metric registry does not name (rebalancing and staffing rows)."""
 COUNTS = ("balance_moves", "forced_moves", "hires")
+"""Those of them that are whole numbers."""
 MAX_TICKS = 25
 """More variants than this: every k-th is named on the axis (the table names them all)."""
 MAX_NAME = 40
@@ -105,7 +107,8 @@ def _range(table: pd.DataFrame, metric: str) -> str:
 
 
 def _name(row: pd.Series) -> str:
-    return f"{row['scenario']} [{row['variant']}]" if isinstance(row["variant"], str) and row["variant"] else row["scenario"]
+    variant = row["variant"] if isinstance(row["variant"], str) else ""
+    return f"{row['scenario']} [{variant}]" if variant else row["scenario"]
 
 
 # --- charts -----------------------------------------------------------------------------------

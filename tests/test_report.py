@@ -149,7 +149,8 @@ def test_a_staffing_report_shows_the_answer_the_need_and_the_sweep(browser, tmp_
     s = json.loads((out / "summary.json").read_text())
     table, sweep = pd.read_csv(out / "staffing.csv"), pd.read_csv(out / "sweep.csv")
     text = view(browser, out / "report.html", tmp_path / "report-staffing.png")
-    assert f"need {s['hires']:,} more prosecutor(s) to keep everyone at or below {s['target_utilisation']:.0%}" in text
+    assert f"{s['hires']:,} more prosecutor(s) are needed to keep everyone at or below {s['target_utilisation']:.0%}" \
+        in text
     assert f"says {abs(s['formula_gap_fte']):.1f} FTE short" in text and "proven the fewest" in text
     assert f"at best {s['max_utilisation_before']:.0%}; after the hires, {s['max_utilisation_after']:.0%}" in text
     assert f"hires go from {sweep['hires'].iloc[0]} to {sweep['hires'].iloc[-1]}" in text
@@ -160,7 +161,8 @@ def test_a_staffing_report_shows_the_answer_the_need_and_the_sweep(browser, tmp_
 
 def test_a_staffing_report_shows_hostile_offices_as_text(browser, tmp_path):
     hostile = ["<script>alert(1)</script>", "<b>bold</b>", "$x_1$"]
-    staff = "\n".join(f"  - {{id: P{i}, fte: 1.0, grade: senior, office: {json.dumps(o)}}}" for i, o in enumerate(hostile))
+    staff = "\n".join(f"  - {{id: P{i}, fte: 1.0, grade: senior, office: {json.dumps(o)}}}"
+                      for i, o in enumerate(hostile))
     caseload = "\n".join(f"  - {{type: fraud, filings: {40 * (i + 1)}, office: {json.dumps(o)}}}"
                          for i, o in enumerate(hostile))
     scenario = write(tmp_path / "s.yaml", f"name: s\nmodel: {MODEL}\nstaff:\n{staff}\ncaseload:\n{caseload}\n")
@@ -197,6 +199,24 @@ def test_a_staffing_batch_report_charts_the_hires(browser, tmp_path):
     assert f"optimiser hires ranges from {rows['hires'].min()}" in text and f"to {rows['hires'].max()}" in text
     assert "hires" in varying(rows) and charts(browser) == len(varying(rows))
     assert not (out / rows["output"].iloc[0] / "report.html").exists()  # one report, the batch's
+
+
+def test_a_staffing_report_says_when_no_number_of_hires_fits(tmp_path):
+    """Only seniors may take corruption, the one senior is full, and only juniors may be hired."""
+    write(tmp_path / "model.yaml", "name: m\nhours_per_fte: 1500\ngrades: [junior, senior]\ncase_types:\n"
+          "  - {id: theft, weight_hours: 6}\n"
+          "  - {id: corruption, weight_hours: 80, specialisation: corruption, min_grade: senior}\n")
+    scenario = write(tmp_path / "s.yaml", "name: s\nmodel: model.yaml\nstaff:\n"
+                     "  - {id: S1, fte: 1.0, specialisations: [corruption], grade: senior, current_load_hours: 1500}\n"
+                     "  - {id: S2, fte: 1.0, grade: junior}\n"
+                     "caseload:\n  - {type: corruption, filings: 5}\n  - {type: theft, filings: 50}\n")
+    out = tmp_path / "out"
+    done = run_in("staffing", scenario, "--out", out, "--hire-grade", "junior", "--sweep", "intake=0:1:0.5")
+    assert done.returncode == 1
+    sweep, html = pd.read_csv(out / "sweep.csv"), (out / "report.html").read_text()
+    assert "No number of hires keeps everyone at or below 85%" in html
+    assert f"{sweep['hires'].isna().sum()} of the {len(sweep)} values need more than any number of hires" in html
+    assert html.count("<figure>") == need_charts(pd.read_csv(out / "staffing.csv")) + 2
 
 
 def varying(rows: pd.DataFrame) -> list[str]:

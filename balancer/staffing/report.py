@@ -38,7 +38,7 @@ def sentences(result: StaffingResult, sweep: pd.DataFrame | None) -> list[str]:
     if not result.feasible:
         said = [f"No number of hires keeps everyone at or below {target}: see the findings below."]
     elif s["hires"]:
-        said = [f"The offices need {s['hires']:,} more prosecutor(s) to keep everyone at or below {target} "
+        said = [f"{s['hires']:,} more prosecutor(s) are needed to keep everyone at or below {target} "
                 f"({_profiles(result.hires)}).", _proof(s)]
     else:
         said = [f"The staff in post can keep everyone at or below {target}: no hires are needed."]
@@ -66,10 +66,10 @@ def _proof(s: dict) -> str:
 
 
 def _utilisation(s: dict) -> str:
-    before = ("some work nobody in post may take" if s["max_utilisation_before"] is None else
-              f"at best {s['max_utilisation_before']:.0%}")
+    before = ("some work has nobody who may take it" if s["max_utilisation_before"] is None else
+              f"the most loaded prosecutor is at best {s['max_utilisation_before']:.0%}")
     after = "" if s["max_utilisation_after"] is None else f"; after the hires, {s['max_utilisation_after']:.0%}"
-    return f"With the staff in post, the most loaded prosecutor is {before}{after}."
+    return f"With the staff in post, {before}{after}."
 
 
 def _sweep_sentence(sweep: pd.DataFrame) -> str:
@@ -122,7 +122,8 @@ def _note(rows: pd.DataFrame, dimension: str) -> str:
 def _need_chart(rows: pd.DataFrame, dimension: str, feasible: bool):
     """Per office (or specialisation): FTE in post, the formula's need, and in post + hires."""
     rows = rows.nlargest(CHART_ROWS, "formula_gap_fte").sort_index(ascending=False)  # top to bottom A→Z
-    series = [("in post", "fte_in_post", "tab:grey"), ("formula need", "formula_need_fte", "tab:blue")]  # legend order, top down
+    # drawn top down in the legend's order
+    series = [("in post", "fte_in_post", "tab:grey"), ("formula need", "formula_need_fte", "tab:blue")]
     series += [("in post + optimiser hires", "with_hires", "tab:red")] if feasible else []
     y, height = np.arange(len(rows)), 0.8 / len(series)
 
