@@ -29,7 +29,8 @@
   result there is left as it was) and are always retried.
 - **Parallel.** With `jobs > 1`, a `ProcessPoolExecutor` runs the variants; each worker loads
   and solves its own scenario and writes its own folder; the parent alone writes `batch.csv`
-  (atomically), with rows in input order whatever the completion order. Hidden temporary
+  (atomically), with rows in input order whatever the completion order, and then report.html
+  (`balancer.batch_report`: the variants compared, one chart per headline metric). Hidden temporary
   folders an interrupted batch left in OUT are removed when the next batch starts (so two
   batches must not write into one OUT at the same time).
 - **A cluster.** With `scheduler` (`tcp://host:port`, or a Dask scheduler file) the same jobs run
@@ -58,7 +59,7 @@ import pandas as pd
 
 from balancer.checks import Severity
 from balancer.errors import BalancerError, InputError, Outcome
-from balancer.io import write_files, write_json, write_table
+from balancer.io import atomic_write, write_files, write_json, write_table
 from balancer.pipeline import Status, inputs_digest, package_version, solve
 from balancer.registry import HEADLINE, STEP_NAMES
 from balancer.scenario import Peek, Scenario, load_scenario, peek
@@ -81,6 +82,7 @@ COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, 
            "settings", "output", "error", *(f"seconds_{s}" for s in STEPS), "seconds_total")
 TABLE = "batch.csv"
 TABLE_PARQUET = "batch.parquet"
+REPORT = "report.html"
 VARIANT_FILE = "variant.json"
 _TMP = ".tmp-"
 _GLOB = re.compile(r"[*?\[]")
@@ -278,7 +280,7 @@ def _staffing(job: Job, sc: Scenario, digest: str, timings: dict) -> tuple[dict,
     row = _row(job, sc.settings, status=DONE if result.feasible else INFEASIBLE, inputs_sha256=digest,
                output=job.folder, error=None if result.feasible else "; ".join(result.findings),
                **{k: totals.get(k) for k in STAFFING_METRICS})
-    return row, lambda folder: write_staffing(result, folder)
+    return row, lambda folder: write_staffing(result, folder, report=False)  # the batch has one report
 
 
 def run_job(job: Job) -> dict:
@@ -393,7 +395,7 @@ def _executor(n_jobs: int, scheduler: str | None) -> Iterator[Executor]:
 def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
               on_row: Callable[[dict], None] | None = None, scheduler: str | None = None) -> list[dict]:
     """Run every job (in worker processes when n_jobs > 1, or on a Dask cluster when `scheduler`
-    is given); write OUT/batch.csv; rows in job order."""
+    is given); write OUT/batch.csv, batch.parquet and report.html; rows in job order."""
     out.mkdir(parents=True, exist_ok=True)
     _clean_stale(out)
     rows: list[dict | None] = [None] * len(jobs)
@@ -419,7 +421,15 @@ def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
     table = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)  # seeds are 64-bit: never floats
     write_table(table, out / TABLE)  # formula-like text made inert, as in every table
     write_table(_typed(table), out / TABLE_PARQUET)
+    write_report(table, out / REPORT)
     return rows  # type: ignore[return-value]
+
+
+def write_report(table: pd.DataFrame, path: Path) -> None:
+    from balancer.batch_report import batch_html  # matplotlib only when a report is written
+
+    html = batch_html(table)
+    atomic_write(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:

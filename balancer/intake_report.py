@@ -9,40 +9,35 @@ helpers: one look for every report.
 
 from __future__ import annotations
 
-from html import escape
-
 import numpy as np
 import pandas as pd
 
 from balancer.intake import Intake
 from balancer.pipeline import Status
-from balancer.report import (STYLE, _edges, _figure, _findings_table, _legend, _percent, _section,
-                             _utilisation_chart)
+from balancer.page import edges, figure, legend, page, percent, section, summary
+from balancer.report import SHARES, _findings_table, _utilisation_chart
 
 
 def intake_report_html(intake: Intake) -> str:
     sc = intake.scenario
     days = intake.days_table()
-    parts = [f"<h1>Daily intake report: {escape(sc.name)}</h1>",
-             f'<p class="summary">{escape(" ".join(intake_sentences(intake, days)))}</p>']
+    parts = [summary(intake_sentences(intake, days))]
     drawn = days[days["status"] == Status.DONE.value]
     if len(drawn):
-        parts.append(_section("Highest utilisation, day by day", _figure(_days_chart(drawn))))
-        parts.append(_section("New cases a day", _figure(_cases_chart(drawn))))
+        parts.append(section("Highest utilisation, day by day", figure(_days_chart(drawn))))
+        parts.append(section("New cases a day", figure(_cases_chart(drawn))))
     staff = intake.staff()
     if staff is not None:
         staff = staff[staff["capacity_hours"] > 0].assign(
             before=lambda s: s["base_load_hours"] / s["capacity_hours"])
-        parts.append(_section("Utilisation per prosecutor after the last day", _figure(_utilisation_chart(staff))))
+        parts.append(section("Utilisation per prosecutor after the last day", figure(_utilisation_chart(staff))))
         shown = ["staff_id", "capacity_hours", "base_load_hours", "assigned_hours", "before", "utilisation", "cases"]
-        parts.append(_section("Prosecutors, most loaded first",
-                              _edges(staff.sort_values("utilisation", ascending=False)[shown])))
-    parts.append(_section("Days", _edges(days.drop(columns=["record_hash"]))))
+        parts.append(section("Prosecutors, most loaded first",
+                              edges(staff.sort_values("utilisation", ascending=False)[shown], SHARES)))
+    parts.append(section("Days", edges(days.drop(columns=["record_hash"]), SHARES)))
     last = intake.days[-1].findings if intake.days else []
-    parts.append(_section("Findings of the last day", _findings_table(last)))
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-            f"<title>{escape(sc.name)}: intake report</title><style>{STYLE}</style></head>"
-            f"<body>{''.join(parts)}</body></html>\n")
+    parts.append(section("Findings of the last day", _findings_table(last)))
+    return page(f"{sc.name}: intake report", f"Daily intake report: {sc.name}", parts)
 
 
 def intake_sentences(intake: Intake, days: pd.DataFrame) -> list[str]:
@@ -82,8 +77,8 @@ def _days_chart(days: pd.DataFrame):
         ax.set_ylabel("highest utilisation")
         ax.set_ylim(bottom=0)  # from zero: a flat series must not look like a wave of rounding noise
         fig.autofmt_xdate()
-        _percent(ax)
-        _legend(ax)
+        percent(ax)
+        legend(ax)
         return fig
 
     return draw

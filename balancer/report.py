@@ -1,26 +1,24 @@
 """report.html: a run's outcome for people, in one file that opens anywhere without a network.
 
-A plain-language summary first, then charts (matplotlib SVG, inline) and the tables behind them.
-Every text from the inputs (ids, offices, messages) is escaped: an id may be `<script>` or a
+A plain-language summary first, then charts (matplotlib SVG, inline) and the tables behind them
+(the page's parts, shared with the staffing and batch reports, are in `balancer.page`). Every text
+from the inputs (ids, offices, messages) is escaped: an id may be `<script>` or a
 formula. Big runs are summarised, never listed whole (the top and bottom prosecutors, per-type
 aggregates), so writing the report stays small next to the run.
 """
 
 from __future__ import annotations
 
-import io
 from html import escape
 
 import numpy as np
 import pandas as pd
 
 from balancer.indicators import indicators
+from balancer.page import edges, figure, html_table, legend, page, percent, section, summary
 from balancer.pipeline import Result, Status
 from balancer.plan import item_rows
 from balancer.registry import BY_NAME, ordered
-
-EDGE_ROWS = 50
-"""A table longer than twice this shows its first and last this many rows (all are in the CSVs)."""
 
 SEED_SOURCES = {
     "os": "seed from the operating system's random source (nobody knew it before the draw)",
@@ -29,36 +27,18 @@ SEED_SOURCES = {
     "operator": "seed given by a person",
 }
 
-STYLE = """
-body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
-p.summary{font-size:1.1em;line-height:1.5}
-table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left}td.n{text-align:right}
-th{background:#f2f2f2}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
-.note{color:#555;font-size:.9em}
-"""
-
 
 def report_html(result: Result, register: dict | None = None) -> str:
     """The whole report; `register`: where the draw was recorded (`Recorded.to_dict()`)."""
     sc = result.scenario
-    parts = [f"<h1>Allocation report: {escape(sc.name)}</h1>"]
-    if sc.description:
-        parts.append(f'<p class="note">{escape(sc.description)}</p>')
-    parts.append(f'<p class="summary">{escape(" ".join(summary_sentences(result, register)))}</p>')
+    parts = [f'<p class="note">{escape(sc.description)}</p>'] if sc.description else []
+    parts.append(summary(summary_sentences(result, register)))
     if result.status is Status.DONE:
         staff, groups = _staff(result), indicators(result)
-        parts += [_section(title, body) for title, body in (*_charts(result, staff, groups),
-                                                            *_tables(result, staff, groups))]
-    parts.append(_section("Findings", _findings(result)))
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-            f"<title>{escape(sc.name)}: allocation report</title><style>{STYLE}</style></head>"
-            f"<body>{''.join(parts)}</body></html>\n")
-
-
-def _section(title: str, body: str) -> str:
-    return f"<section><h2>{escape(title)}</h2>{body}</section>"
+        parts += [section(title, body) for title, body in (*_charts(result, staff, groups),
+                                                           *_tables(result, staff, groups))]
+    parts.append(section("Findings", _findings(result)))
+    return page(f"{sc.name}: allocation report", f"Allocation report: {sc.name}", parts)
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -143,48 +123,15 @@ def candidates(result: Result) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _charts(result: Result, staff: pd.DataFrame, groups: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
-    charts = [("Utilisation per prosecutor", _figure(_utilisation_chart(staff)))]
+    charts = [("Utilisation per prosecutor", figure(_utilisation_chart(staff)))]
     for dimension, table in groups.items():
         if dimension != "type":
-            charts.append((f"Utilisation by {dimension}", _figure(_group_chart(table, dimension))))
+            charts.append((f"Utilisation by {dimension}", figure(_group_chart(table, dimension))))
     if result.design is not None and len(result.pool.item_class):
-        charts.append(("Candidates per case", _figure(_candidates_chart(*candidates(result)))))
+        charts.append(("Candidates per case", figure(_candidates_chart(*candidates(result)))))
     if result.moves is not None and len(result.moves):
-        charts.append(("Moves by reason", _figure(_moves_chart(result.moves))))
+        charts.append(("Moves by reason", figure(_moves_chart(result.moves))))
     return charts
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _figure(draw) -> str:
-    """`draw` (a function making a figure) as inline SVG: text kept as text (smaller, searchable),
-    ids never read as math (`$` in an office name), no XML prolog (not allowed inside HTML)."""
-    plt = _pyplot()
-    with plt.rc_context({"svg.fonttype": "none", "text.parse_math": False, "svg.hashsalt": "report"}):
-        fig = draw(plt)
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", bbox_inches="tight")
-        plt.close(fig)
-    svg = buffer.getvalue()
-    return f"<figure>{svg[svg.index('<svg'):]}</figure>"
-
-
-def _percent(ax, axis="y"):
-    from matplotlib.ticker import PercentFormatter
-
-    getattr(ax, f"{axis}axis").set_major_formatter(PercentFormatter(1.0))
-    ax.grid(alpha=0.3)
-
-
-def _legend(ax):
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")  # beside, never over the data
 
 
 def _utilisation_chart(staff: pd.DataFrame):
@@ -202,8 +149,8 @@ def _utilisation_chart(staff: pd.DataFrame):
                 label="target (leximin balance)")
         ax.set_xlabel("prosecutors, from least to most loaded after the draw")
         ax.set_ylabel("utilisation (load / capacity)")
-        _percent(ax)
-        _legend(ax)
+        percent(ax)
+        legend(ax)
         return fig
 
     return draw
@@ -224,8 +171,8 @@ def _group_chart(table: pd.DataFrame, dimension: str):
         ax.set_yticks(y, [str(g) for g in table[dimension]])
         ax.set_ylabel(dimension)
         ax.set_xlabel("utilisation")
-        _percent(ax, "x")
-        _legend(ax)
+        percent(ax, "x")
+        legend(ax)
         return fig
 
     return draw
@@ -269,14 +216,14 @@ def _tables(result: Result, staff: pd.DataFrame, groups: dict[str, pd.DataFrame]
     tables = [
         ("Balance figures", _metrics_table(result.metrics, randomness=False)),
         ("Randomness", _metrics_table(result.metrics, randomness=True)),
-        ("Prosecutors, most loaded first", _edges(staff.sort_values("utilisation", ascending=False)[shown])),
-        *((f"By {'case type' if dimension == 'type' else dimension}", _html_table(table))
+        ("Prosecutors, most loaded first", edges(staff.sort_values("utilisation", ascending=False)[shown], SHARES)),
+        *((f"By {'case type' if dimension == 'type' else dimension}", html_table(table, SHARES))
           for dimension, table in groups.items()),
     ]
     if result.moves is not None:
         reasons = result.moves.groupby("reason").agg(cases=("case_id", "size"), hours=("hours", "sum"))
-        tables += [("Moves by reason", _html_table(reasons.reset_index())),
-                   ("Moves", _edges(result.moves))]
+        tables += [("Moves by reason", html_table(reasons.reset_index())),
+                   ("Moves", edges(result.moves))]
     return tables
 
 
@@ -286,42 +233,13 @@ def _metrics_table(metrics: dict, randomness: bool) -> str:
     shown = [BY_NAME[name] for name in ordered(metrics) if BY_NAME[name].randomness == randomness]
     rows = [(m.label, m.show(metrics[m.name]), *([m.meaning] if randomness else [])) for m in shown]
     columns = ["figure", "value", *(["what it means"] if randomness else [])]
-    return _html_table(pd.DataFrame(rows, columns=columns))
-
-
-def _edges(table: pd.DataFrame) -> str:
-    """All of `table`, or its first and last `EDGE_ROWS` rows and a note."""
-    if len(table) <= 2 * EDGE_ROWS:
-        return _html_table(table)
-    note = (f'<p class="note">The first and last {EDGE_ROWS} of {len(table):,} rows; all are in the '
-            "output tables.</p>")
-    return note + _html_table(pd.concat([table.head(EDGE_ROWS), table.tail(EDGE_ROWS)]))
+    return html_table(pd.DataFrame(rows, columns=columns))
 
 
 SHARES = ("before", "utilisation", "target_utilisation", "before_mean", "utilisation_min", "utilisation_mean",
           "utilisation_max", "spread", "target_mean", "max_utilisation", "target_max_utilisation",
           "leximin_so_far", "gap_to_leximin")
 """Utilisation columns, shown as percentages."""
-
-
-def _html_table(table: pd.DataFrame) -> str:
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
-    share = [c in SHARES for c in table.columns]
-    body = "".join("<tr>" + "".join(_share(v) if s else _cell(v) for v, s in zip(row, share)) + "</tr>"
-                   for row in table.itertuples(index=False, name=None))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value) -> str:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        return f'<td class="n">{value:,}</td>'
-    if isinstance(value, (float, np.floating)):
-        return f'<td class="n">{"" if np.isnan(value) else f"{value:,.1f}"}</td>'
-    return f"<td>{'' if value is None or value is pd.NA else escape(str(value))}</td>"
-
-
-def _share(value) -> str:
-    return f'<td class="n">{"" if np.isnan(value) else f"{value:.1%}"}</td>'
 
 
 def _findings(result: Result) -> str:
@@ -332,4 +250,4 @@ def _findings_table(findings: list) -> str:
     if not findings:
         return "<p>None.</p>"
     rows = [(f.severity.value, f.code, f.message) for f in findings]
-    return _html_table(pd.DataFrame(rows, columns=["severity", "code", "message"]))
+    return html_table(pd.DataFrame(rows, columns=["severity", "code", "message"]))

@@ -1,6 +1,7 @@
-"""report.html as a person sees it: opened in a real headless Chromium, it renders without console
-errors, shows the charts and the numbers summary.json holds, and shows hostile ids as text. One
-screenshot per kind of report is kept (the test's folder and tests/artifacts/)."""
+"""report.html as a person sees it (of `run`, `staffing` and `batch`): opened in a real headless
+Chromium, it renders without console errors, shows the charts and the numbers summary.json (or
+batch.csv) holds, and shows hostile ids as text. One screenshot per kind of report is kept (the
+test's folder and tests/artifacts/)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import balancer
-from balancer import report
+from balancer import batch_report, page, report
 from tests.conftest import ROOT, write
 from tests.test_register_cli import run_in
 
@@ -19,6 +21,7 @@ DEMO = ROOT / "scenarios" / "demo-office.yaml"
 REBALANCE = ROOT / "scenarios" / "rebalance.yaml"
 CONFLICTS = ROOT / "scenarios" / "groups-and-conflicts.yaml"
 REGIONAL = ROOT / "scenarios" / "regional" / "regional.yaml"
+WISCONSIN = ROOT / "scenarios" / "staffing-wisconsin.yaml"
 MODEL = (ROOT / "models" / "demo.yaml").as_posix()
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -122,7 +125,7 @@ def test_hostile_ids_are_shown_as_text(browser, tmp_path):
 
 def test_long_tables_show_their_ends(tmp_path, monkeypatch):
     """A big office is summarised: the most and least loaded, never every prosecutor."""
-    monkeypatch.setattr(report, "EDGE_ROWS", 2)
+    monkeypatch.setattr(page, "EDGE_ROWS", 2)
     result = balancer.solve(balancer.load_scenario(DEMO), seed=1)
     staff = result.plan.staff.sort_values("utilisation", ascending=False)["staff_id"]
     html = report.report_html(result)
@@ -152,6 +155,93 @@ def test_the_report_counts_breaches_from_the_plan():
     a.loc[a["case_id"] == p.case_ids[i], "staff_id"] = p.case_excluded[i][0]
     assert report.breaches(result)[0] == 1
     assert "should not happen" in report.report_html(result)
+
+
+def test_a_staffing_report_shows_the_answer_the_need_and_the_sweep(browser, tmp_path):
+    out = tmp_path / "out"
+    assert run_in("staffing", WISCONSIN, "--out", out, "--sweep", "intake=0.8:1.2:0.2").returncode == 0
+    s = json.loads((out / "summary.json").read_text())
+    table, sweep = pd.read_csv(out / "staffing.csv"), pd.read_csv(out / "sweep.csv")
+    text = view(browser, out / "report.html", tmp_path / "report-staffing.png")
+    assert f"{s['hires']:,} more prosecutor(s) are needed to keep everyone at or below {s['target_utilisation']:.0%}" \
+        in text
+    assert f"says {abs(s['formula_gap_fte']):.1f} FTE short" in text and "proven the fewest" in text
+    assert f"at best {s['max_utilisation_before']:.0%}; after the hires, {s['max_utilisation_after']:.0%}" in text
+    assert f"hires go from {sweep['hires'].iloc[0]} to {sweep['hires'].iloc[-1]}" in text
+    assert f"{sweep['max_utilisation_before'].iloc[-1]:.1%}" in text  # the sweep's table
+    assert charts(browser) == need_charts(table) + 2  # need by office (and specialisation), sweep × 2
+    assert not (out / "sweep.html").exists()  # the sweep's chart is in the report
+
+
+def test_a_staffing_report_shows_hostile_offices_as_text(browser, tmp_path):
+    hostile = ["<script>alert(1)</script>", "<b>bold</b>", "$x_1$"]
+    staff = "\n".join(f"  - {{id: P{i}, fte: 1.0, grade: senior, office: {json.dumps(o)}}}"
+                      for i, o in enumerate(hostile))
+    caseload = "\n".join(f"  - {{type: fraud, filings: {40 * (i + 1)}, office: {json.dumps(o)}}}"
+                         for i, o in enumerate(hostile))
+    scenario = write(tmp_path / "s.yaml", f"name: s\nmodel: {MODEL}\nstaff:\n{staff}\ncaseload:\n{caseload}\n")
+    out = tmp_path / "out"
+    assert run_in("staffing", scenario, "--out", out).returncode == 0
+    text = view(browser, out / "report.html", tmp_path / "report-staffing-hostile.png")
+    assert not browser.find_elements("tag name", "script") and not browser.find_elements("css selector", "td b")
+    assert all(o in text for o in hostile)
+    assert charts(browser) == need_charts(pd.read_csv(out / "staffing.csv"))  # no sweep, no sweep chart
+
+
+def test_a_batch_report_compares_the_variants(browser, tmp_path):
+    out, hostile = tmp_path / "out", "<script>alert(1)</script>"
+    small = office(tmp_path, "\n".join(f"  - {{id: C{i}, type: theft}}" for i in range(6)))
+    done = run_in("batch", DEMO, small, "--grid", f"policy.tolerance=0,0.02,{hostile}", "--out", out, "-q", "-j", "1")
+    assert done.returncode == 2  # the hostile grid value is not a number: two invalid rows, not the end
+    rows = pd.read_csv(out / "batch.csv")
+    text = view(browser, out / "report.html", tmp_path / "report-batch.png")
+    assert (f"{len(rows):,} runs: {rows['scenario'].nunique()} scenario(s) × {rows['variant'].nunique()} "
+            "variant(s)") in text
+    assert all(f"{n:,} {status}" in text for status, n in rows["status"].value_counts().items())
+    assert f"ranges from {rows['max_utilisation'].min():.1%}" in text
+    assert f"to {rows['max_utilisation'].max():.1%}" in text
+    assert charts(browser) == len(varying(rows)) > 0
+    assert not browser.find_elements("tag name", "script") and f"tolerance={hostile}" in text
+
+
+def test_a_staffing_batch_report_charts_the_hires(browser, tmp_path):
+    out = tmp_path / "out"
+    assert run_in("batch", WISCONSIN, "--staffing", "--grid", "caseload.scale=0.8,1,1.2", "--out", out, "-q",
+                  "-j", "1").returncode == 0
+    rows = pd.read_csv(out / "batch.csv")
+    text = view(browser, out / "report.html", tmp_path / "report-batch-staffing.png")
+    assert f"optimiser hires ranges from {rows['hires'].min()}" in text and f"to {rows['hires'].max()}" in text
+    assert "hires" in varying(rows) and charts(browser) == len(varying(rows))
+    assert not (out / rows["output"].iloc[0] / "report.html").exists()  # one report, the batch's
+
+
+def test_a_staffing_report_says_when_no_number_of_hires_fits(tmp_path):
+    """Only seniors may take corruption, the one senior is full, and only juniors may be hired."""
+    write(tmp_path / "model.yaml", "name: m\nhours_per_fte: 1500\ngrades: [junior, senior]\ncase_types:\n"
+          "  - {id: theft, weight_hours: 6}\n"
+          "  - {id: corruption, weight_hours: 80, specialisation: corruption, min_grade: senior}\n")
+    scenario = write(tmp_path / "s.yaml", "name: s\nmodel: model.yaml\nstaff:\n"
+                     "  - {id: S1, fte: 1.0, specialisations: [corruption], grade: senior, current_load_hours: 1500}\n"
+                     "  - {id: S2, fte: 1.0, grade: junior}\n"
+                     "caseload:\n  - {type: corruption, filings: 5}\n  - {type: theft, filings: 50}\n")
+    out = tmp_path / "out"
+    done = run_in("staffing", scenario, "--out", out, "--hire-grade", "junior", "--sweep", "intake=0:1:0.5")
+    assert done.returncode == 1
+    sweep, html = pd.read_csv(out / "sweep.csv"), (out / "report.html").read_text()
+    assert "No number of hires keeps everyone at or below 85%" in html
+    assert f"{sweep['hires'].isna().sum()} of the {len(sweep)} values need more than any number of hires" in html
+    assert html.count("<figure>") == need_charts(pd.read_csv(out / "staffing.csv")) + 2
+
+
+def varying(rows: pd.DataFrame) -> list[str]:
+    """The batch's metrics that differ between runs: one chart each."""
+    return [m for m in batch_report.charted(rows) if rows[m].dropna().nunique() > 1]
+
+
+def need_charts(table: pd.DataFrame) -> int:
+    """One need chart per dimension the staffing table breaks down by (offices, specialisations)."""
+    return sum(((table[d] != "all") & (table[o] == "all")).any()
+               for d, o in (("office", "specialisation"), ("specialisation", "office")))
 
 
 def office(tmp_path: Path, cases: str, staff=("P01", "P02"), offices=None) -> Path:

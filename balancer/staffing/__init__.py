@@ -20,15 +20,15 @@ The optimiser is a small integer model over
 Modules, in the order the work flows: `inputs` (demand rows, groups, profiles), `decompose`
 (eligible pairs and the independent parts), `model` (hires first, then grades, per part, with
 SciPy's HiGHS; the min-max LP), `explain` (table and findings), `plan` (`plan_staffing`),
-`sweep` (what-ifs), `outputs` (files).
+`sweep` (what-ifs), `report` (report.html), `outputs` (files).
 """
 
 from balancer.staffing.inputs import ALL, ANY, period_share
 from balancer.staffing.model import DEFAULT_TIME_LIMIT, Hires, best_max_utilisation, min_hires
 from balancer.staffing.outputs import write_staffing
 from balancer.staffing.plan import MAX_TARGET, StaffingResult, plan_staffing
-from balancer.staffing.sweep import MAX_SWEEP_STEPS, Sweep, parse_sweep, run_sweep, sweep_html, with_value
+from balancer.staffing.sweep import MAX_SWEEP_STEPS, Sweep, parse_sweep, run_sweep, with_value
 
 __all__ = ["ALL", "ANY", "DEFAULT_TIME_LIMIT", "MAX_SWEEP_STEPS", "MAX_TARGET", "Hires", "StaffingResult",
            "Sweep", "best_max_utilisation", "min_hires", "parse_sweep", "period_share", "plan_staffing",
-           "run_sweep", "sweep_html", "with_value", "write_staffing"]
+           "run_sweep", "with_value", "write_staffing"]

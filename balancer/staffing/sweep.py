@@ -1,4 +1,5 @@
-"""What-if sweeps (`--sweep`): the staffing answer as one parameter moves, as a table and a chart."""
+"""What-if sweeps (`--sweep`): the staffing answer as one parameter moves, as a table (its charts
+are in the staffing report, `balancer.staffing.report`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from balancer.errors import InputError
@@ -91,32 +91,3 @@ def run_sweep(scenario: Scenario, sweep: Sweep, target: float = 0.85,
                      "feasible": res.feasible, "hires_proven": res.hires_proven})
     return pd.DataFrame(rows)
 
-
-def sweep_html(table: pd.DataFrame, title: str) -> str:
-    """A self-contained HTML page with an inline SVG line chart of FTE against the swept value."""
-    w, h, pad = 640, 360, 56
-    x = table["value"].astype(float).to_numpy()
-    series = [("formula need (FTE)", table["formula_need_fte"], "#1f77b4"),
-              ("in post + optimiser hires (FTE)", table["optimiser_posts_fte"], "#d62728"),
-              ("in post (FTE)", table["fte_in_post"], "#7f7f7f")]
-    ys = np.concatenate([pd.to_numeric(s, errors="coerce").to_numpy(float) for _, s, _ in series])
-    y_lo, y_hi = 0.0, float(np.nanmax(ys)) * 1.1 or 1.0
-    x_lo, x_hi = float(x.min()), float(x.max()) if x.max() > x.min() else float(x.min()) + 1
-    px = lambda v: pad + (v - x_lo) / (x_hi - x_lo) * (w - 2 * pad)  # noqa: E731
-    py = lambda v: h - pad - (v - y_lo) / (y_hi - y_lo) * (h - 2 * pad)  # noqa: E731
-    parts = [f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="black"/>',
-             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="black"/>']
-    for v in x:
-        parts.append(f'<text x="{px(v):.1f}" y="{h - pad + 16}" font-size="10" text-anchor="middle">{v:g}</text>')
-    for v in np.linspace(y_lo, y_hi, 5):
-        parts.append(f'<text x="{pad - 6}" y="{py(v) + 3:.1f}" font-size="10" text-anchor="end">{v:.1f}</text>')
-    for i, (label, s, colour) in enumerate(series):
-        pts = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, pd.to_numeric(s, errors="coerce"))
-                       if pd.notna(b))
-        parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<text x="{pad + 8}" y="{pad - 30 + 12 * i}" font-size="11" fill="{colour}">{label}</text>')
-    parts.append(f'<text x="{w / 2}" y="{h - 12}" font-size="12" text-anchor="middle">'
-                 f'{table["parameter"].iat[0]}</text>')
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">{"".join(parts)}</svg>'
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-            f"<body><h1>{title}</h1>{svg}</body></html>\n")
