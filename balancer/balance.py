@@ -11,18 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from balancer.problem import Problem, pooled_rows
 from balancer.solver import QP, SolverStatus, solve_qp
 
-TODAY_WEIGHT = 1e-5
+TODAY_WEIGHT = 1e-3
 """With a look-ahead, the weight of today's own balance next to the year's: enough to make
-today's loads unique, too little to move the year's profile or the pacing (`PACE_WEIGHT`)."""
-PACE_WEIGHT = 1e-3
-"""With a look-ahead, the weight of pacing each type by the plan (`_with_ahead`): a tie-break among
-the ways to reach the year's profile, too small to move it by more than ~0.1 %."""
+today's loads unique and even, too little to move the year's profile by more than ~0.1 %."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,7 @@ def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
     # ½ Σ 2 L²/a + Σ 2 b L / a  ==  Σ (b + L)² / a  minus a constant
     diag, q = 2.0 * inv_a, 2.0 * b * inv_a
     if ahead is not None:
-        A_eq, b_eq, A_le, b_le, diag, q = _with_ahead(problem, ahead, unit, A_eq, b_eq, A_le, b_le, diag, q)
+        A_eq, b_eq, A_le, b_le, diag, q = _with_ahead(ahead, unit, A_eq, b_eq, A_le, b_le, diag, q)
     n = A_eq.shape[1]
     solution = solve_qp(QP(np.concatenate([np.zeros(E), diag, np.zeros(n - E - len(diag))]),
                            np.concatenate([np.zeros(E), q, np.zeros(n - E - len(q))]), A_eq, b_eq, A_le, b_le))
@@ -129,18 +125,10 @@ def exact_flow(problem: Problem, flow: np.ndarray) -> np.ndarray:
     return flow * (problem.class_hours / placed)[problem.edge_class]
 
 
-def _with_ahead(problem: Problem, ahead: Ahead, unit: float, A_eq, b_eq, A_le, b_le, diag, q):
+def _with_ahead(ahead: Ahead, unit: float, A_eq, b_eq, A_le, b_le, diag, q):
     """The leximin QP of `leximin` extended by the expected work: variables z, L (today), then
-    T (P, the loads with the expected work), w (its flows, one per eligible pair) and d (the pacing
-    gaps, one per pair); T and L weigh in the objective, so it stays diagonal.
-
-    Among the ways to reach the profile of T, today's share of each type goes to each prosecutor
-    in proportion to what the plan gives them of that type later (`PACE_WEIGHT` × Σ d²/a, d_tp =
-    (1 − ρ_t) z_tp − ρ_t w_tp, ρ_t today's part of the type's hours): someone whose plan holds
-    work only they can take (homicides for heads, a corruption wave) takes today's general work
-    only in proportion to the general work the plan leaves them. Without it, the tie-break that
-    makes today even gives them an even share every day and leaves the reserve to the future,
-    which never comes until the lumps arrive and put them above everyone."""
+    T (P, the loads with the expected work) and w (its flows, one per eligible pair); T and L
+    both weigh in the objective, so it stays diagonal."""
     P = len(diag)
     F_rows, F_staff = np.nonzero(ahead.eligible & (ahead.hours[:, None] > 0))
     W = len(F_rows)
@@ -148,44 +136,17 @@ def _with_ahead(problem: Problem, ahead: Ahead, unit: float, A_eq, b_eq, A_le, b
     by_kind = sp.csr_matrix((ones, (F_rows, np.arange(W))), shape=(len(ahead.hours), W))
     to_staff = sp.csr_matrix((ones, (F_staff, np.arange(W))), shape=(P, W))
     n_today = A_eq.shape[1]
-    E = n_today - P
     pad = lambda m, cols: sp.hstack([m, sp.csr_matrix((m.shape[0], cols))])  # noqa: E731
     today = sp.hstack([sp.csr_matrix((P, n_today - P)), sp.identity(P)])  # picks L
-    pair_of_edge, rho = _pace(problem, ahead, F_rows, F_staff, unit)
-    on = pair_of_edge >= 0
-    Z = sp.csr_matrix((np.ones(int(on.sum())), (pair_of_edge[on], np.flatnonzero(on))), shape=(W, E))
     A_eq = sp.vstack([
-        pad(A_eq, P + 2 * W),
-        sp.hstack([sp.csr_matrix((len(ahead.hours), n_today + P)), by_kind, sp.csr_matrix((len(ahead.hours), W))]),
-        sp.hstack([today, -sp.identity(P), to_staff, sp.csr_matrix((P, W))]),  # T = L + expected share
-        sp.hstack([-sp.diags(1.0 - rho[F_rows]) @ Z, sp.csr_matrix((W, 2 * P)), sp.diags(rho[F_rows]),
-                   sp.identity(W)]),  # d = (1 − ρ) z_tp − ρ w_tp
+        pad(A_eq, P + W),
+        sp.hstack([sp.csr_matrix((len(ahead.hours), n_today + P)), by_kind]),  # expected hours, all placed
+        sp.hstack([today, -sp.identity(P), to_staff]),                          # T = L + expected share
     ]).tocsr()
-    b_eq = np.concatenate([b_eq, ahead.hours / unit, np.zeros(P), np.zeros(W)])
-    A_le = sp.vstack([pad(A_le, P + 2 * W), sp.hstack([sp.csr_matrix((W, n_today + P)), -sp.identity(W),
-                                                       sp.csr_matrix((W, W))])]).tocsr()
+    b_eq = np.concatenate([b_eq, ahead.hours / unit, np.zeros(P)])
+    A_le = sp.vstack([pad(A_le, P + W), sp.hstack([sp.csr_matrix((W, n_today + P)), -sp.identity(W)])]).tocsr()
     b_le = np.concatenate([b_le, np.zeros(W)])
-    inv_a = diag / 2.0
-    pace = 2.0 * PACE_WEIGHT * inv_a[F_staff]
-    return (A_eq, b_eq, A_le, b_le, np.concatenate([TODAY_WEIGHT * diag, diag, np.zeros(W), pace]),
-            np.concatenate([TODAY_WEIGHT * q, q, np.zeros(2 * W)]))
-
-
-def _pace(problem: Problem, ahead: Ahead, F_rows: np.ndarray, F_staff: np.ndarray, unit: float):
-    """(E,) the expected-work pair (type, prosecutor) each of today's edges paces against (−1: its
-    type expects nothing more), and (T,) ρ: today's part of each type's hours, today and expected.
-    A class is of the type of its first case (a group of several types: its first case's)."""
-    first_case = np.full(len(problem.item_class), -1)
-    first_case[problem.case_item[::-1]] = np.arange(len(problem.case_item))[::-1]
-    first_item = np.full(problem.n_classes, -1)
-    first_item[problem.item_class[::-1]] = np.arange(len(problem.item_class))[::-1]
-    kind = pd.Index(problem.type_ids).get_indexer(problem.case_type[first_case[first_item]])
-    today = np.bincount(kind, weights=problem.class_hours, minlength=len(ahead.hours)) / unit
-    total = today + ahead.hours / unit
-    rho = np.divide(today, total, out=np.ones(len(total)), where=total > 0)
-    P = problem.n_staff
-    keys = pd.Index(F_rows * P + F_staff)
-    return keys.get_indexer(kind[problem.edge_class] * P + problem.edge_staff), rho
+    return A_eq, b_eq, A_le, b_le, np.concatenate([TODAY_WEIGHT * diag, diag]), np.concatenate([TODAY_WEIGHT * q, q])
 
 
 def utilisation(problem: Problem, load: np.ndarray) -> np.ndarray:
