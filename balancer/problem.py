@@ -248,26 +248,28 @@ def type_eligibility(scenario: Scenario, capacity: np.ndarray) -> np.ndarray:
 def _type_rules(scenario: Scenario, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`type_eligibility`, and for each type how many prosecutors hold its specialisation (all of
     them when it needs none)."""
-    staff = scenario.staff
-    model = scenario.model
+    fails = type_rule_failures(scenario, capacity)
+    eligible = ~(fails["time"] | fails["specialisation"] | fails["grade"])
+    return eligible, (~fails["specialisation"]).sum(axis=1).astype(np.int64)
+
+
+def type_rule_failures(scenario: Scenario, capacity: np.ndarray) -> dict[str, np.ndarray]:
+    """(types, P) bool for each rule a prosecutor may fail for a case type, in the scenario's staff
+    order: `time` (no time in the period), `specialisation` (does not hold the type's), `grade`
+    (below the type's minimum). Eligible: failing none (`type_eligibility`)."""
+    staff, model = scenario.staff, scenario.model
     rank = {g: i for i, g in enumerate(model.grades)}
-    staff_rank = staff["grade"].map(lambda g: rank.get(g, -1) if g is not None else -1)
-    staff_rank = staff_rank.to_numpy(np.int64)
+    staff_rank = staff["grade"].map(lambda g: rank.get(g, -1) if g is not None else -1).to_numpy(np.int64)
     holds = staff["specialisations"].map(frozenset)
-    available = capacity > 0
-    rows, specialists = [], []
-    for t in model.case_types:
-        row = available.copy()
-        specialists.append(len(staff))
+    T, P = len(model.case_types), len(staff)
+    fails = {"time": np.broadcast_to(capacity <= 0, (T, P)).copy(),
+             "specialisation": np.zeros((T, P), dtype=bool), "grade": np.zeros((T, P), dtype=bool)}
+    for k, t in enumerate(model.case_types):
         if t.specialisation is not None:
-            has = holds.map(lambda s, spec=t.specialisation: spec in s).to_numpy(bool)
-            row &= has
-            specialists[-1] = int(has.sum())
+            fails["specialisation"][k] = ~holds.map(lambda s, spec=t.specialisation: spec in s).to_numpy(bool)
         if t.min_grade is not None:
-            row &= staff_rank >= rank[t.min_grade]
-        rows.append(row)
-    eligible = np.array(rows, dtype=bool).reshape(len(model.case_types), len(staff))
-    return eligible, np.array(specialists, dtype=np.int64)
+            fails["grade"][k] = staff_rank < rank[t.min_grade]
+    return fails
 
 
 @dataclass

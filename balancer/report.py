@@ -14,6 +14,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from balancer.explain import by_type
 from balancer.indicators import indicators
 from balancer.page import edges, figure, html_table, legend, page, percent, section, summary
 from balancer.pipeline import Result, Status
@@ -220,11 +221,19 @@ def _tables(result: Result, staff: pd.DataFrame, groups: dict[str, pd.DataFrame]
         *((f"By {'case type' if dimension == 'type' else dimension}", html_table(table, SHARES))
           for dimension, table in groups.items()),
     ]
+    tables.append(("Why cases went where they did", WHY_NOTE + html_table(by_type(result))))
     if result.moves is not None:
         reasons = result.moves.groupby("reason").agg(cases=("case_id", "size"), hours=("hours", "sum"))
         tables += [("Moves by reason", html_table(reasons.reset_index())),
                    ("Moves", edges(result.moves))]
     return tables
+
+
+WHY_NOTE = ('<p class="note">Each case went by lottery to one of the prosecutors who may take it, with the '
+            "chances in the assignments table (<code>probability</code>). Per case type: how many may take it, "
+            "the largest chance anyone had of one of its cases, and why the others may not. A conflict of "
+            "interest or a group is the case's own: <code>balancer explain CASE --run DIR --inputs "
+            "SCENARIO</code> lists, for any one case, every prosecutor's chance and why each other had none.</p>")
 
 
 def _metrics_table(metrics: dict, randomness: bool) -> str:

@@ -90,6 +90,11 @@ def test_a_report_breaks_the_run_down_by_office_and_type(browser, tmp_path):
         assert f"{row['office']} {row['prosecutors']}" in text  # the office's row in the table
     for row in indicators["type"]:
         assert f"{row['type']} {row['cases']:,}" in text
+    assert "Why cases went where they did" in text and "balancer explain CASE" in text
+    why = text[text.index("Why cases went where they did"):]
+    for row in indicators["type"]:  # who may take each type: the same count the indicators give
+        assert f"{row['type']} " in why and f" {row['prosecutors_qualified']} " in why
+    assert "lack its specialisation" in why and "are below its minimum grade" in why
 
 
 def test_a_rebalance_report_shows_its_moves(browser, tmp_path):
