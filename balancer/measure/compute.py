@@ -11,8 +11,9 @@ are as many and as far along at the end of the period as at its start, the two a
 growing or shrinking one they are not, and the adjustment round is where that is corrected.
 
 The interval: prosecutors are resampled with replacement (within their office when offices are
-known, so that each office keeps its number of prosecutors), each replicate's weights recomputed,
-and the percentile interval taken. With case counts per prosecutor each replicate's weight is the
+known, so that each office keeps its weight; n − 1 draws of n, each weighing n / (n − 1), the
+Rao–Wu rescaling that keeps the bootstrap variance unbiased for few prosecutors), each
+replicate's weights recomputed, and the percentile interval taken. With case counts per prosecutor each replicate's weight is the
 ratio of the drawn prosecutors' minutes to their cases; with office totals only, the drawn minutes
 over the period's fixed counts. One replicate is two matrix products (draw counts × per-prosecutor
 sums), so 2,000 replicates over 2,000 prosecutors take well under a second.
@@ -59,14 +60,18 @@ class Measured:
 
 
 def draw_counts(groups: list[np.ndarray], people: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
-    """replicates × people: how often each person is drawn in each replicate, drawing within each
-    group (an office) as many as it has, with replacement."""
-    flat = np.zeros(replicates * people, dtype=np.int64)
+    """replicates × people: the weight of each person in each replicate. Within each group (an
+    office) of n people, n − 1 are drawn with replacement and each draw weighs n / (n − 1) (the
+    Rao–Wu rescaled bootstrap: drawing n would understate the variance by the factor (n − 1) / n,
+    which at 15 prosecutors an office is 7 %; a group of one keeps its one person)."""
+    flat = np.zeros(replicates * people, dtype=np.float64)
     base = (np.arange(replicates) * people)[:, None]
     for members in groups:
-        picks = members[rng.integers(0, members.size, size=(replicates, members.size))]
-        flat += np.bincount((base + picks).ravel(), minlength=replicates * people)
-    return flat.reshape(replicates, people).astype(np.float64)
+        n = members.size
+        m = max(n - 1, 1)
+        picks = members[rng.integers(0, n, size=(replicates, m))]
+        flat += np.bincount((base + picks).ravel(), minlength=replicates * people) * (n / m)
+    return flat.reshape(replicates, people)
 
 
 def bootstrap_weights(minutes: np.ndarray, cases: np.ndarray, groups: list[np.ndarray], replicates: int,
