@@ -203,7 +203,8 @@ def test_adjustment_rounds_apply_in_order_and_are_recorded_in_the_model(tmp_path
 
 
 def test_compare_shows_the_change_and_its_effect_on_fte_need(tmp_path):
-    path = study(tmp_path)
+    # grades and specialisations are carried into the staffing scenarios, missing ones left out
+    path = study(tmp_path, staff="id,fte,office,grade,specialisations\nA,1,x,senior,corruption\nB,1,x,,\n")
     old = write(tmp_path / "old.yaml", "name: old\nhours_per_fte: 1000\ncase_types:\n"
                 "  - {id: theft, weight_hours: 2}\n  - {id: fraud, weight_hours: 7.5}\n  - {id: gone, weight_hours: 1}\n")
     out = tmp_path / "out"

@@ -28,9 +28,13 @@ def _scenario_text(data: StudyData, model_path: Path, model: WorkloadModel) -> s
     known = {t.id for t in model.case_types}
     caseload = [{"type": t, "filings": float(n) * DAYS_PER_YEAR / days}
                 for t, n in zip(data.type_ids, data.counts) if t in known and n > 0]
+    def given(value) -> bool:
+        return value is not None and pd.notna(value)
+
+    # a grade the model does not know would make the scenario invalid: then the grade is left out
     staff = [{"id": str(r.id), "fte": float(r.fte),
-              **{k: getattr(r, k) for k in ("office", "grade") if getattr(r, k) is not None},
-              **({"specialisations": r.specialisations} if r.specialisations is not None else {})}
+              **{k: str(getattr(r, k)) for k in ("office", "specialisations") if given(getattr(r, k))},
+              **({"grade": str(r.grade)} if given(r.grade) and r.grade in model.grades else {})}
              for r in data.staff.itertuples()]
     doc = {"name": f"{data.study.name}-compare", "model": str(model_path), "staff": staff,
            "caseload": caseload or [{"type": model.case_types[0].id, "filings": 0.0}]}
