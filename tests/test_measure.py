@@ -441,3 +441,44 @@ def test_case_list_counts_and_dates(tmp_path):
     with pytest.raises(InputError, match=r"cases.csv:3.*outside the study period"):
         load_study(study(tmp_path, text, cases_csv=cases.replace("2026-03-03", "2026-02-03")))
     assert date(2026, 3, 2)  # the period's first day is inside (c1 above)
+
+
+def test_records_in_a_workbook_with_date_cells_and_activities(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Time"
+    sheet.append(["prosecutor", "date", "type", "minutes", "activity"])
+    for line in TIME.splitlines()[1:]:
+        p, d, t, m = line.split(",")
+        sheet.append([p, date.fromisoformat(d), t, int(m), "hearing" if t == "fraud" else None])
+    book.create_sheet("Notes").append(["kept by the study team"])
+    book.save(tmp_path / "time.xlsx")
+    text = STUDY.replace("records: time.csv", "records: {path: time.xlsx, sheet: Time}")
+    found = measure(load_study(study(tmp_path, text)))
+    assert weights(found) == pytest.approx({"theft": 1.0, "fraud": 7.5})
+    acts = found.activities.set_index(["type", "activity"])["minutes"]
+    assert acts[("fraud", "hearing")] == 900 and acts[("theft", "(none)")] == 180
+
+
+def test_offices_from_the_records(tmp_path):
+    time = TIME.replace("prosecutor,date,type,minutes", "prosecutor,date,type,minutes,office")
+    time = "\n".join(line + (",x" if line.startswith("A") else ",y" if line.startswith("B") else "")
+                     for line in time.splitlines()) + "\n"
+    found = measure(load_study(study(tmp_path, staff="id,fte\nA,1\nB,1\n", time=time)))
+    assert found.bootstrap["offices"] == 2 and found.bootstrap["resampled"] == "prosecutors within offices"
+    assert list(found.prosecutors["office"]) == ["x", "y"]
+    clash = time.replace("B,2026-03-06,admin,180,y", "B,2026-03-06,admin,180,x")
+    result = runner.invoke(app, ["measure", str(study(tmp_path, staff="id,fte\nA,1\nB,1\n", time=clash)),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "time.csv:7" in result.output and "one office per prosecutor" in result.output
+
+
+def test_the_console_shows_weights_year_and_warnings(tmp_path):
+    result = runner.invoke(app, ["measure", str(study(tmp_path)), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0
+    assert "theft" in result.output and "year value: 200 working days × 8 hours per day" in result.output
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert written["year"]["hours_per_fte"] == pytest.approx(200 * 8 * (1 - 300 / 1380))
+    assert {w["type"] for w in written["weights"]} == {"theft", "fraud"}
