@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from balancer.errors import InputError
 from balancer.measure.load import StudyData
 from balancer.measure.schema import Adjustments
 from balancer.scenario import bounds
@@ -246,7 +247,6 @@ def _adjust(types: pd.DataFrame, rounds, out: Measured) -> pd.DataFrame:
             before = weight[a.type]
             if a.factor is not None:
                 if not np.isfinite(before):
-                    from balancer.errors import InputError
                     raise InputError(f"type {a.type!r} has no measured weight to multiply (no cases or no time "
                                      "in the study)", file=source, field="adjustments.factor",
                                      expected=f"`hours:` for {a.type!r} instead of a factor")
