@@ -387,6 +387,8 @@ def test_the_example_generator_is_deterministic(tmp_path):
     (dict(counts="type,cases\ntheft,3\nfruad,2\n"), "counts.csv:3", "did you mean 'fraud'"),
     (dict(counts="type,cases\ntheft,3\nfraud,2.5\n"), "counts.csv:3", "whole number"),
     (dict(counts="type,cases\ntheft,3\ntheft,2\n"), "counts.csv:3", "given twice"),
+    (dict(study=STUDY + "unknown_types: refuse\n", time=TIME + "B,2026-03-06,fruad,5\n"), "time.csv:8",
+     "did you mean 'fraud'"),
     (dict(study=STUDY + "colour: blue\n"), "study.yaml:13", "unknown field 'colour'"),
     (dict(study=STUDY.replace("working_days: 200", "working_days: 400")), "study.yaml:3", "working_days"),
     (dict(study=STUDY.replace("non_case: [admin]", "non_case: [theft]")), "study.yaml:7", "both a case type"),

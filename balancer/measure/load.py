@@ -136,6 +136,9 @@ def _records(rows: _Rows, study: Study, staff: pd.DataFrame):
     prosecutor = pd.Index(staff["id"]).get_indexer(who)
     day = _dates(rows, "date", study).astype(np.int64)
     types = _text(rows, "type")
+    if study.unknown_types == "refuse":
+        _known(rows, "type", types, pd.Series([t.id for t in study.case_types] + list(study.non_case), dtype=object),
+               "case type or non-case activity")
     minutes = _number(rows, "minutes", MINUTES)
     office = _text(rows, "office") if "office" in rows.frame.columns else None
     return prosecutor, day, types, minutes, office

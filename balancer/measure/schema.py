@@ -110,6 +110,10 @@ class Study(BaseModel):
     non_case: list[Id] = []
     """Activities that are not work on a case (administration, training, leave, …): records whose
     `type` is one of them count towards the non-case share, not towards any weight."""
+    unknown_types: Literal["warn", "refuse"] = "warn"
+    """A record whose `type` is neither a case type nor a non-case activity: `warn` (its time counts
+    towards no weight, and the warnings list the types and hours) or `refuse` (exit 2 naming its
+    file and line, with the nearest known name)."""
     records: Any = None
     """The time records: a table (path or {path, sheet, delimiter, decimal}) or an inline list with
     columns prosecutor, date, type, minutes (optional: case_id, activity, office)."""
