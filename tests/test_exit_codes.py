@@ -32,7 +32,7 @@ def test_the_table_is_the_documented_one():
 
 @pytest.mark.parametrize("command", [
     ["validate"], ["run", "--out", "OUT"], ["frontier", "--out", "OUT"], ["staffing", "--out", "OUT"],
-    ["commit", "--seed-file", "OUT/seed.json"], ["batch", "--out", "OUT"],
+    ["commit", "--seed-file", "OUT/seed.json"], ["batch", "--out", "OUT"], ["measure", "--out", "OUT"],
 ])
 def test_bad_input_is_2_for_every_command(tmp_path, command):
     bad = write(tmp_path / "bad.yaml", "name: x\nstaff: [{id: A, fte: yes}]\ncases: []\n")
