@@ -64,9 +64,14 @@ def intake_sentences(intake: Intake, days: pd.DataFrame) -> list[str]:
     return said
 
 
-def _days_chart(days: pd.DataFrame):
+def _day_axis(days: pd.DataFrame) -> pd.Series:
+    """The days as dates, or numbered 1, 2, … where some batch had no date."""
     x = pd.to_datetime(days["date"], errors="coerce")
-    x = x if x.notna().all() else pd.Series(np.arange(1, len(days) + 1))
+    return x if x.notna().all() else pd.Series(np.arange(1, len(days) + 1))
+
+
+def _days_chart(days: pd.DataFrame):
+    x = _day_axis(days)
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(9, 3.5))
@@ -85,8 +90,7 @@ def _days_chart(days: pd.DataFrame):
 
 
 def _cases_chart(days: pd.DataFrame):
-    x = pd.to_datetime(days["date"], errors="coerce")
-    x = x if x.notna().all() else pd.Series(np.arange(1, len(days) + 1))
+    x = _day_axis(days)
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(9, 2.5))

@@ -61,14 +61,19 @@ class StudyData:
         return [t.id for t in self.study.case_types]
 
 
+def _mapping(path: Path, what: str, keys: str):
+    """The YAML file at `path`, read as the scenario loader reads one, which must be a mapping."""
+    doc = _read_yaml(path, str(path), _error("the file does not exist", file=str(path),
+                                             expected=f"a path to {what} (YAML)"))
+    if not isinstance(doc.data, dict):
+        raise _error("the file is not a mapping of keys", file=doc.shown, line=1, expected=f"{what} with {keys}")
+    return doc
+
+
 def load_study(path: str | Path) -> StudyData:
     """Read and check a study YAML and every table it names; InputError for any bad input."""
     path = Path(path)
-    doc = _read_yaml(path, str(path), _error("the file does not exist", file=str(path),
-                                             expected="a path to a time study YAML file"))
-    if not isinstance(doc.data, dict):
-        raise _error("the file is not a mapping of keys", file=doc.shown, line=1,
-                     expected="a time study with name, period, year, case_types, records, staff, case_counts")
+    doc = _mapping(path, "a time study", "name, period, year, case_types, records, staff, case_counts")
     study = _validate(Study, doc.data, doc)
     inputs = {path.name: doc.digest}
     staff = _staff(_rows("staff", "staff member", doc, inputs))
@@ -210,11 +215,7 @@ def _no_twice(rows: _Rows, key: pd.Series, field: str) -> None:
 def load_adjustments(path: str | Path, type_ids: list[str]) -> tuple[Adjustments, str]:
     """An adjustments file, every type one of the study's; returns it and the file's SHA-256."""
     path = Path(path)
-    doc = _read_yaml(path, str(path), _error("the file does not exist", file=str(path),
-                                             expected="a path to an adjustments YAML file"))
-    if not isinstance(doc.data, dict):
-        raise _error("the file is not a mapping of keys", file=doc.shown, line=1,
-                     expected="an adjustments file with round and adjustments")
+    doc = _mapping(path, "an adjustments file", "round and adjustments")
     found = _validate(Adjustments, doc.data, doc)
     for i, a in enumerate(found.adjustments):
         if a.type not in type_ids:
