@@ -24,12 +24,15 @@ def output_tables(result: Result) -> dict[str, pd.DataFrame]:
 
 
 def assignments(result: Result) -> pd.DataFrame:
-    """The plan's assignments with each case's type, group and number of candidates."""
+    """The plan's assignments with each case's type, group, number of candidates, and the office
+    of the prosecutor it went to."""
     table = result.plan.assignments
     problem = result.problem
     row = pd.Index(problem.case_ids).get_indexer(table["case_id"].to_numpy(dtype=object))
+    office = result.scenario.staff.set_index("id")["office"]
     return table.assign(case_type=problem.case_type[row], group=problem.case_group[row],
-                        candidates=case_candidates(problem)[row])
+                        candidates=case_candidates(problem)[row],
+                        office=office.reindex(table["staff_id"].to_numpy(dtype=object)).to_numpy(dtype=object))
 
 
 def case_candidates(problem: Problem) -> np.ndarray:

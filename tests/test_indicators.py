@@ -49,7 +49,9 @@ def test_indicators_add_up_to_the_run_tables(run):
     if "office" in found:
         office = found["office"].set_index("office")
         assert office["cases"].sum() == len(cases) and office["prosecutors"].sum() == len(working)
-        per_office = cases.merge(staff[["staff_id", "office"]], on="staff_id").groupby("office")["weight_hours"].sum()
+        joined = cases.merge(staff[["staff_id", "office"]], on="staff_id", suffixes=("", "_of_staff"))
+        assert (joined["office"] == joined["office_of_staff"]).all()  # assignments.csv names the office
+        per_office = joined.groupby("office")["weight_hours"].sum()
         np.testing.assert_allclose(office["hours"], per_office.reindex(office.index))
     if "rebalance" in summary:
         moves = pd.read_csv(out / "moves.csv")

@@ -50,7 +50,7 @@ def test_one_workbook_with_every_sheet_formatted(tmp_path):
     for column in ("capacity_hours", "load_hours"):
         assert formats(staff, column) == {"#,##0.0"}
     assert formats(assignments, "probability") == {"0.0%"} and formats(assignments, "weight_hours") == {"#,##0.0"}
-    assert {"case_type", "group", "candidates"} <= set(header(assignments))
+    assert {"case_type", "group", "candidates", "office"} <= set(header(assignments))
     assert {"office", "grade", "specialisations"} <= set(header(staff))
 
 
