@@ -173,10 +173,12 @@ def test_xlsx_and_parquet_registers_give_the_same_figures(tmp_path):
     frame.to_excel(tmp_path / "cases.xlsx", index=False)
     dated = frame.assign(**{c: pd.to_datetime(frame[c]).dt.date for c in ("filed", "assigned", "disposed")})
     dated.to_parquet(tmp_path / "cases.parquet", index=False)
+    dates = frame.assign(**{c: pd.to_datetime(frame[c]) for c in ("filed", "assigned", "disposed")})
+    dates.to_excel(tmp_path / "dates.xlsx", index=False)  # date cells, as registers export them
     first = indicators(tmp_path).table
     start, end = parse_period("2026-01:2026-03")
     options = KpiOptions(start=start, end=end)
-    for name in ("cases.xlsx", "cases.parquet"):
+    for name in ("cases.xlsx", "dates.xlsx", "cases.parquet"):
         found = compute(load_register(tmp_path / name, tmp_path / "model.yaml", tmp_path / "staff.csv", options),
                         options)
         pd.testing.assert_frame_equal(found.table, first)
@@ -287,6 +289,18 @@ def test_the_example_report_in_chromium(browser, tmp_path):  # noqa: F811
     for office in summary["offices"]:  # each office's row: its filings and dispositions
         assert f"{office['group']} {office['fte']:,.1f} {office['filings']:,} {office['dispositions']:,}" in text
     assert "P061" in text  # the warning about the prosecutor who left
+    # the README's walk-through quotes this run
+    readme = (ROOT / "README.md").read_text()
+    walk = " ".join(readme.split("### Walk-through: the example register", 1)[1].split("\n## ", 1)[0].split())
+    for quoted in (f"{summary['cases']:,} cases filed",
+                   f"{s['filings']:,} cases were filed and {s['dispositions']:,} disposed",
+                   f"clearance rate of {s['clearance_rate'] * 100:.0f} %",
+                   f"took at most {s['disposition_days_median']:.0f} days, one in ten more than "
+                   f"{s['disposition_days_p90']:.0f}",
+                   f"{s['pending']:,} cases are pending, aged {s['pending_age_median_days']:.0f} days at the median "
+                   f"and {s['pending_age_p90_days']:.0f} at the 90th percentile",
+                   f"hold {s['pending_hours_per_fte']:,.0f} hours of work per FTE, {s['pending_load']:.1f} times"):
+        assert quoted in walk, quoted
 
 
 def test_a_hostile_office_is_shown_as_text(browser, tmp_path):  # noqa: F811

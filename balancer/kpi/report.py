@@ -15,7 +15,12 @@ from balancer.page import edges, figure, html_table, legend, page, percent, sect
 
 MAX_LINES = 12
 """Offices drawn as lines in one chart: the busiest this many (all are in the tables and kpi.csv)."""
-SHARES = ("clearance_rate", "pending_load")
+HEADERS = {"fte": "FTE", "clearance_rate": "clearance", "disposition_days_median": "to disposal, median d",
+           "disposition_days_p90": "to disposal, p90 d", "pending_age_median_days": "pending age, median d",
+           "pending_age_p90_days": "pending age, p90 d", "pending_hours_per_fte": "pending h per FTE",
+           "pending_load": "× standard"}
+"""Column names as the report shows them (the CSVs keep the names of README's table)."""
+SHARES = ("clearance",)
 
 
 def report_html(found: Indicators) -> str:
@@ -188,7 +193,8 @@ def _per_fte_chart(service: pd.DataFrame, offices: pd.DataFrame, months: list[st
 def _tables(found: Indicators) -> list[tuple[str, str]]:
     def shown(dim: str) -> pd.DataFrame:
         t = found.totals[dim].rename(columns={"group": dim})
-        return t.drop(columns=["fte", "pending_hours_per_fte", "pending_load"]) if dim == "type" else t
+        t = t.drop(columns=["fte", "pending_hours_per_fte", "pending_load"]) if dim == "type" else t
+        return t.rename(columns=HEADERS)
 
     period = f'<p class="note">Over {found.months[0]} to {found.months[-1]}: filings and dispositions summed, ' \
              f"time to disposition over every case disposed in the period; pending figures at the end of " \
