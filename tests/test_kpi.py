@@ -228,6 +228,7 @@ def test_unknown_types_and_prosecutors_warn_or_refuse(tmp_path):
     (["--period", "2026-13"], "13 is not a month"),
     (["--period", "2026-05:2026-02"], "ends before it starts"),
     (["--period", "last year"], "is not a year, a month or a range of months"),
+    (["--period", "1990:2020"], "is 372 months long"),
     (["--staff", "missing.csv"], "missing.csv: field '--staff': the file does not exist"),
     (["--model", "missing.yaml"], "missing.yaml: the file does not exist"),
 ])

@@ -17,6 +17,8 @@ from balancer.scenario.schema import _CONFIG
 __all__ = ["KpiOptions", "parse_period"]
 
 Policy = Literal["warn", "refuse"]
+MAX_MONTHS = 240
+"""Longest period (20 years): every indicator is computed for every month and group."""
 
 
 class KpiOptions(BaseModel):
@@ -40,6 +42,8 @@ class KpiOptions(BaseModel):
     def _whole_months(self) -> KpiOptions:
         if self.start.day != 1 or self.end != _month_end(self.end) or self.end < self.start:
             raise ValueError("the period is whole months, its end not before its start")
+        if len(self.months) > MAX_MONTHS:
+            raise ValueError(f"the period is at most {MAX_MONTHS} months")
         return self
 
     @property
@@ -80,4 +84,8 @@ def parse_period(text: str) -> tuple[date, date]:
             ends.append(last)
     if ends[1] < ends[0]:
         raise InputError(f"--period {text!r} ends before it starts", field="--period", expected=expected)
+    months = (ends[1].year - ends[0].year) * 12 + ends[1].month - ends[0].month + 1
+    if months > MAX_MONTHS:
+        raise InputError(f"--period {text!r} is {months:,} months long", field="--period",
+                         expected=f"at most {MAX_MONTHS} months")
     return ends[0], ends[1]
