@@ -306,11 +306,18 @@ def test_the_example_report_in_chromium(browser, tmp_path):  # noqa: F811
 
 def test_a_hostile_office_is_shown_as_text(browser, tmp_path):  # noqa: F811
     hostile = "<script>alert(1)</script>"
-    text = CASES.replace("north", hostile)
-    cases, model, staff = tiny(tmp_path, cases=text, staff=STAFF.replace("north", hostile))
+    image, formula, bold = "<img src=x onerror=alert(2)>", "=1+2", "<b>bold</b>"
+    text = (CASES.replace("C3,theft,north,B", f"C3,{bold},north,{image}").replace("north", hostile)
+            .replace(",C,", f",{formula},"))
+    cases, model, staff = tiny(tmp_path, cases=text, staff=STAFF.replace("north", hostile).replace("C,", f"{formula},"))
     out = tmp_path / "out"
     done = cli("kpi", cases, "--model", model, "--staff", staff, "--period", "2026-01:2026-03", "--out", out, "-q")
     assert done.exit_code == 0, done.output
     shown = view(browser, out / "report.html", tmp_path / "report-kpi-hostile.png")
-    assert hostile in shown and not browser.find_elements("tag name", "script")
+    for name in (hostile, image, formula, bold):  # an office, a prosecutor, a type
+        assert name in shown, name
+    assert not browser.find_elements("tag name", "script") and not browser.find_elements("tag name", "img")
+    assert not browser.find_elements("css selector", "td b")
     assert charts(browser) >= 8
+    kpi = pd.read_csv(out / "kpi.csv")
+    assert f"'{formula}" in set(kpi["group"])  # a spreadsheet shows it as text, never runs it
