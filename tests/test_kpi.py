@@ -157,7 +157,7 @@ def test_the_command_writes_the_folder(tmp_path):
     done = cli("kpi", cases, "--model", model, "--staff", staff, "--period", "2026-01:2026-03", "--out",
                tmp_path / "out")
     assert done.exit_code == 0, done.output
-    assert "cases not yet disposed have no prosecutor" in done.output
+    assert "1 case has no prosecutor and no disposal date" in done.output
     kpi = pd.read_csv(tmp_path / "out" / "kpi.csv")
     assert set(kpi["dimension"]) == {"service", "office", "prosecutor", "type"} and len(kpi) == 3 * (1 + 2 + 3 + 2)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -211,8 +211,8 @@ def test_unknown_types_and_prosecutors_warn_or_refuse(tmp_path):
     base = [cases, "--model", model, "--staff", staff, "--period", "2026-01:2026-03"]
     done = cli("kpi", *base, "--out", tmp_path / "warn")
     assert done.exit_code == 0, done.output
-    assert "1 cases are of types the model does not hold (arson 1)" in done.output
-    assert "1 cases are held by prosecutors not in the staff table (Z 1)" in done.output
+    assert "1 case is of types the model does not hold (arson 1)" in done.output
+    assert "1 case is held by prosecutors not in the staff table (Z 1)" in done.output
     kpi = pd.read_csv(tmp_path / "warn" / "kpi.csv")
     service = kpi[kpi["dimension"] == "service"]
     assert service["pending"].tolist() == [2, 2, 2] and service["pending_hours"].tolist() == [10, 10, 10]  # arson: 0 h

@@ -134,7 +134,7 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
     if unknown.any():
         names = type_name[unknown].value_counts()
         warnings.append({"kind": "unknown_type", "subject": ", ".join(names.index[:10]),
-                         "message": f"{int(unknown.sum()):,} cases are of types the model does not hold "
+                         "message": f"{_cases(unknown.sum())} of types the model does not hold "
                                     f"({', '.join(f'{k} {v:,}' for k, v in names.head(10).items())}"
                                     f"{', …' if len(names) > 10 else ''}): they are counted, but add no hours "
                                     "to any weighted caseload"})
@@ -147,15 +147,15 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
     if stranger.any():
         names = prosecutor[stranger].value_counts()
         warnings.append({"kind": "unknown_prosecutor", "subject": ", ".join(names.index[:10]),
-                         "message": f"{int(stranger.sum()):,} cases are held by prosecutors not in the staff "
+                         "message": f"{_cases(stranger.sum())} held by prosecutors not in the staff "
                                     f"table ({', '.join(f'{k} {v:,}' for k, v in names.head(10).items())}"
                                     f"{', …' if len(names) > 10 else ''}): counted, but with no FTE they have "
                                     "no caseload per FTE of their own"})
     unassigned = prosecutor.isna().to_numpy() & np.isnan(disposed)
     if unassigned.any():
         warnings.append({"kind": "unassigned", "subject": "",
-                         "message": f"{int(unassigned.sum()):,} cases not yet disposed have no prosecutor: they "
-                                    "count for their office, type and the service, for no prosecutor"})
+                         "message": f"{_cases(unassigned.sum(), 'has', 'have')} no prosecutor and no disposal date: "
+                                    "counted for their office, type and the service, for no prosecutor"})
 
     def whole(days: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(days), UNSET, days).astype(np.int64)
@@ -163,6 +163,10 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
     return Register(model=the_model, staff=found, case_id=ids, type_name=type_name, office=office,
                     prosecutor=prosecutor, filed=filed.astype(np.int64), assigned=whole(assigned),
                     disposed=whole(disposed), outcome=outcome, weight=weight, warnings=warnings, inputs=inputs)
+
+
+def _cases(n, one: str = "is", many: str = "are") -> str:
+    return f"1 case {one}" if n == 1 else f"{int(n):,} cases {many}"
 
 
 def _day(number: float) -> str:
