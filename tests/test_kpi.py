@@ -321,3 +321,17 @@ def test_a_hostile_office_is_shown_as_text(browser, tmp_path):  # noqa: F811
     assert charts(browser) >= 8
     kpi = pd.read_csv(out / "kpi.csv")
     assert f"'{formula}" in set(kpi["group"])  # a spreadsheet shows it as text, never runs it
+
+
+def test_a_register_without_prosecutors_and_staff_without_offices(tmp_path):
+    frame = pd.read_csv(write(tmp_path / "full.csv", CASES), dtype=str).drop(columns=["prosecutor", "assigned"])
+    frame.to_csv(tmp_path / "bare.csv", index=False)
+    cases, model, staff = tiny(tmp_path, cases=tmp_path / "bare.csv", staff="id,fte\nA,1\nB,0.5\nC,1\n")
+    start, end = parse_period("2026-01:2026-03")
+    options = KpiOptions(start=start, end=end)
+    found = compute(load_register(cases, model, staff, options), options)
+    s = rows(found, "service", "all")
+    assert s["pending"].tolist() == [2, 2, 2] and s["pending_hours_per_fte"].tolist() == pytest.approx([4.8] * 3)
+    assert rows(found, "office", "north")["fte"].isna().all()  # no office in the staff table: no FTE by office
+    assert rows(found, "prosecutor", "A")["pending"].tolist() == [0, 0, 0]
+    assert [w["kind"] for w in found.register.warnings] == ["no_prosecutor_column"]

@@ -152,7 +152,10 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
                                     f"{', …' if len(names) > 10 else ''}): counted, but with no FTE they have "
                                     "no caseload per FTE of their own"})
     unassigned = prosecutor.isna().to_numpy() & np.isnan(disposed)
-    if unassigned.any():
+    if "prosecutor" not in rows.frame.columns:
+        warnings.append({"kind": "no_prosecutor_column", "subject": "",
+                         "message": "the register has no 'prosecutor' column: no figures by prosecutor"})
+    elif unassigned.any():
         warnings.append({"kind": "unassigned", "subject": "",
                          "message": f"{_cases(unassigned.sum(), 'has', 'have')} no prosecutor and no disposal date: "
                                     "counted for their office, type and the service, for no prosecutor"})
