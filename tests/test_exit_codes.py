@@ -13,6 +13,8 @@ from balancer.errors import Outcome
 from tests.conftest import ROOT, write
 
 DEMO = ROOT / "scenarios" / "demo-office.yaml"
+MODEL = ROOT / "models" / "demo.yaml"
+STAFF = ROOT / "scenarios" / "measure" / "staff.csv"
 UNREACHABLE = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"  # port 9: nothing listens
 
 
@@ -33,6 +35,7 @@ def test_the_table_is_the_documented_one():
 @pytest.mark.parametrize("command", [
     ["validate"], ["run", "--out", "OUT"], ["frontier", "--out", "OUT"], ["staffing", "--out", "OUT"],
     ["commit", "--seed-file", "OUT/seed.json"], ["batch", "--out", "OUT"], ["measure", "--out", "OUT"],
+    ["kpi", "--model", str(MODEL), "--staff", str(STAFF), "--period", "2026", "--out", "OUT"],
 ])
 def test_bad_input_is_2_for_every_command(tmp_path, command):
     bad = write(tmp_path / "bad.yaml", "name: x\nstaff: [{id: A, fte: yes}]\ncases: []\n")

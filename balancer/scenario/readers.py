@@ -30,8 +30,10 @@ from balancer.scenario.bounds import MAX_UNPACKED_BYTES
 from balancer.scenario.messages import _error, _listing, _report, _show, _suggest
 from balancer.scenario.schema import TableRef
 
-DATE_COLUMNS = ("date",)
-"""Columns whose cells may be dates: the arrival day of new cases (`balancer intake`)."""
+DATE_COLUMNS = ("date", "filed", "assigned", "disposed")
+"""Columns whose cells may be dates: the arrival day of new cases (`balancer intake`), a time
+record's day (`balancer measure`), a register's case dates (`balancer kpi`: exports are
+workbooks of date cells)."""
 _DELIMITERS = (",", ";", "\t", "|")
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
