@@ -124,15 +124,17 @@ SetOption = Annotated[Optional[list[str]], typer.Option(
 
 def chosen_seed(source: SeedSource, reason: str | None) -> None:
     """A seed a person chose could have been picked for what it gives: refused without a reason
-    (before anything is drawn), and flagged when given one."""
-    if source is not SeedSource.OPERATOR:
-        return
-    if not reason:
-        raise InputError("the seed is chosen by a person (--seed or the scenario's policy.seed), so whoever chose "
-                         "it could have picked it for the result it gives; a recorded draw with a chosen seed "
-                         "needs --reason, and the register flags it. Leave the seed out for a fresh one from "
-                         "the OS, or fix it in advance with `balancer commit`")
-    echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
+    (before anything is drawn; the library's rule, worded for the command line), and flagged when
+    given one."""
+    from balancer.drawing import ChosenSeedWithoutReason, refuse_chosen_seed
+
+    try:
+        refuse_chosen_seed(source, reason)
+    except ChosenSeedWithoutReason as e:
+        raise InputError(f"{e.problem}: give --reason. Leave the seed out (--seed, policy.seed) for a fresh one "
+                         "from the OS, or fix it in advance with `balancer commit`") from None
+    if source is SeedSource.OPERATOR:
+        echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
 
 
 def read_text(path: Path) -> str:
