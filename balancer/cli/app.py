@@ -82,9 +82,10 @@ def worst(outcomes: Iterable[Outcome]) -> Outcome:
     return max(outcomes, key=order.index, default=Outcome.DONE)
 
 
-def command(name: str | None = None, **settings) -> Callable:
-    """Register a command whose function returns an `Outcome` (None: done) or raises. Bad input
-    exits 2 with its message, any other error of ours 3 — never a traceback."""
+def command(name: str | None = None, on: typer.Typer | None = None, **settings) -> Callable:
+    """Register a command (on `app`, or the command group `on`) whose function returns an
+    `Outcome` (None: done) or raises. Bad input exits 2 with its message, any other error of
+    ours 3 — never a traceback."""
 
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -103,7 +104,7 @@ def command(name: str | None = None, **settings) -> Callable:
             if EXIT_CODES[outcome]:
                 raise typer.Exit(EXIT_CODES[outcome])
 
-        return app.command(name, **settings)(run)
+        return (on or app).command(name, **settings)(run)
 
     return register
 

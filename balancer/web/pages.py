@@ -1,0 +1,310 @@
+"""The planner's path, one page per step, each a few calls into the library: sign in; upload a
+scenario or pick a stored one; validate (every error with its file, line and field); preview
+(nothing drawn for real, nothing recorded); draw (`balancer.drawing.draw`, as `balancer run`);
+results (the report, the files, why a case went where it did); history and verify.
+
+Pages that solve are plain functions, which FastAPI runs in worker threads: a long solve never
+holds up another user's page. Two draws at once are serialised by the register, as on the CLI."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from balancer.errors import InputError, InputErrors
+from balancer.web.app import Visit, allowed, read_form, render
+from balancer.web.storage import Storage, clean_name
+
+router = APIRouter()
+
+REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+"""report.html holds inline styles and SVG and no script; served in a sandbox all the same."""
+PREVIEW_ROWS = 50
+
+
+def _storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+# --- signing in and out ---------------------------------------------------------------------
+
+
+@router.get("/signin")
+def signin_page(request: Request):
+    return render(request, "signin.html")
+
+
+@router.post("/signin")
+async def signin(request: Request):
+    form = await read_form(request)
+    name, password = form.get("name"), form.get("password")
+    if not (isinstance(name, str) and isinstance(password, str)
+            and request.app.state.accounts.sign_in(name, password)):
+        return render(request, "signin.html", status_code=401, failed=True)
+    request.session.clear()  # a new session for the signed-in user: nothing carried over from before
+    request.session.update(user=name, csrf=secrets.token_urlsafe(32))
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/signout")
+def signout(request: Request, visit: Visit = Depends(allowed(None))):
+    request.session.clear()
+    return RedirectResponse("/signin", status_code=303)
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, visit: Visit = Depends(allowed(None))):
+    storage = _storage(request)
+    scenarios = [dict(s, drawn=len(storage.runs_of(s["id"]))) for s in request.app.state.accounts.scenarios()]
+    return render(request, "home.html", visit, scenarios=scenarios, runs=storage.all_runs()[:20])
+
+
+@router.post("/scenarios")
+def upload_new(request: Request, visit: Visit = Depends(allowed("upload"))):
+    """A new scenario: its YAML (`scenario`) and the files it references (`files`)."""
+    yaml = visit.form.get("scenario")
+    if not isinstance(yaml, UploadFile) or not yaml.filename:
+        raise HTTPException(400, "Choose the scenario's YAML file.")
+    storage = _storage(request)
+    try:
+        name = clean_name(yaml.filename)
+        if Path(name).suffix.lower() not in (".yaml", ".yml"):
+            raise InputError(f"{name} is not a YAML file", field="scenario", expected="the scenario's .yaml file")
+        uploads = _uploads(visit)
+        sid = storage.new_scenario()
+        for upload_name, data in [(name, yaml.file.read()), *uploads]:
+            storage.save(sid, upload_name, data)
+    except InputError as e:
+        raise HTTPException(400, e.message) from None
+    request.app.state.accounts.add_scenario(sid, name, visit.user)
+    return RedirectResponse(f"/scenarios/{sid}", status_code=303)
+
+
+@router.post("/scenarios/{sid}/files")
+def upload_more(request: Request, sid: str, visit: Visit = Depends(allowed("upload"))):
+    """Add files to a scenario, or replace them by name (the fix after a failed validation). A
+    scenario once drawn is kept as drawn: its files are the inputs its records name."""
+    storage = _storage(request)
+    _scenario(request, sid)
+    if storage.runs_of(sid):
+        raise HTTPException(409, "This scenario has been drawn: its files stay as they were. Upload a new scenario.")
+    try:
+        for name, data in _uploads(visit):
+            storage.save(sid, name, data)
+    except InputError as e:
+        raise HTTPException(400, e.message) from None
+    return RedirectResponse(f"/scenarios/{sid}", status_code=303)
+
+
+def _uploads(visit: Visit) -> list[tuple[str, bytes]]:
+    """The `files` of the form, each with its stored name (InputError for a name or kind refused)."""
+    files = [f for f in visit.form.getlist("files") if isinstance(f, UploadFile) and f.filename]
+    return [(clean_name(f.filename), f.file.read()) for f in files]
+
+
+def _scenario(request: Request, sid: str) -> tuple[Path, str]:
+    """The stored scenario's folder and YAML file name; 404 for any other id."""
+    try:
+        folder = _storage(request).scenario_folder(sid)
+    except LookupError:
+        raise HTTPException(404, "No such scenario.") from None
+    file = request.app.state.accounts.scenario_file(sid)
+    if file is None:
+        raise HTTPException(404, "No such scenario.")
+    return folder, file
+
+
+def _load(request: Request, sid: str, max_errors: int = 1):
+    """The stored scenario, reading only files of its own folder."""
+    from balancer.scenario import load_scenario
+
+    folder, file = _scenario(request, sid)
+    return load_scenario(folder / file, max_errors=max_errors, within=folder)
+
+
+def _error_rows(error: InputError, folder: Path) -> list[dict]:
+    """Each input error as the page lists it, its file named as uploaded (not the server's path)."""
+    errors = error.errors if isinstance(error, InputErrors) else [error]
+    shown = str(folder) + "/"
+    return [{"file": (e.file or "").replace(shown, ""), "line": e.line, "field": e.field,
+             "problem": e.problem.replace(shown, ""), "expected": e.expected} for e in errors]
+
+
+@router.get("/scenarios/{sid}")
+def validate(request: Request, sid: str, visit: Visit = Depends(allowed("validate"))):
+    from balancer.drawing import pre_solve_findings
+    from balancer.scenario.bounds import MAX_ERRORS
+
+    folder, file = _scenario(request, sid)
+    context = dict(sid=sid, file=file, files=_storage(request).files(sid), drawn=_storage(request).runs_of(sid))
+    try:
+        sc = _load(request, sid, max_errors=MAX_ERRORS)
+    except InputError as e:
+        more = isinstance(e, InputErrors) and e.more
+        return render(request, "validate.html", visit, errors=_error_rows(e, folder), more=more, **context)
+    findings = pre_solve_findings(sc)
+    return render(request, "validate.html", visit, sc=sc, findings=findings,
+                  blocked=any(f.severity.value == "error" for f in findings), **context)
+
+
+@router.get("/scenarios/{sid}/preview")
+def preview(request: Request, sid: str, visit: Visit = Depends(allowed("preview"))):
+    """What a draw would aim at, from one lottery drawn here and thrown away: nothing is recorded
+    or written, and the draw itself takes a fresh seed."""
+    from balancer.indicators import indicators
+    from balancer.pipeline import Status, solve
+    from balancer.report import summary_sentences
+    from balancer.tables import staff
+
+    try:
+        sc = _load(request, sid)
+    except InputError:
+        return RedirectResponse(f"/scenarios/{sid}", status_code=303)
+    result = solve(sc)
+    context = dict(sid=sid, sc=sc, findings=result.findings, done=result.status is Status.DONE)
+    if result.status is Status.DONE:
+        people = staff(result).sort_values("utilisation", ascending=False)
+        # The last sentence says where the draw was recorded: a preview's is nowhere, as the page says.
+        context.update(sentences=summary_sentences(result, None)[:-1], metrics=result.metrics,
+                       groups={k: _table(v) for k, v in indicators(result).items()},
+                       staff=_table(people.head(PREVIEW_ROWS)), more_staff=max(0, len(people) - PREVIEW_ROWS))
+    return render(request, "preview.html", visit, **context)
+
+
+def _table(df: pd.DataFrame) -> dict:
+    """A table for a template: its columns and rows of text (shares as percentages)."""
+    shares = [c for c in df.columns if "utilisation" in c or c in ("spread", "before_mean", "target_mean")]
+    rows = [[_cell(v, c in shares) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
+    return {"columns": [c.replace("_", " ") for c in df.columns], "rows": rows}
+
+
+def _cell(value, share: bool) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1%}" if share else f"{value:,.1f}"
+    return str(value)
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+@router.get("/scenarios/{sid}/draw")
+def draw_page(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
+    folder, file = _scenario(request, sid)
+    return render(request, "draw.html", visit, sid=sid, file=file, earlier=_storage(request).runs_of(sid))
+
+
+@router.post("/scenarios/{sid}/draw")
+def draw(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
+    """Draw as `balancer run` draws: the signed-in user is the operator; a re-draw, a chosen seed
+    or open commitments need a reason, as they do there."""
+    from balancer.drawing import abandoning, draw, open_commitments
+    from balancer.register import OpenCommitments, RedrawWithoutReason
+
+    folder, file = _scenario(request, sid)
+    storage, reason = _storage(request), visit.field("reason") or None
+    try:
+        sc = _load(request, sid)
+        out = storage.new_run(sid)
+        ceremony = abandoning(open_commitments(storage.register, sc), reason)
+        draw(sc, out, register=storage.register, operator=visit.user, reason=reason, ceremony=ceremony,
+             formats=("csv", "xlsx"))
+    except (InputError, RedrawWithoutReason, OpenCommitments) as e:
+        message = e.message if isinstance(e, InputError) else f"{e} Give a reason below."
+        return render(request, "draw.html", visit, status_code=409, sid=sid, file=file, refused=message,
+                      earlier=storage.runs_of(sid), reason=reason or "")
+    return RedirectResponse(f"/runs/{sid}/{out.name}", status_code=303)
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+def _run(request: Request, sid: str, rid: str) -> Path:
+    try:
+        return _storage(request).run_folder(sid, rid)
+    except LookupError:
+        raise HTTPException(404, "No such run.") from None
+
+
+@router.get("/runs/{sid}/{rid}")
+def results(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
+    run = _run(request, sid, rid)
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    files = sorted(p.name for p in run.iterdir() if p.is_file())
+    return render(request, "results.html", visit, sid=sid, rid=rid, summary=summary, files=files)
+
+
+@router.get("/runs/{sid}/{rid}/report")
+def report(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
+    html = (_run(request, sid, rid) / "report.html").read_bytes()
+    return Response(html, media_type="text/html", headers={"Content-Security-Policy": REPORT_POLICY})
+
+
+@router.get("/runs/{sid}/{rid}/files/{name}")
+def download(request: Request, sid: str, rid: str, name: str, visit: Visit = Depends(allowed("results"))):
+    run = _run(request, sid, rid)
+    if name not in {p.name for p in run.iterdir() if p.is_file()}:  # only the run's own files, by name
+        raise HTTPException(404, "No such file in this run.")
+    return FileResponse(run / name, filename=name)
+
+
+@router.post("/runs/{sid}/{rid}/explain")
+def explain_case(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
+    """Why a case went where it did (`balancer.explain`), replayed from the stored scenario. The
+    case id travels in the form, not the address: addresses end up in logs."""
+    from balancer.explain import explain
+
+    run = _run(request, sid, rid)
+    folder, file = _scenario(request, sid)
+    case = visit.field("case")
+    try:
+        found, problem = explain(run, case, folder / file, within=folder), None
+    except InputError as e:
+        found, problem = None, e.message.replace(str(folder) + "/", "").replace(str(run) + "/", "")
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    files = sorted(p.name for p in run.iterdir() if p.is_file())
+    return render(request, "results.html", visit, sid=sid, rid=rid, summary=summary, files=files,
+                  case=case, explained=found, problem=problem)
+
+
+# --- the register -----------------------------------------------------------------------------
+
+
+def _register(request: Request):
+    from balancer.register import MissingRegister, Register
+
+    try:
+        return Register(_storage(request).register, create=False)
+    except MissingRegister:
+        return None
+
+
+@router.get("/history")
+def history(request: Request, visit: Visit = Depends(allowed("history"))):
+    reg = _register(request)
+    if reg is None:
+        return render(request, "history.html", visit, records=[], counts={})
+    with reg:
+        records, counts = reg.history(), reg.redraw_counts()
+    return render(request, "history.html", visit, records=list(reversed(records)), counts=counts)
+
+
+@router.get("/verify")
+def verify(request: Request, visit: Visit = Depends(allowed("verify"))):
+    reg = _register(request)
+    if reg is None:
+        return render(request, "verify.html", visit, report=None)
+    with reg:
+        report = reg.verify_chain()
+    return render(request, "verify.html", visit, report=report)
+
