@@ -42,11 +42,17 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-def view(driver, page: Path, shot: Path) -> str:
-    """Open `page`, check the console stayed clean, save a full-page screenshot to `shot` and to
-    tests/artifacts/; the page's visible text."""
+def view(driver, page: Path | str, shot: Path) -> str:
+    """Open `page` (a file or a URL), check the console stayed clean, save a full-page screenshot
+    to `shot` and to tests/artifacts/; the page's visible text."""
     driver.set_window_size(1200, 800)  # the width the page is laid out at, before its height is read
-    driver.get(page.as_uri())
+    driver.get(page if isinstance(page, str) else page.as_uri())
+    return shoot(driver, shot)
+
+
+def shoot(driver, shot: Path) -> str:
+    """`view` of the page the browser is on (after a click or a form sent)."""
+    driver.set_window_size(1200, 800)
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
     height = driver.execute_script("return document.documentElement.scrollHeight")

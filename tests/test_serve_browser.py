@@ -1,0 +1,127 @@
+"""`balancer serve` as planners use it: a real server on the loopback address, a real headless
+Chromium, through sign-in → upload → a validation error → the fix → preview → draw → results and
+why one case went where it did → history and verify, each role signing in for its own steps.
+Every page must leave the browser's console clean (no script, style or CSP error); a screenshot
+of each is kept in tests/artifacts/serve-*.png."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install '.[test]')")
+
+from tests.conftest import write  # noqa: E402
+from tests import test_report  # noqa: E402
+from tests.test_report import shoot, view  # noqa: E402
+from tests.test_serve import BROKEN_CASES, CASES, OFFICE, PASSWORD, STAFF, USERS  # noqa: E402
+
+browser = test_report.browser
+"""The report tests' headless Chromium (a fixture, shared by name)."""
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The application on a free loopback port, in a thread of this process; its URL and data folder."""
+    import uvicorn
+
+    from balancer.web import create_app
+    from balancer.web.accounts import Accounts
+
+    data = tmp_path / "data"
+    for name, role in USERS.items():
+        Accounts(data).add_user(name, [role], PASSWORD)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(create_app(data), host="127.0.0.1", port=port, log_level="warning",
+                                            access_log=False))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}", data
+    running.should_exit = True
+    thread.join(timeout=20)
+
+
+def click(driver, how: str, what: str) -> None:
+    """Click, and wait for the page it leads to (a click returns before the next page loads)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element("tag name", "html")
+    driver.find_element(how, what).click()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+
+
+def sign_in(driver, url: str, name: str) -> None:
+    driver.get(url + "/signin")
+    driver.find_element("name", "name").send_keys(name)
+    driver.find_element("name", "password").send_keys(PASSWORD)
+    click(driver, "css selector", "form button")
+
+
+def sign_out(driver) -> None:
+    click(driver, "css selector", "header form button")
+
+
+def send(driver, form: str) -> None:
+    click(driver, "css selector", f"{form} button")
+
+
+def test_the_planner_path_in_a_browser(browser, server, tmp_path):
+    url, data = server
+    files = tmp_path / "upload"
+    office, staff, cases = write(files / "office.yaml", OFFICE), write(files / "staff.csv", STAFF), \
+        write(files / "cases.csv", BROKEN_CASES)
+
+    text = view(browser, url + "/", tmp_path / "serve-1-signin.png")  # anonymous: sent to sign in
+    assert browser.current_url == url + "/signin" and "Sign in" in text
+
+    sign_in(browser, url, "paula")
+    browser.find_element("name", "scenario").send_keys(str(office))
+    browser.find_element("name", "files").send_keys(f"{staff}\n{cases}")
+    send(browser, "form[action='/scenarios']")
+    text = shoot(browser, tmp_path / "serve-2-validate-errors.png")
+    assert "2 problems found" in text and "case type 'burglary' of case 'C3' is unknown" in text
+    assert "cases.csv 4 type" in text  # the file, line and field of the error, in the table
+
+    write(cases, CASES)  # the planner fixes the table and uploads it again
+    browser.find_element("name", "files").send_keys(str(cases))
+    send(browser, "form[action$='/files']")
+    text = shoot(browser, tmp_path / "serve-3-valid.png")
+    assert "Valid: 3 staff, 24 cases, 2 case types" in text
+
+    click(browser, "link text", "Preview the balance")
+    text = shoot(browser, tmp_path / "serve-4-preview.png")
+    assert "Nothing is drawn or recorded" in text and "24 cases to 3 prosecutors" in text and "By type" in text
+    assert not (data / "register.sqlite").exists()
+    sign_out(browser)
+
+    sign_in(browser, url, "clara")
+    click(browser, "link text", "draw")
+    browser.find_element("name", "reason").send_keys("quarterly backlog")
+    send(browser, "form[action$='/draw']")
+    text = shoot(browser, tmp_path / "serve-5-results.png")
+    assert "Recorded as record 1 by clara" in text and "assignments.csv" in text
+    browser.find_element("name", "case").send_keys("C4")
+    send(browser, "form[action$='/explain']")
+    text = shoot(browser, tmp_path / "serve-6-explain.png")
+    assert "Case C4 (fraud, 40.0 h) went to" in text and "why not" in text
+    click(browser, "link text", "The run's report")
+    text = shoot(browser, tmp_path / "serve-7-report.png")
+    assert "Allocation report: web-office" in text and "recorded as record 1" in text
+    browser.get(url + "/")
+    sign_out(browser)
+
+    sign_in(browser, url, "otto")
+    text = view(browser, url + "/history", tmp_path / "serve-8-history.png")
+    assert "clara" in text and "quarterly backlog" in text
+    text = view(browser, url + "/verify", tmp_path / "serve-9-verify.png")
+    assert "chain intact: 1 record verified" in text
