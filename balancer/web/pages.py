@@ -205,7 +205,7 @@ def draw_page(request: Request, sid: str, visit: Visit = Depends(allowed("draw")
 
 
 @router.post("/scenarios/{sid}/draw")
-def draw(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
+def draw_and_record(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
     """Draw as `balancer run` draws: the signed-in user is the operator; a re-draw, a chosen seed
     or open commitments need a reason, as they do there."""
     from balancer.drawing import abandoning, draw, open_commitments
