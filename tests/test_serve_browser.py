@@ -17,7 +17,7 @@ pytest.importorskip("uvicorn", reason="the web extra is not installed (pip insta
 from tests.conftest import write  # noqa: E402
 from tests import test_report  # noqa: E402
 from tests.test_report import shoot, view  # noqa: E402
-from tests.test_serve import BROKEN_CASES, CASES, OFFICE, PASSWORD, STAFF, USERS  # noqa: E402
+from tests.test_serve import BROKEN_CASES, CASES, OFFICE, PASSWORD, STAFF, USERS, quick_hashes  # noqa: E402, F401
 
 browser = test_report.browser
 """The report tests' headless Chromium (a fixture, shared by name)."""
