@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
+import time
 
+import httpx
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install '.[test]')")
@@ -82,8 +86,31 @@ def app(data):
     return create_app(data)
 
 
+@pytest.fixture
+def server(data):
+    """The application on a free loopback port, in a thread of this process; its URL and data folder."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(create_app(data), host="127.0.0.1", port=port, log_level="warning",
+                                            access_log=False))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}", data
+    running.should_exit = True
+    thread.join(timeout=20)
+
+
 def client(app, user: str | None = None) -> TestClient:
-    c = TestClient(app, follow_redirects=False)
+    """A client of `app` (or of the server at the URL `app`), signed in as `user` if given."""
+    c = TestClient(app, follow_redirects=False) if not isinstance(app, str) else \
+        httpx.Client(base_url=app, follow_redirects=False, timeout=120)
     if user is not None:
         signed = c.post("/signin", data={"csrf": token(c, "/signin"), "name": user, "password": PASSWORD})
         assert signed.status_code == 303 and signed.headers["location"] == "/", signed.text
@@ -282,3 +309,52 @@ def test_users_add_takes_the_password_from_stdin_and_refuses_a_short_one(tmp_pat
     assert again.exit_code == 2 and "exists already" in again.output
     role = CliRunner().invoke(cli, ["users", "add", "cy", "--role", "judge", *data], input=PASSWORD + "\n")
     assert role.exit_code == 2 and "unknown role judge" in role.output
+
+
+def test_a_long_solve_holds_up_no_other_page(server, monkeypatch):
+    from balancer import pipeline
+
+    url, data = server
+    planner = client(url, "paula")
+    sid = upload(planner)
+    solving, release, answers = threading.Event(), threading.Event(), []
+    real = pipeline.solve
+
+    def slow(*args, **kwargs):
+        solving.set()
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "solve", slow)
+    preview = threading.Thread(target=lambda: answers.append(planner.get(f"/scenarios/{sid}/preview")))
+    preview.start()
+    try:
+        assert solving.wait(60)
+        auditor = client(url, "otto")  # signs in and reads pages while the preview solves
+        assert auditor.get("/history").status_code == 200 and auditor.get("/").status_code == 200
+        assert preview.is_alive() and not answers
+    finally:
+        release.set()
+        preview.join(120)
+    assert answers[0].status_code == 200 and "Balance targets" in answers[0].text
+
+
+def test_two_clerks_drawing_at_once_are_serialised_by_the_register(server, data):
+    url, _ = server
+    accounts = Accounts(data)
+    accounts.add_user("carl", ["clerk"], PASSWORD)
+    sid = upload(client(url, "paula"))
+    clerks = [client(url, name) for name in ("clara", "carl")]
+    forms = [{"csrf": token(c)} for c in clerks]
+    answers = {}
+    threads = [threading.Thread(target=lambda c=c, f=f: answers.update({id(c): c.post(f"/scenarios/{sid}/draw", data=f)}))
+               for c, f in zip(clerks, forms)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    # One draw is the first of these inputs; the other finds it recorded and, with no reason
+    # given, is refused as a re-draw: never two first draws of the same inputs.
+    assert sorted(a.status_code for a in answers.values()) == [303, 409]
+    with Register(data / "register.sqlite", create=False) as reg:
+        assert len(reg.history()) == 1 and reg.verify_chain().ok

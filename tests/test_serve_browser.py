@@ -6,48 +6,18 @@ of each is kept in tests/artifacts/serve-*.png."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
 pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install '.[test]')")
 
 from tests.conftest import write  # noqa: E402
-from tests import test_report  # noqa: E402
+from tests import test_report, test_serve  # noqa: E402
 from tests.test_report import shoot, view  # noqa: E402
-from tests.test_serve import BROKEN_CASES, CASES, OFFICE, PASSWORD, STAFF, USERS, quick_hashes  # noqa: E402, F401
+from tests.test_serve import BROKEN_CASES, CASES, OFFICE, PASSWORD, STAFF  # noqa: E402
 
+# Fixtures shared by name: the report tests' headless Chromium, and the route tests' server.
 browser = test_report.browser
-"""The report tests' headless Chromium (a fixture, shared by name)."""
-
-
-@pytest.fixture
-def server(tmp_path):
-    """The application on a free loopback port, in a thread of this process; its URL and data folder."""
-    import uvicorn
-
-    from balancer.web import create_app
-    from balancer.web.accounts import Accounts
-
-    data = tmp_path / "data"
-    for name, role in USERS.items():
-        Accounts(data).add_user(name, [role], PASSWORD)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(create_app(data), host="127.0.0.1", port=port, log_level="warning",
-                                            access_log=False))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}", data
-    running.should_exit = True
-    thread.join(timeout=20)
+data, quick_hashes, server = test_serve.data, test_serve.quick_hashes, test_serve.server
 
 
 def click(driver, how: str, what: str) -> None:
@@ -76,7 +46,7 @@ def send(driver, form: str) -> None:
 
 
 def test_the_planner_path_in_a_browser(browser, server, tmp_path):
-    url, data = server
+    url, folder = server
     files = tmp_path / "upload"
     office, staff, cases = write(files / "office.yaml", OFFICE), write(files / "staff.csv", STAFF), \
         write(files / "cases.csv", BROKEN_CASES)
@@ -101,7 +71,7 @@ def test_the_planner_path_in_a_browser(browser, server, tmp_path):
     click(browser, "link text", "Preview the balance")
     text = shoot(browser, tmp_path / "serve-4-preview.png")
     assert "Nothing is drawn or recorded" in text and "24 cases to 3 prosecutors" in text and "By type" in text
-    assert not (data / "register.sqlite").exists()
+    assert not (folder / "register.sqlite").exists()
     sign_out(browser)
 
     sign_in(browser, url, "clara")
