@@ -55,6 +55,7 @@ ROUTES = {  # every route that needs a role, with the permission it needs
     ("GET", "/runs/{sid}/{rid}/report"): "results",
     ("GET", "/runs/{sid}/{rid}/files/{name}"): "results",
     ("POST", "/runs/{sid}/{rid}/explain"): "results",
+    ("GET", "/runs/{sid}/{rid}/verify"): "verify",
     ("GET", "/history"): "history",
     ("GET", "/verify"): "verify",
 }
@@ -290,6 +291,24 @@ def test_history_flags_re_draws_and_verify_checks_the_chain(app, data):
     history = auditor.get("/history").text
     assert history.count("<td>clara</td>") == 2 and '<tr class="flag">' in history and "checked twice" in history
     assert "chain intact: 2 records verified" in auditor.get("/verify").text
+
+
+def test_an_auditor_replays_a_draw_and_checks_every_run_folder_against_the_register(app, data):
+    sid = upload(client(app, "paula"))
+    c = client(app, "clara")
+    where = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}).headers["location"]
+    auditor = client(app, "otto")
+    assert "Record 1 verified: replaying seed" in auditor.get(where + "/verify").text
+    assert f'href="{where}"' in auditor.get("/history").text
+    assert "names its record, with its hash" in auditor.get("/verify").text
+    # Inputs changed behind the page's back, and a summary edited: each is caught.
+    (data / "scenarios" / sid / "cases.csv").write_text(CASES.replace("C1,theft", "C1,fraud"))
+    assert "the inputs differ from the recorded ones" in auditor.get(where + "/verify").text
+    summary = data / where.removeprefix("/") / "summary.json"
+    edited = json.loads(summary.read_text())
+    edited["register"]["hash"] = "0" * 64
+    summary.write_text(json.dumps(edited))
+    assert "with hash " + "0" * 64 in auditor.get("/verify").text
 
 
 def test_users_add_takes_the_password_from_stdin_and_refuses_a_short_one(tmp_path):

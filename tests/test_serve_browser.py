@@ -93,5 +93,9 @@ def test_the_planner_path_in_a_browser(browser, server, tmp_path):
     sign_in(browser, url, "otto")
     text = view(browser, url + "/history", tmp_path / "serve-8-history.png")
     assert "clara" in text and "quarterly backlog" in text
-    text = view(browser, url + "/verify", tmp_path / "serve-9-verify.png")
-    assert "chain intact: 1 record verified" in text
+    click(browser, "link text", "results")
+    click(browser, "link text", "Verify this draw")
+    text = shoot(browser, tmp_path / "serve-9-verify-draw.png")
+    assert "Record 1 verified: replaying seed" in text
+    text = view(browser, url + "/verify", tmp_path / "serve-10-verify.png")
+    assert "chain intact: 1 record verified" in text and "names its record, with its hash" in text

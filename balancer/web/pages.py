@@ -238,10 +238,18 @@ def _run(request: Request, sid: str, rid: str) -> Path:
 
 @router.get("/runs/{sid}/{rid}")
 def results(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
+    return _results(request, visit, sid, rid)
+
+
+def _results(request: Request, visit: Visit, sid: str, rid: str, **shown):
+    """The run's page: its record, report and files, and whatever was asked of it (`shown`)."""
     run = _run(request, sid, rid)
-    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     files = sorted(p.name for p in run.iterdir() if p.is_file())
-    return render(request, "results.html", visit, sid=sid, rid=rid, summary=summary, files=files)
+    return render(request, "results.html", visit, sid=sid, rid=rid, summary=_summary(run), files=files, **shown)
+
+
+def _summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text(encoding="utf-8"))
 
 
 @router.get("/runs/{sid}/{rid}/report")
@@ -271,10 +279,24 @@ def explain_case(request: Request, sid: str, rid: str, visit: Visit = Depends(al
         found, problem = explain(run, case, folder / file, within=folder), None
     except InputError as e:
         found, problem = None, e.message.replace(str(folder) + "/", "").replace(str(run) + "/", "")
-    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-    files = sorted(p.name for p in run.iterdir() if p.is_file())
-    return render(request, "results.html", visit, sid=sid, rid=rid, summary=summary, files=files,
-                  case=case, explained=found, problem=problem)
+    return _results(request, visit, sid, rid, case=case, explained=found, problem=problem)
+
+
+@router.get("/runs/{sid}/{rid}/verify")
+def verify_run(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("verify"))):
+    """What `balancer verify RECORD --inputs SCENARIO` checks, for this run: its record replayed
+    from the stored scenario, how its seed was fixed, and that its summary.json names the record."""
+    from balancer.register import load_recorded, replay, seed_problems, summary_problems
+
+    run, (folder, file) = _run(request, sid, rid), _scenario(request, sid)
+    summary, reg = _summary(run), _register(request)
+    if not isinstance(summary.get("register"), dict) or reg is None:
+        raise HTTPException(404, "Nothing was recorded for this run.")
+    with reg:
+        rec = reg.get(int(summary["register"]["id"]))
+        problems = seed_problems(reg, rec) + summary_problems(reg, summary)[1]
+    problems += replay(rec, load_recorded(rec, folder / file, within=folder))
+    return _results(request, visit, sid, rid, verified=not problems, problems=problems, record=rec)
 
 
 # --- the register -----------------------------------------------------------------------------
@@ -293,18 +315,33 @@ def _register(request: Request):
 def history(request: Request, visit: Visit = Depends(allowed("history"))):
     reg = _register(request)
     if reg is None:
-        return render(request, "history.html", visit, records=[], counts={})
+        return render(request, "history.html", visit, records=[], counts={}, runs={})
     with reg:
         records, counts = reg.history(), reg.redraw_counts()
-    return render(request, "history.html", visit, records=list(reversed(records)), counts=counts)
+    runs = {rec: f"/runs/{sid}/{rid}" for (sid, rid), (rec, _) in _claims(request).items()}
+    return render(request, "history.html", visit, records=list(reversed(records)), counts=counts, runs=runs)
+
+
+def _claims(request: Request) -> dict[tuple[str, str], tuple[int | None, dict]]:
+    """Each run folder on this server: the record its summary.json claims, and the summary."""
+    found = {}
+    for sid, rid in _storage(request).all_runs():
+        summary = _summary(_storage(request).run_folder(sid, rid))
+        claimed = summary.get("register") if isinstance(summary.get("register"), dict) else {}
+        found[sid, rid] = (claimed.get("id"), summary)
+    return found
 
 
 @router.get("/verify")
 def verify(request: Request, visit: Visit = Depends(allowed("verify"))):
+    """The register's chain (`verify --chain`), and every run folder here against it (`--summaries`)."""
+    from balancer.register import summary_problems
+
     reg = _register(request)
     if reg is None:
         return render(request, "verify.html", visit, report=None)
     with reg:
         report = reg.verify_chain()
-    return render(request, "verify.html", visit, report=report)
-
+        runs = [(f"/runs/{sid}/{rid}", rid, summary_problems(reg, summary)[1])
+                for (sid, rid), (_, summary) in _claims(request).items()]
+    return render(request, "verify.html", visit, report=report, runs=runs)
