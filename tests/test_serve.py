@@ -173,6 +173,17 @@ def test_a_wrong_password_signs_nobody_in_and_signing_out_ends_the_session(app):
     assert c.get("/").headers["location"] == "/signin"
 
 
+def test_after_five_wrong_passwords_the_name_is_locked_for_a_while(app):
+    c = client(app)
+    for _ in range(5):
+        assert c.post("/signin", data={"csrf": token(c, "/signin"), "name": "otto", "password": "guess"}).status_code == 401
+    locked = c.post("/signin", data={"csrf": token(c, "/signin"), "name": "otto", "password": PASSWORD})
+    assert locked.status_code == 429 and "Too many wrong passwords" in locked.text
+    client(app, "paula")  # other names are not held up
+    app.state.throttle.lock = 0  # the minute is over
+    client(app, "otto")
+
+
 def test_a_post_without_the_session_csrf_token_is_refused(app):
     c = client(app, "paula")
     for sent in ({}, {"csrf": "forged"}):

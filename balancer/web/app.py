@@ -4,6 +4,7 @@ the headers every page carries. The pages themselves are in `balancer.web.pages`
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,29 @@ MAX_FIELD_BYTES = 64 * 2**10
 
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+
+class Throttle:
+    """Failed sign-ins by account name: after `limit` in a row the name is refused for `lock`
+    seconds, right password or not, so a password cannot be guessed at the server's speed. (Kept
+    in memory: a restart forgets it; locking someone out takes their name and a few tries.)"""
+
+    def __init__(self, limit: int = 5, lock: float = 60.0) -> None:
+        self.limit, self.lock = limit, lock
+        self._failed: dict[str, tuple[int, float]] = {}
+
+    def locked(self, name: str) -> bool:
+        count, since = self._failed.get(name, (0, 0.0))
+        return count >= self.limit and time.monotonic() - since < self.lock
+
+    def failed(self, name: str) -> None:
+        if len(self._failed) > 10_000:  # names typed at random must not fill the memory
+            self._failed.clear()
+        count, _ = self._failed.get(name, (0, 0.0))
+        self._failed[name] = (count + 1, time.monotonic())
+
+    def succeeded(self, name: str) -> None:
+        self._failed.pop(name, None)
 
 
 class SignInFirst(Exception):
@@ -56,7 +80,7 @@ def create_app(data_dir: str | Path, *, https_only: bool = False, max_upload_byt
 
     storage = Storage(Path(data_dir))
     app = FastAPI(title="balancer", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.storage, app.state.accounts = storage, Accounts(storage.root)
+    app.state.storage, app.state.accounts, app.state.throttle = storage, Accounts(storage.root), Throttle()
     app.state.templates = Jinja2Templates(env=Environment(loader=PackageLoader("balancer.web"), autoescape=True))
     app.add_middleware(SessionMiddleware, secret_key=storage.secret_key(), session_cookie="balancer_session",
                        same_site="strict", https_only=https_only, max_age=12 * 3600)

@@ -43,10 +43,15 @@ def signin_page(request: Request):
 @router.post("/signin")
 async def signin(request: Request):
     form = await read_form(request)
-    name, password = form.get("name"), form.get("password")
-    if not (isinstance(name, str) and isinstance(password, str)
-            and request.app.state.accounts.sign_in(name, password)):
+    name, password, throttle = form.get("name"), form.get("password"), request.app.state.throttle
+    if not (isinstance(name, str) and isinstance(password, str)):
         return render(request, "signin.html", status_code=401, failed=True)
+    if throttle.locked(name):
+        return render(request, "signin.html", status_code=429, locked=True)
+    if not request.app.state.accounts.sign_in(name, password):
+        throttle.failed(name)
+        return render(request, "signin.html", status_code=401, failed=True)
+    throttle.succeeded(name)
     request.session.clear()  # a new session for the signed-in user: nothing carried over from before
     request.session.update(user=name, csrf=secrets.token_urlsafe(32))
     return RedirectResponse("/", status_code=303)
