@@ -322,6 +322,40 @@ def test_an_auditor_replays_a_draw_and_checks_every_run_folder_against_the_regis
     assert "with hash " + "0" * 64 in auditor.get("/verify").text
 
 
+def test_hostile_ids_are_shown_as_text_and_no_case_id_reaches_a_log(app, caplog):
+    import logging
+
+    hostile = "<script>alert(1)</script>"
+    cases = CASES.replace("C2,theft", f'"{hostile}",theft')
+    sid = upload(client(app, "paula"), cases=cases.replace("C5,theft", f'"{hostile}",theft'))
+    planner = client(app, "paula")
+    page = planner.get(f"/scenarios/{sid}").text  # the duplicate id is named in an error
+    assert "&lt;script&gt;" in page and hostile not in page
+    sid = upload(planner, cases=cases)
+    assert hostile not in planner.get(f"/scenarios/{sid}/preview").text
+    caplog.set_level(logging.DEBUG)
+    c = client(app, "clara")
+    where = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}).headers["location"]
+    explained = c.post(where + "/explain", data={"csrf": token(c), "case": hostile}).text
+    assert "&lt;script&gt;" in explained and hostile not in explained
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "C1" not in logged and "script" not in logged
+
+
+def test_an_infeasible_scenario_is_diagnosed_and_nothing_is_recorded(app, data):
+    impossible = STAFF.replace("P1,1.0,fraud", "P1,1.0,").replace("P3,0.5,fraud", "P3,0.5,")
+    planner = client(app, "paula")
+    sid = planner.post("/scenarios", data={"csrf": token(planner)}, files=[
+        ("scenario", ("office.yaml", OFFICE.encode())), ("files", ("staff.csv", impossible.encode())),
+        ("files", ("cases.csv", CASES.encode()))]).headers["location"].rsplit("/", 1)[1]
+    assert "cannot be allocated" in planner.get(f"/scenarios/{sid}").text
+    assert "No plan can be drawn" in planner.get(f"/scenarios/{sid}/preview").text
+    c = client(app, "clara")
+    where = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}).headers["location"]
+    assert "Nothing was drawn: the scenario is infeasible" in c.get(where).text
+    assert not (data / "register.sqlite").exists()
+
+
 def test_users_add_takes_the_password_from_stdin_and_refuses_a_short_one(tmp_path):
     from typer.testing import CliRunner
 
