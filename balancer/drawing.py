@@ -14,7 +14,7 @@ from typing import Callable
 from balancer.checks import Finding, check
 from balancer.errors import InputError
 from balancer.io import check_outputs, write_outputs
-from balancer.pipeline import Result, SeedSource, Status, seed_source, solve
+from balancer.pipeline import Result, SeedSource, Status, seed_source, solve, tell_progress
 from balancer.problem import compile_problem
 from balancer.register import MissingRegister, OpenCommitments, Recorded, Register, record_draw
 from balancer.register.ceremony import ceremony_seed
@@ -89,6 +89,8 @@ def draw(sc: Scenario, out: Path, *, register: str | Path, operator: str, reason
     vet_seed(source, reason)
     # Recorded first, written after: a crash in between leaves a recorded draw without files,
     # never files that claim a draw the register does not hold.
+    tell_progress("register")
     with Register(register) as reg:
         record = record_draw(reg, result, operator=operator, reason=reason, ceremony=ceremony)
+    tell_progress("write")
     return Drawn(result, record, write_outputs(result, out, formats, record=record, probabilities=probabilities))

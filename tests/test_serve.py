@@ -60,7 +60,7 @@ ROUTES = {  # every route that needs a role, with the permission it needs
     ("GET", "/verify"): "verify",
 }
 OPEN = {("GET", "/signin"), ("POST", "/signin")}
-ANY_USER = {("GET", "/"), ("POST", "/signout")}
+ANY_USER = {("GET", "/"), ("POST", "/signout"), ("GET", "/jobs/{job_id}")}
 
 
 @pytest.fixture(autouse=True)
@@ -131,8 +131,17 @@ def upload(c: TestClient, cases: str = CASES, scenario: str = OFFICE) -> str:
     return done.headers["location"].rsplit("/", 1)[1]
 
 
+def done(c, answer):
+    """What a job's page finally answers, for a page that started one (a draw, a preview)."""
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/jobs/"), answer.text
+    deadline = time.monotonic() + 120
+    while 'id="working"' in (page := c.get(answer.headers["location"])).text and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return page
+
+
 def path(route: str) -> str:
-    return route.format(sid=SID, rid=RID, name="summary.json")
+    return route.format(sid=SID, rid=RID, name="summary.json", job_id="x")
 
 
 def test_the_table_of_routes_here_is_every_route_of_the_app():
@@ -241,7 +250,7 @@ def test_validate_lists_every_error_with_its_file_line_and_field(app, data):
 def test_preview_shows_targets_and_offices_and_records_nothing(app, data):
     c = client(app, "paula")
     sid = upload(c)
-    page = c.get(f"/scenarios/{sid}/preview")
+    page = done(c, c.get(f"/scenarios/{sid}/preview"))
     assert page.status_code == 200
     assert "24 cases to 3 prosecutors" in page.text and "Balance targets" in page.text and "By type" in page.text
     assert not (data / "register.sqlite").exists() and not any((data / "runs").iterdir())
@@ -250,7 +259,7 @@ def test_preview_shows_targets_and_offices_and_records_nothing(app, data):
 def test_a_draw_records_the_signed_in_user_and_writes_a_whole_run_folder(app, data):
     sid = upload(client(app, "paula"))
     c = client(app, "clara")
-    drawn = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": ""})
+    drawn = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": ""}))
     assert drawn.status_code == 303
     run = data / drawn.headers["location"].removeprefix("/")
     assert {"summary.json", "assignments.csv", "staff.csv", "report.html", "plan.xlsx"} <= {p.name for p in run.iterdir()}
@@ -260,9 +269,9 @@ def test_a_draw_records_the_signed_in_user_and_writes_a_whole_run_folder(app, da
     assert (record.operator, record.id, record.hash) == ("clara", summary["register"]["id"], summary["register"]["hash"])
     assert record.inputs_sha256 == summary["canonical_sha256"]
     # As on the CLI: the same inputs again only with a reason, recorded as a re-draw.
-    again = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": ""})
+    again = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": ""}))
     assert again.status_code == 409 and "drawn before" in again.text
-    redrawn = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": "a prosecutor left"})
+    redrawn = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": "a prosecutor left"}))
     assert redrawn.status_code == 303
     with Register(data / "register.sqlite", create=False) as reg:
         assert [(r.redraw_of, r.reason) for r in reg.history()] == [([], None), ([1], "a prosecutor left")]
@@ -275,7 +284,7 @@ def test_a_draw_records_the_signed_in_user_and_writes_a_whole_run_folder(app, da
 def test_results_give_the_report_the_files_and_why_a_case_went_where_it_did(app, data):
     sid = upload(client(app, "paula"))
     c = client(app, "clara")
-    where = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}).headers["location"]
+    where = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})).headers["location"]
     auditor = client(app, "otto")
     page = auditor.get(where)
     assert "Recorded as record 1 by clara" in page.text
@@ -297,8 +306,8 @@ def test_history_flags_re_draws_and_verify_checks_the_chain(app, data):
     assert "holds no record yet" in auditor.get("/verify").text
     sid = upload(client(app, "paula"))
     c = client(app, "clara")
-    c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})
-    c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": "checked twice"})
+    done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}))
+    done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c), "reason": "checked twice"}))
     history = auditor.get("/history").text
     assert history.count("<td>clara</td>") == 2 and '<tr class="flag">' in history and "checked twice" in history
     assert "chain intact: 2 records verified" in auditor.get("/verify").text
@@ -307,7 +316,7 @@ def test_history_flags_re_draws_and_verify_checks_the_chain(app, data):
 def test_an_auditor_replays_a_draw_and_checks_every_run_folder_against_the_register(app, data):
     sid = upload(client(app, "paula"))
     c = client(app, "clara")
-    where = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}).headers["location"]
+    where = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})).headers["location"]
     auditor = client(app, "otto")
     assert "Record 1 verified: replaying seed" in auditor.get(where + "/verify").text
     assert f'href="{where}"' in auditor.get("/history").text
@@ -332,10 +341,10 @@ def test_hostile_ids_are_shown_as_text_and_no_case_id_reaches_a_log(app, caplog)
     page = planner.get(f"/scenarios/{sid}").text  # the duplicate id is named in an error
     assert "&lt;script&gt;" in page and hostile not in page
     sid = upload(planner, cases=cases)
-    assert hostile not in planner.get(f"/scenarios/{sid}/preview").text
+    assert hostile not in done(planner, planner.get(f"/scenarios/{sid}/preview")).text
     caplog.set_level(logging.DEBUG)
     c = client(app, "clara")
-    where = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}).headers["location"]
+    where = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})).headers["location"]
     explained = c.post(where + "/explain", data={"csrf": token(c), "case": hostile}).text
     assert "&lt;script&gt;" in explained and hostile not in explained
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -349,9 +358,9 @@ def test_an_infeasible_scenario_is_diagnosed_and_nothing_is_recorded(app, data):
         ("scenario", ("office.yaml", OFFICE.encode())), ("files", ("staff.csv", impossible.encode())),
         ("files", ("cases.csv", CASES.encode()))]).headers["location"].rsplit("/", 1)[1]
     assert "cannot be allocated" in planner.get(f"/scenarios/{sid}").text
-    assert "No plan can be drawn" in planner.get(f"/scenarios/{sid}/preview").text
+    assert "No plan can be drawn" in done(planner, planner.get(f"/scenarios/{sid}/preview")).text
     c = client(app, "clara")
-    where = c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)}).headers["location"]
+    where = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})).headers["location"]
     assert "Nothing was drawn: the scenario is infeasible" in c.get(where).text
     assert not (data / "register.sqlite").exists()
 
@@ -375,32 +384,33 @@ def test_users_add_takes_the_password_from_stdin_and_refuses_a_short_one(tmp_pat
     assert role.exit_code == 2 and "unknown role judge" in role.output
 
 
-def test_a_long_solve_holds_up_no_other_page(server, monkeypatch):
+def test_a_long_solve_shows_its_progress_and_holds_up_no_other_page(server, monkeypatch):
     from balancer import pipeline
 
     url, data = server
     planner = client(url, "paula")
     sid = upload(planner)
-    solving, release, answers = threading.Event(), threading.Event(), []
+    solving, release = threading.Event(), threading.Event()
     real = pipeline.solve
 
     def slow(*args, **kwargs):
+        pipeline.tell_progress("balance")
         solving.set()
         release.wait(60)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "solve", slow)
-    preview = threading.Thread(target=lambda: answers.append(planner.get(f"/scenarios/{sid}/preview")))
-    preview.start()
+    started = planner.get(f"/scenarios/{sid}/preview")
     try:
         assert solving.wait(60)
+        job = planner.get(started.headers["location"])  # the job's page: what it is at, reloading itself
+        assert 'id="working"' in job.text and "leximin utilisation profile" in job.text and 'http-equiv="refresh"' in job.text
         auditor = client(url, "otto")  # signs in and reads pages while the preview solves
         assert auditor.get("/history").status_code == 200 and auditor.get("/").status_code == 200
-        assert preview.is_alive() and not answers
+        assert auditor.get(started.headers["location"]).status_code == 404  # a job is its owner's
     finally:
         release.set()
-        preview.join(120)
-    assert answers[0].status_code == 200 and "Balance targets" in answers[0].text
+    assert "Balance targets" in done(planner, started).text
 
 
 def test_two_clerks_drawing_at_once_are_serialised_by_the_register(server, data):
@@ -411,7 +421,7 @@ def test_two_clerks_drawing_at_once_are_serialised_by_the_register(server, data)
     clerks = [client(url, name) for name in ("clara", "carl")]
     forms = [{"csrf": token(c)} for c in clerks]
     answers = {}
-    threads = [threading.Thread(target=lambda c=c, f=f: answers.update({id(c): c.post(f"/scenarios/{sid}/draw", data=f)}))
+    threads = [threading.Thread(target=lambda c=c, f=f: answers.update({id(c): done(c, c.post(f"/scenarios/{sid}/draw", data=f))}))
                for c, f in zip(clerks, forms)]
     for t in threads:
         t.start()

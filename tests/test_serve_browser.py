@@ -21,13 +21,15 @@ data, quick_hashes, server = test_serve.data, test_serve.quick_hashes, test_serv
 
 
 def click(driver, how: str, what: str) -> None:
-    """Click, and wait for the page it leads to (a click returns before the next page loads)."""
+    """Click, and wait for the page it leads to (a click returns before the next page loads),
+    past a job's page, which reloads itself until its work is done."""
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element("tag name", "html")
     driver.find_element(how, what).click()
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 120).until(lambda d: not d.find_elements("id", "working"))
 
 
 def sign_in(driver, url: str, name: str) -> None:

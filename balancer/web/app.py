@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from balancer.web.accounts import PERMISSIONS, Accounts
+from balancer.web.jobs import Jobs
 from balancer.web.storage import Storage
 
 MAX_UPLOAD_BYTES = 50 * 2**20
@@ -81,6 +82,7 @@ def create_app(data_dir: str | Path, *, https_only: bool = False, max_upload_byt
     storage = Storage(Path(data_dir))
     app = FastAPI(title="balancer", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.storage, app.state.accounts, app.state.throttle = storage, Accounts(storage.root), Throttle()
+    app.state.jobs = Jobs()
     app.state.templates = Jinja2Templates(env=Environment(loader=PackageLoader("balancer.web"), autoescape=True))
     app.add_middleware(SessionMiddleware, secret_key=storage.secret_key(), session_cookie="balancer_session",
                        same_site="strict", https_only=https_only, max_age=12 * 3600)

@@ -163,6 +163,11 @@ def validate(request: Request, sid: str, visit: Visit = Depends(allowed("validat
 
 @router.get("/scenarios/{sid}/preview")
 def preview(request: Request, sid: str, visit: Visit = Depends(allowed("preview"))):
+    _, file = _scenario(request, sid)
+    return _started(request, visit, f"Previewing {file}", lambda: _preview(request, sid))
+
+
+def _preview(request: Request, sid: str):
     """What a draw would aim at, from one lottery drawn here and thrown away: nothing is recorded
     or written, and the draw itself takes a fresh seed."""
     from balancer.indicators import indicators
@@ -173,7 +178,7 @@ def preview(request: Request, sid: str, visit: Visit = Depends(allowed("preview"
     try:
         sc = _load(request, sid)
     except InputError:
-        return RedirectResponse(f"/scenarios/{sid}", status_code=303)
+        return lambda request, visit: RedirectResponse(f"/scenarios/{sid}", status_code=303)
     result = solve(sc)
     context = dict(sid=sid, sc=sc, findings=result.findings, done=result.status is Status.DONE)
     if result.status is Status.DONE:
@@ -182,7 +187,7 @@ def preview(request: Request, sid: str, visit: Visit = Depends(allowed("preview"
         context.update(sentences=summary_sentences(result, None)[:-1], metrics=result.metrics,
                        groups={k: _table(v) for k, v in indicators(result).items()},
                        staff=_table(people.head(PREVIEW_ROWS)), more_staff=max(0, len(people) - PREVIEW_ROWS))
-    return render(request, "preview.html", visit, **context)
+    return lambda request, visit: render(request, "preview.html", visit, **context)
 
 
 def _table(df: pd.DataFrame) -> dict:
@@ -211,24 +216,56 @@ def draw_page(request: Request, sid: str, visit: Visit = Depends(allowed("draw")
 
 @router.post("/scenarios/{sid}/draw")
 def draw_and_record(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
+    _, file = _scenario(request, sid)
+    user, reason = visit.user, visit.field("reason") or None
+    return _started(request, visit, f"Drawing {file}", lambda: _draw(request, sid, user, reason))
+
+
+def _draw(request: Request, sid: str, user: str, reason: str | None):
     """Draw as `balancer run` draws: the signed-in user is the operator; a re-draw, a chosen seed
     or open commitments need a reason, as they do there."""
     from balancer.drawing import abandoning, draw, open_commitments
     from balancer.register import OpenCommitments, RedrawWithoutReason
 
-    folder, file = _scenario(request, sid)
-    storage, reason = _storage(request), visit.field("reason") or None
+    _, file = _scenario(request, sid)
+    storage = _storage(request)
     try:
         sc = _load(request, sid)
         out = storage.new_run(sid)
         ceremony = abandoning(open_commitments(storage.register, sc), reason)
-        draw(sc, out, register=storage.register, operator=visit.user, reason=reason, ceremony=ceremony,
+        draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=ceremony,
              formats=("csv", "xlsx"))
     except (InputError, RedrawWithoutReason, OpenCommitments) as e:
         message = e.message if isinstance(e, InputError) else f"{e} Give a reason below."
-        return render(request, "draw.html", visit, status_code=409, sid=sid, file=file, refused=message,
-                      earlier=storage.runs_of(sid), reason=reason or "")
-    return RedirectResponse(f"/runs/{sid}/{out.name}", status_code=303)
+        return lambda request, visit: render(request, "draw.html", visit, status_code=409, sid=sid, file=file,
+                                             refused=message, earlier=storage.runs_of(sid), reason=reason or "")
+    return lambda request, visit: RedirectResponse(f"/runs/{sid}/{out.name}", status_code=303)
+
+
+# --- long work --------------------------------------------------------------------------------
+
+
+def _started(request: Request, visit: Visit, what: str, work) -> RedirectResponse:
+    """Run `work` as a job (`balancer.web.jobs`) and send the user to its page. `work` returns
+    what the job's page then answers: a function of the request and visit that gives a response."""
+    job = request.app.state.jobs.start(visit.user, what, work)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: str, visit: Visit = Depends(allowed(None))):
+    from balancer.registry import STEPS
+
+    job = request.app.state.jobs.get(job_id, visit.user)
+    if job is None:
+        raise HTTPException(404, "No such job (finished jobs are kept for an hour).")
+    if job.error is not None:
+        raise HTTPException(500, job.error)
+    if job.finished is None:
+        steps = {s.name: s.what for s in STEPS} | {"register": "the draw recorded in the register"}
+        step = steps.get(job.step, job.step) if job.step else "reading the scenario and its tables"
+        return render(request, "working.html", visit, job=job, step=step[:1].upper() + step[1:])
+    return job.outcome(request, visit)
 
 
 # --- results ----------------------------------------------------------------------------------
