@@ -55,8 +55,10 @@ def shoot(driver, shot: Path) -> str:
     driver.set_window_size(1200, 800)
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1200, min(height, 16000))
+    # The window's height is the page's plus the browser's own bars, so the shot holds the whole page.
+    height, bars = driver.execute_script("return [Math.max(document.body.scrollHeight, "
+                                         "document.documentElement.scrollHeight), window.outerHeight - window.innerHeight]")
+    driver.set_window_size(1200, min(height + bars, 16000))
     assert driver.save_screenshot(str(shot))
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(shot, ARTIFACTS / shot.name)
