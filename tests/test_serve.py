@@ -7,7 +7,9 @@ verify read what was drawn."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import socket
 import threading
@@ -234,6 +236,19 @@ def test_uploaded_paths_stay_in_the_scenario_folder(app, data):
     assert c.get("/scenarios/..%2F..%2Fweb.sqlite").status_code == 404
 
 
+def test_a_workbook_table_is_taken_and_read(app, tmp_path):
+    import pandas as pd
+
+    book = tmp_path / "cases.xlsx"
+    pd.read_csv(io.StringIO(CASES)).to_excel(book, index=False)
+    c = client(app, "paula")
+    sid = c.post("/scenarios", data={"csrf": token(c)}, files=[
+        ("scenario", ("office.yaml", OFFICE.replace("cases.csv", "cases.xlsx").encode())),
+        ("files", ("staff.csv", STAFF.encode())), ("files", ("cases.xlsx", book.read_bytes()))],
+    ).headers["location"].rsplit("/", 1)[1]
+    assert "Valid: 3 staff, 24 cases" in c.get(f"/scenarios/{sid}").text
+
+
 def test_validate_lists_every_error_with_its_file_line_and_field(app, data):
     c = client(app, "paula")
     sid = upload(c, cases=BROKEN_CASES)
@@ -432,3 +447,29 @@ def test_two_clerks_drawing_at_once_are_serialised_by_the_register(server, data)
     assert sorted(a.status_code for a in answers.values()) == [303, 409]
     with Register(data / "register.sqlite", create=False) as reg:
         assert len(reg.history()) == 1 and reg.verify_chain().ok
+
+
+def test_balancer_serve_starts_the_page_with_one_command(data):
+    """The README's command, as a process: it answers on its port, and sends the anonymous to sign in."""
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "balancer", "serve", "--port", str(port), "--data", str(data)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "COLUMNS": "500"})  # one line, however long the path
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/history", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answer is not None, "the server did not answer"
+        assert (answer.status_code, answer.headers["location"]) == (303, "/signin")
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert f"serving {data} on http://127.0.0.1:{port}/" in output
