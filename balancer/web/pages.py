@@ -3,8 +3,8 @@ scenario or pick a stored one; validate (every error with its file, line and fie
 (nothing drawn for real, nothing recorded); draw (`balancer.drawing.draw`, as `balancer run`);
 results (the report, the files, why a case went where it did); history and verify.
 
-Pages that solve are plain functions, which FastAPI runs in worker threads: a long solve never
-holds up another user's page. Two draws at once are serialised by the register, as on the CLI."""
+A preview and a draw run as jobs (`balancer.web.jobs`): no request waits on a solve, so no other
+user's page does. Two draws at once are serialised by the register, as on the CLI."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from balancer.errors import InputError, InputErrors
 from balancer.web.app import Visit, allowed, read_form, render
-from balancer.web.storage import Storage, clean_name
+from balancer.web.storage import Storage, check_content, clean_name
 
 router = APIRouter()
 
@@ -84,12 +84,12 @@ def upload_new(request: Request, visit: Visit = Depends(allowed("upload"))):
         name = clean_name(yaml.filename)
         if Path(name).suffix.lower() not in (".yaml", ".yml"):
             raise InputError(f"{name} is not a YAML file", field="scenario", expected="the scenario's .yaml file")
-        uploads = _uploads(visit)
-        sid = storage.new_scenario()
-        for upload_name, data in [(name, yaml.file.read()), *uploads]:
-            storage.save(sid, upload_name, data)
+        files = [(name, yaml.file.read()), *_uploads(visit)]  # every file checked before a folder is made
     except InputError as e:
         raise HTTPException(400, e.message) from None
+    sid = storage.new_scenario()
+    for upload_name, data in files:
+        storage.save(sid, upload_name, data)
     request.app.state.accounts.add_scenario(sid, name, visit.user)
     return RedirectResponse(f"/scenarios/{sid}", status_code=303)
 
@@ -100,20 +100,26 @@ def upload_more(request: Request, sid: str, visit: Visit = Depends(allowed("uplo
     scenario once drawn is kept as drawn: its files are the inputs its records name."""
     storage = _storage(request)
     _scenario(request, sid)
-    if storage.runs_of(sid):
-        raise HTTPException(409, "This scenario has been drawn: its files stay as they were. Upload a new scenario.")
     try:
-        for name, data in _uploads(visit):
-            storage.save(sid, name, data)
+        files = _uploads(visit)
     except InputError as e:
         raise HTTPException(400, e.message) from None
+    with storage.lock(sid):  # not while a draw reads the files it will record
+        if storage.frozen(sid):
+            raise HTTPException(409, "This scenario has been drawn: its files stay as they were. Upload a new scenario.")
+        for name, data in files:
+            storage.save(sid, name, data)
     return RedirectResponse(f"/scenarios/{sid}", status_code=303)
 
 
 def _uploads(visit: Visit) -> list[tuple[str, bytes]]:
-    """The `files` of the form, each with its stored name (InputError for a name or kind refused)."""
+    """The `files` of the form, each with its stored name and checked (InputError for a name or
+    kind refused)."""
     files = [f for f in visit.form.getlist("files") if isinstance(f, UploadFile) and f.filename]
-    return [(clean_name(f.filename), f.file.read()) for f in files]
+    named = [(clean_name(f.filename), f.file.read()) for f in files]
+    for name, data in named:
+        check_content(name, data)
+    return named
 
 
 def _scenario(request: Request, sid: str) -> tuple[Path, str]:
@@ -150,7 +156,7 @@ def validate(request: Request, sid: str, visit: Visit = Depends(allowed("validat
     from balancer.scenario.bounds import MAX_ERRORS
 
     folder, file = _scenario(request, sid)
-    context = dict(sid=sid, file=file, files=_storage(request).files(sid), drawn=_storage(request).runs_of(sid))
+    context = dict(sid=sid, file=file, files=_storage(request).files(sid), frozen=_storage(request).frozen(sid))
     try:
         sc = _load(request, sid, max_errors=MAX_ERRORS)
     except InputError as e:
@@ -230,7 +236,9 @@ def _draw(request: Request, sid: str, user: str, reason: str | None):
     _, file = _scenario(request, sid)
     storage = _storage(request)
     try:
-        sc = _load(request, sid)
+        with storage.lock(sid):  # the files read are the files kept: frozen before the lock is let go
+            sc = _load(request, sid)
+            storage.freeze(sid)
         out = storage.new_run(sid)
         ceremony = abandoning(open_commitments(storage.register, sc), reason)
         draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=ceremony,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def inside(folder: Path, name: str) -> Path:
 class Storage:
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir).resolve()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         for folder in ("scenarios", "runs"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
@@ -85,6 +88,18 @@ class Storage:
         path = inside(self.scenario_folder(sid), name)
         atomic_write(path, lambda tmp: tmp.write_bytes(data))
         return path
+
+    def lock(self, sid: str) -> threading.Lock:
+        """One lock per scenario: replacing its files and reading them for a draw never overlap."""
+        with self._locks_lock:
+            return self._locks.setdefault(sid, threading.Lock())
+
+    def freeze(self, sid: str) -> None:
+        """From the first draw on, a scenario's files are the inputs its records name: kept as they are."""
+        (self.root / "runs" / self.scenario_folder(sid).name).mkdir(exist_ok=True)
+
+    def frozen(self, sid: str) -> bool:
+        return (self.root / "runs" / self.scenario_folder(sid).name).is_dir()
 
     def files(self, sid: str) -> list[str]:
         return sorted(p.name for p in self.scenario_folder(sid).iterdir() if not p.name.startswith("."))
