@@ -309,9 +309,9 @@ def test_results_give_the_report_the_files_and_why_a_case_went_where_it_did(app,
     assert assignments.status_code == 200 and "attachment" in assignments.headers["content-disposition"]
     assert auditor.get(where + "/files/..%2F..%2F..%2Fweb.sqlite").status_code == 404
     case, went_to = assignments.text.splitlines()[1].split(",")[:2]
-    explained = auditor.post(where + "/explain", data={"csrf": token(auditor), "case": case})
+    explained = done(auditor, auditor.post(where + "/explain", data={"csrf": token(auditor), "case": case}))
     assert f"Case <strong>{case}</strong>" in explained.text and f"went to <strong>{went_to}</strong>" in explained.text
-    unknown = auditor.post(where + "/explain", data={"csrf": token(auditor), "case": "nope"})
+    unknown = done(auditor, auditor.post(where + "/explain", data={"csrf": token(auditor), "case": "nope"}))
     assert "is not in" in unknown.text and str(data) not in unknown.text
 
 
@@ -333,12 +333,12 @@ def test_an_auditor_replays_a_draw_and_checks_every_run_folder_against_the_regis
     c = client(app, "clara")
     where = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})).headers["location"]
     auditor = client(app, "otto")
-    assert "Record 1 verified: replaying seed" in auditor.get(where + "/verify").text
+    assert "Record 1 verified: replaying seed" in done(auditor, auditor.get(where + "/verify")).text
     assert f'href="{where}"' in auditor.get("/history").text
     assert "names its record, with its hash" in auditor.get("/verify").text
     # Inputs changed behind the page's back, and a summary edited: each is caught.
     (data / "scenarios" / sid / "cases.csv").write_text(CASES.replace("C1,theft", "C1,fraud"))
-    assert "the inputs differ from the recorded ones" in auditor.get(where + "/verify").text
+    assert "the inputs differ from the recorded ones" in done(auditor, auditor.get(where + "/verify")).text
     summary = data / where.removeprefix("/") / "summary.json"
     edited = json.loads(summary.read_text())
     edited["register"]["hash"] = "0" * 64
@@ -360,7 +360,7 @@ def test_hostile_ids_are_shown_as_text_and_no_case_id_reaches_a_log(app, caplog)
     caplog.set_level(logging.DEBUG)
     c = client(app, "clara")
     where = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})).headers["location"]
-    explained = c.post(where + "/explain", data={"csrf": token(c), "case": hostile}).text
+    explained = done(c, c.post(where + "/explain", data={"csrf": token(c), "case": hostile})).text
     assert "&lt;script&gt;" in explained and hostile not in explained
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "C1" not in logged and "script" not in logged

@@ -14,6 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from fastapi import HTTPException
+
+from balancer.errors import BalancerError, InputError
 from balancer.pipeline import PROGRESS
 
 WORKERS = 2
@@ -37,7 +40,8 @@ class Job:
     finished: float | None = None
     outcome: Any = None
     """What the work returned: the job's page shows it."""
-    error: str | None = None
+    error: tuple[int, str] | None = None
+    """The status and message the job's page answers with, when the work did not give an answer."""
 
     def seconds(self) -> int:
         return int(time.monotonic() - (self.started or self.queued))
@@ -67,9 +71,13 @@ class Jobs:
         token = PROGRESS.set(lambda step: setattr(job, "step", step))
         try:
             job.outcome = work()
+        except HTTPException as e:  # what the work found missing, as a page would have said it
+            job.error = (e.status_code, e.detail)
+        except BalancerError as e:  # a failure outside the input (a solver, a disk): said as the CLI says it
+            job.error = (500, e.message if isinstance(e, InputError) else str(e))
         except Exception as e:  # a bug of ours: the page says so. The log names the job and the kind
             # of error, not its message: messages quote ids, and a log is no place for case data.
-            job.error = f"internal error {type(e).__name__} — please report it (job {job.id})"
+            job.error = (500, f"internal error {type(e).__name__} — please report it (job {job.id})")
             log.error("job %s (%s) failed: %s", job.id, job.what, type(e).__name__,
                       exc_info=bool(os.environ.get("BALANCER_DEBUG")))
         finally:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from balancer.errors import InputError, InputErrors
+from balancer.errors import BalancerError, InputError, InputErrors
 from balancer.web.app import Visit, allowed, read_form, render
 from balancer.web.storage import Storage, check_content, clean_name
 
@@ -143,11 +143,17 @@ def _load(request: Request, sid: str, max_errors: int = 1):
 
 
 def _error_rows(error: InputError, folder: Path) -> list[dict]:
-    """Each input error as the page lists it, its file named as uploaded (not the server's path)."""
+    """Each input error as the page lists it, its file named as uploaded."""
     errors = error.errors if isinstance(error, InputErrors) else [error]
-    shown = str(folder) + "/"
-    return [{"file": (e.file or "").replace(shown, ""), "line": e.line, "field": e.field,
-             "problem": e.problem.replace(shown, ""), "expected": e.expected} for e in errors]
+    return [{"file": _plain(e.file or "", folder), "line": e.line, "field": e.field,
+             "problem": _plain(e.problem, folder), "expected": e.expected} for e in errors]
+
+
+def _plain(message: str, *folders: Path) -> str:
+    """A message with the server's folders left out: files are named as the user knows them."""
+    for folder in folders:
+        message = message.replace(f"{folder}/", "")
+    return message
 
 
 @router.get("/scenarios/{sid}")
@@ -233,7 +239,7 @@ def _draw(request: Request, sid: str, user: str, reason: str | None):
     from balancer.drawing import abandoning, draw, open_commitments
     from balancer.register import OpenCommitments, RedrawWithoutReason
 
-    _, file = _scenario(request, sid)
+    folder, file = _scenario(request, sid)
     storage = _storage(request)
     try:
         with storage.lock(sid):  # the files read are the files kept: frozen before the lock is let go
@@ -243,8 +249,9 @@ def _draw(request: Request, sid: str, user: str, reason: str | None):
         ceremony = abandoning(open_commitments(storage.register, sc), reason)
         draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=ceremony,
              formats=("csv", "xlsx"))
-    except (InputError, RedrawWithoutReason, OpenCommitments) as e:
-        message = e.message if isinstance(e, InputError) else f"{e} Give a reason below."
+    except BalancerError as e:  # refused as `run` refuses it, or failed outside the input (a disk, the register)
+        message = (f"{e} Give a reason below." if isinstance(e, (RedrawWithoutReason, OpenCommitments)) else
+                   _plain(e.message if isinstance(e, InputError) else f"The draw failed: {e}", folder, storage.root))
         return lambda request, visit: render(request, "draw.html", visit, status_code=409, sid=sid, file=file,
                                              refused=message, earlier=storage.runs_of(sid), reason=reason or "")
     return lambda request, visit: RedirectResponse(f"/runs/{sid}/{out.name}", status_code=303)
@@ -268,7 +275,7 @@ def job_page(request: Request, job_id: str, visit: Visit = Depends(allowed(None)
     if job is None:
         raise HTTPException(404, "No such job (finished jobs are kept for an hour).")
     if job.error is not None:
-        raise HTTPException(500, job.error)
+        raise HTTPException(*job.error)
     if job.finished is None:
         steps = {s.name: s.what for s in STEPS} | {"register": "the draw recorded in the register"}
         step = steps.get(job.step, job.step) if job.step else "reading the scenario and its tables"
@@ -319,21 +326,32 @@ def download(request: Request, sid: str, rid: str, name: str, visit: Visit = Dep
 @router.post("/runs/{sid}/{rid}/explain")
 def explain_case(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
     """Why a case went where it did (`balancer.explain`), replayed from the stored scenario. The
-    case id travels in the form, not the address: addresses end up in logs."""
+    case id travels in the form, not the address (addresses end up in logs), nor the job's name."""
+    _run(request, sid, rid)  # 404 now, not on the job's page
+    _scenario(request, sid)
+    case = visit.field("case")
+    return _started(request, visit, "Explaining a case", lambda: _explain(request, sid, rid, case))
+
+
+def _explain(request: Request, sid: str, rid: str, case: str):
     from balancer.explain import explain
 
-    run = _run(request, sid, rid)
-    folder, file = _scenario(request, sid)
-    case = visit.field("case")
+    run, (folder, file) = _run(request, sid, rid), _scenario(request, sid)
     try:
         found, problem = explain(run, case, folder / file, within=folder), None
     except InputError as e:
-        found, problem = None, e.message.replace(str(folder) + "/", "").replace(str(run) + "/", "")
-    return _results(request, visit, sid, rid, case=case, explained=found, problem=problem)
+        found, problem = None, _plain(e.message, folder, run)
+    return lambda request, visit: _results(request, visit, sid, rid, case=case, explained=found, problem=problem)
 
 
 @router.get("/runs/{sid}/{rid}/verify")
 def verify_run(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("verify"))):
+    _run(request, sid, rid)  # 404 now, not on the job's page
+    _scenario(request, sid)
+    return _started(request, visit, "Verifying a draw", lambda: _verify_run(request, sid, rid))
+
+
+def _verify_run(request: Request, sid: str, rid: str):
     """What `balancer verify RECORD --inputs SCENARIO` checks, for this run: its record replayed
     from the stored scenario, how its seed was fixed, and that its summary.json names the record."""
     from balancer.register import load_recorded, replay, seed_problems, summary_problems
@@ -345,8 +363,12 @@ def verify_run(request: Request, sid: str, rid: str, visit: Visit = Depends(allo
     with reg:
         rec = reg.get(int(summary["register"]["id"]))
         problems = seed_problems(reg, rec) + summary_problems(reg, summary)[1]
-    problems += replay(rec, load_recorded(rec, folder / file, within=folder))
-    return _results(request, visit, sid, rid, verified=not problems, problems=problems, record=rec)
+    try:
+        problems += replay(rec, load_recorded(rec, folder / file, within=folder))
+    except InputError as e:  # the stored files no longer load: they were changed behind the page's back
+        problems.append(_plain(e.message, folder))
+    return lambda request, visit: _results(request, visit, sid, rid, verified=not problems, problems=problems,
+                                           record=rec)
 
 
 # --- the register -----------------------------------------------------------------------------
