@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import threading
 import time
 
@@ -397,6 +398,31 @@ def test_users_add_takes_the_password_from_stdin_and_refuses_a_short_one(tmp_pat
     assert again.exit_code == 2 and "exists already" in again.output
     role = CliRunner().invoke(cli, ["users", "add", "cy", "--role", "judge", *data], input=PASSWORD + "\n")
     assert role.exit_code == 2 and "unknown role judge" in role.output
+    listed = CliRunner().invoke(cli, ["users", "list", *data])
+    assert listed.exit_code == 0 and "ann\tclerk,planner" in listed.output
+    assert CliRunner().invoke(cli, ["users", "remove", "ann", *data]).exit_code == 0
+    assert CliRunner().invoke(cli, ["users", "remove", "ann", *data]).exit_code == 2
+
+
+def test_a_removed_account_is_signed_out_at_its_next_page(app, data):
+    c = client(app, "otto")
+    assert c.get("/history").status_code == 200
+    Accounts(data).remove_user("otto")
+    assert c.get("/history").headers["location"] == "/signin"
+
+
+def test_a_hash_made_with_weaker_settings_is_strengthened_at_sign_in(data, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from balancer.web import accounts
+
+    weak = accounts._HASHER.hash(PASSWORD)
+    monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=2, memory_cost=16, parallelism=1))
+    store = Accounts(data)
+    assert store.sign_in("paula", PASSWORD)
+    with sqlite3.connect(store.path) as db:
+        (now,) = db.execute("SELECT hash FROM users WHERE name = 'paula'").fetchone()
+    assert now != weak and "t=2" in now and accounts._HASHER.verify(now, PASSWORD)
 
 
 def test_a_long_solve_shows_its_progress_and_holds_up_no_other_page(server, monkeypatch):

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import platformdirs
 import typer
 
-from balancer.cli.app import app, command, console
+from balancer.cli.app import app, command, console, echo
 from balancer.errors import InputError
 
 DataOption = Annotated[Optional[Path], typer.Option(
@@ -70,3 +70,26 @@ def add_user(
     folder = data_folder(data)
     Accounts(folder).add_user(name, role, password)
     console.print(f"account {name} ({', '.join(sorted(set(role)))}) added to {folder / 'web.sqlite'}")
+
+
+@command("remove", on=users)
+def remove_user(
+    name: Annotated[str, typer.Argument(help="The account to take away.")],
+    data: DataOption = None,
+) -> None:
+    """Take an account away: its sessions end at their next page; its draws keep its name."""
+    from balancer.web.accounts import Accounts
+
+    _web()
+    Accounts(data_folder(data)).remove_user(name)
+    console.print(f"account {name} removed")
+
+
+@command("list", on=users)
+def list_users(data: DataOption = None) -> None:
+    """The accounts and their roles."""
+    from balancer.web.accounts import Accounts
+
+    _web()
+    for name, roles, created in Accounts(data_folder(data)).users():
+        echo(f"{name}\t{roles}\tsince {created}")  # tab-separated, for scripts too

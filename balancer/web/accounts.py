@@ -73,6 +73,18 @@ class Accounts:
         except sqlite3.IntegrityError:
             raise InputError(f"the account {name!r} exists already", field="NAME") from None
 
+    def remove_user(self, name: str) -> None:
+        """Take the account away; its open sessions end at their next page (roles are read anew
+        on every request). Its draws keep its name as their operator."""
+        with closing(self._db()) as db:
+            if db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
+                raise InputError(f"no account {name!r}", field="NAME")
+
+    def users(self) -> list[tuple[str, str, str]]:
+        """(name, roles, created_at) of every account, by name."""
+        with closing(self._db()) as db:
+            return db.execute("SELECT name, roles, created_at FROM users ORDER BY name").fetchall()
+
     def roles(self, name: str) -> set[str]:
         """The account's roles; empty for no such account (a session outliving its account)."""
         with closing(self._db()) as db:
@@ -83,9 +95,14 @@ class Accounts:
         with closing(self._db()) as db:
             row = db.execute("SELECT hash FROM users WHERE name = ?", (name,)).fetchone()
         try:
-            return _HASHER.verify(row[0] if row else _NOBODY, password) and row is not None
+            if not (_HASHER.verify(row[0] if row else _NOBODY, password) and row is not None):
+                return False
         except (VerificationError, InvalidHashError):
             return False
+        if _HASHER.check_needs_rehash(row[0]):  # hashed with weaker settings than today's: strengthen it
+            with closing(self._db()) as db:
+                db.execute("UPDATE users SET hash = ? WHERE name = ?", (_HASHER.hash(password), name))
+        return True
 
     # -- scenarios -----------------------------------------------------------------------------
 
