@@ -192,7 +192,9 @@ def _preview(request: Request, sid: str):
     except InputError:
         return lambda request, visit: RedirectResponse(f"/scenarios/{sid}", status_code=303)
     result = solve(sc)
-    context = dict(sid=sid, sc=sc, findings=result.findings, done=result.status is Status.DONE)
+    # The job keeps only what the page shows (a finished job is kept an hour; a scenario may be large).
+    context = dict(sid=sid, name=sc.name, policy=sc.policy, findings=result.findings,
+                   done=result.status is Status.DONE)
     if result.status is Status.DONE:
         people = staff(result).sort_values("utilisation", ascending=False)
         # The last sentence says where the draw was recorded: a preview's is nowhere, as the page says.
