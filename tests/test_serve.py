@@ -28,6 +28,7 @@ from balancer.register import Register  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from balancer.web.accounts import PERMISSIONS, Accounts  # noqa: E402
 from balancer.web.pages import router  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
 
 PASSWORD = "correct horse battery"
 USERS = {"paula": "planner", "clara": "clerk", "otto": "auditor"}
@@ -49,6 +50,7 @@ BROKEN_CASES = CASES.replace("C3,theft", "C3,burglary").replace("C10,theft", "C1
 SID, RID = "0123456789ab", "20260101T000000Z-abcdef"
 ROUTES = {  # every route that needs a role, with the permission it needs
     ("POST", "/scenarios"): "upload",
+    ("POST", "/pick"): "upload",
     ("GET", "/scenarios/{sid}"): "validate",
     ("POST", "/scenarios/{sid}/files"): "upload",
     ("GET", "/scenarios/{sid}/preview"): "preview",
@@ -248,6 +250,27 @@ def test_a_workbook_table_is_taken_and_read(app, tmp_path):
         ("files", ("staff.csv", STAFF.encode())), ("files", ("cases.xlsx", book.read_bytes()))],
     ).headers["location"].rsplit("/", 1)[1]
     assert "Valid: 3 staff, 24 cases" in c.get(f"/scenarios/{sid}").text
+
+
+def test_a_scenario_kept_on_the_server_is_picked_validated_and_drawn_but_not_replaced(data):
+    app = create_app(data, scenarios=ROOT)  # this repository: its scenarios/ name ../models/
+    c = client(app, "paula")
+    home = c.get("/").text
+    assert "scenarios/demo-office.yaml" in home and "staffing-wisconsin" not in home  # allocation scenarios only
+    picked = c.post("/pick", data={"csrf": token(c), "file": "scenarios/demo-office.yaml"})
+    sid = picked.headers["location"].rsplit("/", 1)[1]
+    assert c.post("/pick", data={"csrf": token(c), "file": "scenarios/demo-office.yaml"}).headers["location"] == \
+        picked.headers["location"]  # one id per file: its draws are listed together
+    assert "Valid: 8 staff, 40 cases" in c.get(f"/scenarios/{sid}").text
+    for elsewhere in ("../../etc/passwd", "/etc/passwd", "models/demo.yaml", "pyproject.toml"):
+        assert c.post("/pick", data={"csrf": token(c), "file": elsewhere}).status_code == 404, elsewhere
+    fix = c.post(f"/scenarios/{sid}/files", data={"csrf": token(c)}, files=[("files", ("cases.csv", CASES.encode()))])
+    assert fix.status_code == 409
+    clerk = client(app, "clara")
+    where = done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk)})).headers["location"]
+    assert "Recorded as record 1 by clara" in clerk.get(where).text
+    assert not create_app(data).state.accounts.scenario(sid)[0].startswith("/")  # kept as a path inside the folder
+    assert client(create_app(data), "paula").get(f"/scenarios/{sid}").status_code == 404  # started without it
 
 
 def test_validate_lists_every_error_with_its_file_line_and_field(app, data):

@@ -39,6 +39,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 behind a TLS proxy.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     data: DataOption = None,
+    scenarios: Annotated[Optional[Path], typer.Option(
+        help="A folder of scenarios kept on the server, offered to planners beside uploads (read where they "
+             "are; they may name any file under it, e.g. this repository: its scenarios/ name ../models/).")] = None,
     behind_tls: Annotated[bool, typer.Option(
         "--behind-tls", help="The page is reached over HTTPS (a proxy in front): session cookies are sent over TLS only.")] = False,
 ) -> None:
@@ -49,7 +52,8 @@ def serve(
     folder = data_folder(data)
     console.print(f"balancer: serving {folder} on http://{host}:{port}/ (Ctrl-C stops)")
     # No access log: addresses name scenarios and runs, and a log is no place for case data.
-    uvicorn.run(web.create_app(folder, https_only=behind_tls), host=host, port=port, access_log=False)
+    app = web.create_app(folder, scenarios=scenarios, https_only=behind_tls)
+    uvicorn.run(app, host=host, port=port, access_log=False)
 
 
 @command("add", on=users)

@@ -39,7 +39,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, roles TEXT NOT NULL, hash TEXT NOT NULL,
                                   created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scenarios (id TEXT PRIMARY KEY, file TEXT NOT NULL, uploaded_by TEXT NOT NULL,
-                                      created_at TEXT NOT NULL);
+                                      created_at TEXT NOT NULL, on_server INTEGER NOT NULL DEFAULT 0);
 """
 
 
@@ -106,13 +106,22 @@ class Accounts:
 
     # -- scenarios -----------------------------------------------------------------------------
 
-    def add_scenario(self, sid: str, file: str, uploaded_by: str) -> None:
+    def add_scenario(self, sid: str, file: str, uploaded_by: str, on_server: bool = False) -> None:
+        """`file`: the YAML's name in the scenario's own folder, or (`on_server`) its path inside
+        the folder of scenarios the server was started with (`balancer serve --scenarios`)."""
         with closing(self._db()) as db:
-            db.execute("INSERT INTO scenarios VALUES (?, ?, ?, ?)", (sid, file, uploaded_by, _now()))
+            db.execute("INSERT INTO scenarios VALUES (?, ?, ?, ?, ?)", (sid, file, uploaded_by, _now(), int(on_server)))
 
-    def scenario_file(self, sid: str) -> str | None:
+    def scenario(self, sid: str) -> tuple[str, bool] | None:
+        """The scenario's file, and whether it is one of the server's own; None: no such scenario."""
         with closing(self._db()) as db:
-            row = db.execute("SELECT file FROM scenarios WHERE id = ?", (sid,)).fetchone()
+            row = db.execute("SELECT file, on_server FROM scenarios WHERE id = ?", (sid,)).fetchone()
+        return (row[0], bool(row[1])) if row else None
+
+    def on_server(self, file: str) -> str | None:
+        """The id already given to the server's scenario `file`, if any."""
+        with closing(self._db()) as db:
+            row = db.execute("SELECT id FROM scenarios WHERE file = ? AND on_server = 1", (file,)).fetchone()
         return row[0] if row else None
 
     def scenarios(self) -> list[dict]:

@@ -74,12 +74,14 @@ class Visit:
         return value.strip() if isinstance(value, str) else ""
 
 
-def create_app(data_dir: str | Path, *, https_only: bool = False, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """The web application over the data folder `data_dir` (made if missing). `https_only`: the
-    session cookie is sent over TLS only (set it behind a TLS proxy)."""
+def create_app(data_dir: str | Path, *, scenarios: str | Path | None = None, https_only: bool = False,
+               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    """The web application over the data folder `data_dir` (made if missing). `scenarios`: a
+    folder of scenarios kept on the server, offered to planners beside the uploaded ones.
+    `https_only`: the session cookie is sent over TLS only (set it behind a TLS proxy)."""
     from balancer.web import pages
 
-    storage = Storage(Path(data_dir))
+    storage = Storage(Path(data_dir), None if scenarios is None else Path(scenarios))
     app = FastAPI(title="balancer", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.storage, app.state.accounts, app.state.throttle = storage, Accounts(storage.root), Throttle()
     app.state.jobs = Jobs()

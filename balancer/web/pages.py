@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from balancer.errors import BalancerError, InputError, InputErrors
 from balancer.web.app import Visit, allowed, read_form, render
-from balancer.web.storage import Storage, check_content, clean_name
+from balancer.web.storage import Storage, check_content, clean_name, inside
 
 router = APIRouter()
 
@@ -70,7 +70,8 @@ def signout(request: Request, visit: Visit = Depends(allowed(None))):
 def home(request: Request, visit: Visit = Depends(allowed(None))):
     storage = _storage(request)
     scenarios = [dict(s, drawn=len(storage.runs_of(s["id"]))) for s in request.app.state.accounts.scenarios()]
-    return render(request, "home.html", visit, scenarios=scenarios, runs=storage.all_runs()[:20])
+    return render(request, "home.html", visit, scenarios=scenarios, runs=storage.all_runs()[:20],
+                  on_server=storage.on_server() if visit.may("upload") else [])
 
 
 @router.post("/scenarios")
@@ -99,7 +100,8 @@ def upload_more(request: Request, sid: str, visit: Visit = Depends(allowed("uplo
     """Add files to a scenario, or replace them by name (the fix after a failed validation). A
     scenario once drawn is kept as drawn: its files are the inputs its records name."""
     storage = _storage(request)
-    _scenario(request, sid)
+    if _scenario(request, sid)[0] == storage.shelf:
+        raise HTTPException(409, "This scenario is kept on the server: its files are changed there, not here.")
     try:
         files = _uploads(visit)
     except InputError as e:
@@ -123,15 +125,32 @@ def _uploads(visit: Visit) -> list[tuple[str, bytes]]:
 
 
 def _scenario(request: Request, sid: str) -> tuple[Path, str]:
-    """The stored scenario's folder and YAML file name; 404 for any other id."""
+    """The scenario's folder (its uploads', or the server's folder of scenarios) and its YAML's
+    path inside it; 404 for any other id."""
+    storage, found = _storage(request), request.app.state.accounts.scenario(sid)
     try:
-        folder = _storage(request).scenario_folder(sid)
-    except LookupError:
+        if found is None:
+            raise LookupError(sid)
+        file, on_server = found
+        if on_server and (storage.shelf is None or not inside(storage.shelf, file).is_file()):
+            raise LookupError(sid)  # the server was started without it, or it was taken away
+        return (storage.shelf if on_server else storage.scenario_folder(sid)), file
+    except (LookupError, InputError):
         raise HTTPException(404, "No such scenario.") from None
-    file = request.app.state.accounts.scenario_file(sid)
-    if file is None:
-        raise HTTPException(404, "No such scenario.")
-    return folder, file
+
+
+@router.post("/pick")
+def pick(request: Request, visit: Visit = Depends(allowed("upload"))):
+    """One of the scenarios kept on the server, offered among the uploaded ones (one id per file,
+    so its draws are listed together)."""
+    file, storage, accounts = visit.field("file"), _storage(request), request.app.state.accounts
+    if file not in storage.on_server():  # only a file the server lists: no path from the form is opened
+        raise HTTPException(404, "No such scenario on this server.")
+    sid = accounts.on_server(file)
+    if sid is None:
+        sid = storage.new_scenario(folder=False)
+        accounts.add_scenario(sid, file, visit.user, on_server=True)
+    return RedirectResponse(f"/scenarios/{sid}", status_code=303)
 
 
 def _load(request: Request, sid: str, max_errors: int = 1):
@@ -162,7 +181,9 @@ def validate(request: Request, sid: str, visit: Visit = Depends(allowed("validat
     from balancer.scenario.bounds import MAX_ERRORS
 
     folder, file = _scenario(request, sid)
-    context = dict(sid=sid, file=file, files=_storage(request).files(sid), frozen=_storage(request).frozen(sid))
+    on_server = folder == _storage(request).shelf
+    context = dict(sid=sid, file=file, on_server=on_server, frozen=_storage(request).frozen(sid),
+                   files=[] if on_server else _storage(request).files(sid))
     try:
         sc = _load(request, sid, max_errors=MAX_ERRORS)
     except InputError as e:

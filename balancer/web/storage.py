@@ -3,7 +3,8 @@
     DATA/scenarios/<id>/   the files of one uploaded scenario (the YAML, its model and tables)
     DATA/runs/<id>/<run>/  the run folders of its draws (`balancer.io.write_outputs`, whole)
     DATA/register.sqlite   the draw register
-    DATA/web.sqlite        accounts and which file of a scenario folder is the scenario
+    DATA/web.sqlite        accounts, and which file is each scenario (in its folder, or among
+                           the scenarios kept on the server: `balancer serve --scenarios DIR`)
     DATA/secret.key        the key that signs sessions (0600)
 
 Every path built from a request goes through `inside` or a name rule first: ids are random hex,
@@ -11,6 +12,7 @@ file names are a plain word with a known suffix, and nothing resolves outside it
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import threading
@@ -25,6 +27,8 @@ SUFFIXES = {".yaml": None, ".yml": None, ".csv": None, ".xlsx": b"PK\x03\x04", "
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 SCENARIO_ID = re.compile(r"[0-9a-f]{12}")
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+MAX_ON_SERVER = 2000
+"""YAML files looked at in the folder of scenarios kept on the server."""
 
 
 def clean_name(given: str) -> str:
@@ -53,8 +57,10 @@ def inside(folder: Path, name: str) -> Path:
 
 
 class Storage:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, shelf: Path | None = None) -> None:
         self.root = Path(data_dir).resolve()
+        self.shelf = None if shelf is None else Path(shelf).resolve()
+        """The folder of scenarios kept on the server (`balancer serve --scenarios`), if any."""
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         for folder in ("scenarios", "runs"):
@@ -73,10 +79,31 @@ class Storage:
             pass
         return path.read_text(encoding="utf-8").strip()
 
-    def new_scenario(self) -> str:
+    def new_scenario(self, folder: bool = True) -> str:
+        """A new scenario id, with its folder for uploads (none for one of the server's own)."""
         sid = secrets.token_hex(6)
-        (self.root / "scenarios" / sid).mkdir()
+        if folder:
+            (self.root / "scenarios" / sid).mkdir()
         return sid
+
+    def on_server(self) -> list[str]:
+        """The scenarios the server was started with (`balancer serve --scenarios DIR`): every
+        allocation scenario (a YAML with `cases:`) under DIR, as paths inside it, hidden folders left
+        out. They are read where they are, and may name any file under DIR (`../models/x.yaml`)."""
+        from balancer.scenario import peek
+
+        if self.shelf is None:
+            return []
+        found, looked = [], 0
+        for folder, subfolders, files in os.walk(self.shelf):
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))  # not .git, .venv
+            for name in sorted(f for f in files if f.endswith((".yaml", ".yml"))):
+                looked += 1
+                if looked > MAX_ON_SERVER:
+                    return found
+                if (seen := peek(Path(folder) / name)) is not None and seen.cases:
+                    found.append((Path(folder) / name).relative_to(self.shelf).as_posix())
+        return found
 
     def scenario_folder(self, sid: str) -> Path:
         if not SCENARIO_ID.fullmatch(sid) or not (folder := self.root / "scenarios" / sid).is_dir():
@@ -94,25 +121,31 @@ class Storage:
         with self._locks_lock:
             return self._locks.setdefault(sid, threading.Lock())
 
+    def _runs(self, sid: str) -> Path:
+        """The folder of a scenario's run folders (for a checked id only)."""
+        if not SCENARIO_ID.fullmatch(sid):
+            raise LookupError(sid)
+        return self.root / "runs" / sid
+
     def freeze(self, sid: str) -> None:
         """From the first draw on, a scenario's files are the inputs its records name: kept as they are."""
-        (self.root / "runs" / self.scenario_folder(sid).name).mkdir(exist_ok=True)
+        self._runs(sid).mkdir(exist_ok=True)
 
     def frozen(self, sid: str) -> bool:
-        return (self.root / "runs" / self.scenario_folder(sid).name).is_dir()
+        return self._runs(sid).is_dir()
 
     def files(self, sid: str) -> list[str]:
         return sorted(p.name for p in self.scenario_folder(sid).iterdir() if not p.name.startswith("."))
 
     def runs_of(self, sid: str) -> list[str]:
-        folder = self.root / "runs" / sid
+        folder = self._runs(sid)
         return sorted((p.name for p in folder.iterdir() if RUN_ID.fullmatch(p.name)), reverse=True) \
             if folder.is_dir() else []
 
     def new_run(self, sid: str) -> Path:
         """A run folder's name, not yet made (`write_outputs` makes it whole)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        return self.root / "runs" / self.scenario_folder(sid).name / f"{stamp}-{secrets.token_hex(3)}"
+        return self._runs(sid) / f"{stamp}-{secrets.token_hex(3)}"
 
     def run_folder(self, sid: str, rid: str) -> Path:
         if not (SCENARIO_ID.fullmatch(sid) and RUN_ID.fullmatch(rid)) or \
