@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from balancer.register import Register  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from balancer.web.accounts import PERMISSIONS, Accounts  # noqa: E402
-from balancer.web.pages import router  # noqa: E402
+from balancer.web import pages, runs  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -150,7 +150,8 @@ def path(route: str) -> str:
 
 
 def test_the_table_of_routes_here_is_every_route_of_the_app():
-    found = {(m, r.path) for r in router.routes if isinstance(r, APIRoute) for m in r.methods}
+    found = {(m, r.path) for module in (pages, runs) for r in module.router.routes if isinstance(r, APIRoute)
+             for m in r.methods}
     assert found == set(ROUTES) | OPEN | ANY_USER
 
 

@@ -79,7 +79,7 @@ def create_app(data_dir: str | Path, *, scenarios: str | Path | None = None, htt
     """The web application over the data folder `data_dir` (made if missing). `scenarios`: a
     folder of scenarios kept on the server, offered to planners beside the uploaded ones.
     `https_only`: the session cookie is sent over TLS only (set it behind a TLS proxy)."""
-    from balancer.web import pages
+    from balancer.web import pages, runs
 
     storage = Storage(Path(data_dir), None if scenarios is None else Path(scenarios))
     app = FastAPI(title="balancer", docs_url=None, redoc_url=None, openapi_url=None)
@@ -92,6 +92,7 @@ def create_app(data_dir: str | Path, *, scenarios: str | Path | None = None, htt
     app.middleware("http")(_headers)
     app.mount("/static", StaticFiles(packages=[("balancer.web", "static")]), name="static")
     app.include_router(pages.router)
+    app.include_router(runs.router)
     app.add_exception_handler(SignInFirst, lambda request, exc: RedirectResponse("/signin", status_code=303))
     app.add_exception_handler(StarletteHTTPException, _error_page)
     return app

@@ -1,20 +1,19 @@
 """The planner's path, one page per step, each a few calls into the library: sign in; upload a
 scenario or pick a stored one; validate (every error with its file, line and field); preview
 (nothing drawn for real, nothing recorded); draw (`balancer.drawing.draw`, as `balancer run`);
-results (the report, the files, why a case went where it did); history and verify.
+results, history and verify (in `balancer.web.runs`).
 
 A preview and a draw run as jobs (`balancer.web.jobs`): no request waits on a solve, so no other
 user's page does. Two draws at once are serialised by the register, as on the CLI."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
 from balancer.errors import BalancerError, InputError, InputErrors
@@ -23,12 +22,10 @@ from balancer.web.storage import Storage, check_content, clean_name, inside
 
 router = APIRouter()
 
-REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
-"""report.html holds inline styles and SVG and no script; served in a sandbox all the same."""
 PREVIEW_ROWS = 50
 
 
-def _storage(request: Request) -> Storage:
+def storage_of(request: Request) -> Storage:
     return request.app.state.storage
 
 
@@ -68,7 +65,7 @@ def signout(request: Request, visit: Visit = Depends(allowed(None))):
 
 @router.get("/")
 def home(request: Request, visit: Visit = Depends(allowed(None))):
-    storage = _storage(request)
+    storage = storage_of(request)
     scenarios = [dict(s, drawn=len(storage.runs_of(s["id"]))) for s in request.app.state.accounts.scenarios()]
     return render(request, "home.html", visit, scenarios=scenarios, runs=storage.all_runs()[:20],
                   on_server=storage.on_server() if visit.may("upload") else [])
@@ -80,7 +77,7 @@ def upload_new(request: Request, visit: Visit = Depends(allowed("upload"))):
     yaml = visit.form.get("scenario")
     if not isinstance(yaml, UploadFile) or not yaml.filename:
         raise HTTPException(400, "Choose the scenario's YAML file.")
-    storage = _storage(request)
+    storage = storage_of(request)
     try:
         name = clean_name(yaml.filename)
         if Path(name).suffix.lower() not in (".yaml", ".yml"):
@@ -99,8 +96,8 @@ def upload_new(request: Request, visit: Visit = Depends(allowed("upload"))):
 def upload_more(request: Request, sid: str, visit: Visit = Depends(allowed("upload"))):
     """Add files to a scenario, or replace them by name (the fix after a failed validation). A
     scenario once drawn is kept as drawn: its files are the inputs its records name."""
-    storage = _storage(request)
-    if _scenario(request, sid)[0] == storage.shelf:
+    storage = storage_of(request)
+    if scenario_of(request, sid)[0] == storage.shelf:
         raise HTTPException(409, "This scenario is kept on the server: its files are changed there, not here.")
     try:
         files = _uploads(visit)
@@ -124,10 +121,10 @@ def _uploads(visit: Visit) -> list[tuple[str, bytes]]:
     return named
 
 
-def _scenario(request: Request, sid: str) -> tuple[Path, str]:
+def scenario_of(request: Request, sid: str) -> tuple[Path, str]:
     """The scenario's folder (its uploads', or the server's folder of scenarios) and its YAML's
     path inside it; 404 for any other id."""
-    storage, found = _storage(request), request.app.state.accounts.scenario(sid)
+    storage, found = storage_of(request), request.app.state.accounts.scenario(sid)
     try:
         if found is None:
             raise LookupError(sid)
@@ -143,7 +140,7 @@ def _scenario(request: Request, sid: str) -> tuple[Path, str]:
 def pick(request: Request, visit: Visit = Depends(allowed("upload"))):
     """One of the scenarios kept on the server, offered among the uploaded ones (one id per file,
     so its draws are listed together)."""
-    file, storage, accounts = visit.field("file"), _storage(request), request.app.state.accounts
+    file, storage, accounts = visit.field("file"), storage_of(request), request.app.state.accounts
     if file not in storage.on_server():  # only a file the server lists: no path from the form is opened
         raise HTTPException(404, "No such scenario on this server.")
     sid = accounts.on_server(file)
@@ -157,18 +154,18 @@ def _load(request: Request, sid: str, max_errors: int = 1):
     """The stored scenario, reading only files of its own folder."""
     from balancer.scenario import load_scenario
 
-    folder, file = _scenario(request, sid)
+    folder, file = scenario_of(request, sid)
     return load_scenario(folder / file, max_errors=max_errors, within=folder)
 
 
 def _error_rows(error: InputError, folder: Path) -> list[dict]:
     """Each input error as the page lists it, its file named as uploaded."""
     errors = error.errors if isinstance(error, InputErrors) else [error]
-    return [{"file": _plain(e.file or "", folder), "line": e.line, "field": e.field,
-             "problem": _plain(e.problem, folder), "expected": e.expected} for e in errors]
+    return [{"file": plain(e.file or "", folder), "line": e.line, "field": e.field,
+             "problem": plain(e.problem, folder), "expected": e.expected} for e in errors]
 
 
-def _plain(message: str, *folders: Path) -> str:
+def plain(message: str, *folders: Path) -> str:
     """A message with the server's folders left out: files are named as the user knows them."""
     for folder in folders:
         message = message.replace(f"{folder}/", "")
@@ -180,10 +177,10 @@ def validate(request: Request, sid: str, visit: Visit = Depends(allowed("validat
     from balancer.drawing import pre_solve_findings
     from balancer.scenario.bounds import MAX_ERRORS
 
-    folder, file = _scenario(request, sid)
-    on_server = folder == _storage(request).shelf
-    context = dict(sid=sid, file=file, on_server=on_server, frozen=_storage(request).frozen(sid),
-                   files=[] if on_server else _storage(request).files(sid))
+    folder, file = scenario_of(request, sid)
+    on_server = folder == storage_of(request).shelf
+    context = dict(sid=sid, file=file, on_server=on_server, frozen=storage_of(request).frozen(sid),
+                   files=[] if on_server else storage_of(request).files(sid))
     try:
         sc = _load(request, sid, max_errors=MAX_ERRORS)
     except InputError as e:
@@ -196,8 +193,8 @@ def validate(request: Request, sid: str, visit: Visit = Depends(allowed("validat
 
 @router.get("/scenarios/{sid}/preview")
 def preview(request: Request, sid: str, visit: Visit = Depends(allowed("preview"))):
-    _, file = _scenario(request, sid)
-    return _started(request, visit, f"Previewing {file}", lambda: _preview(request, sid))
+    _, file = scenario_of(request, sid)
+    return start_job(request, visit, f"Previewing {file}", lambda: _preview(request, sid))
 
 
 def _preview(request: Request, sid: str):
@@ -245,15 +242,15 @@ def _cell(value, share: bool) -> str:
 
 @router.get("/scenarios/{sid}/draw")
 def draw_page(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
-    folder, file = _scenario(request, sid)
-    return render(request, "draw.html", visit, sid=sid, file=file, earlier=_storage(request).runs_of(sid))
+    folder, file = scenario_of(request, sid)
+    return render(request, "draw.html", visit, sid=sid, file=file, earlier=storage_of(request).runs_of(sid))
 
 
 @router.post("/scenarios/{sid}/draw")
 def draw_and_record(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
-    _, file = _scenario(request, sid)
+    _, file = scenario_of(request, sid)
     user, reason = visit.user, visit.field("reason") or None
-    return _started(request, visit, f"Drawing {file}", lambda: _draw(request, sid, user, reason))
+    return start_job(request, visit, f"Drawing {file}", lambda: _draw(request, sid, user, reason))
 
 
 def _draw(request: Request, sid: str, user: str, reason: str | None):
@@ -262,8 +259,8 @@ def _draw(request: Request, sid: str, user: str, reason: str | None):
     from balancer.drawing import abandoning, draw, open_commitments
     from balancer.register import OpenCommitments, RedrawWithoutReason
 
-    folder, file = _scenario(request, sid)
-    storage = _storage(request)
+    folder, file = scenario_of(request, sid)
+    storage = storage_of(request)
     try:
         with storage.lock(sid):  # the files read are the files kept: frozen before the lock is let go
             sc = _load(request, sid)
@@ -274,7 +271,7 @@ def _draw(request: Request, sid: str, user: str, reason: str | None):
              formats=("csv", "xlsx"))
     except BalancerError as e:  # refused as `run` refuses it, or failed outside the input (a disk, the register)
         message = (f"{e} Give a reason below." if isinstance(e, (RedrawWithoutReason, OpenCommitments)) else
-                   _plain(e.message if isinstance(e, InputError) else f"The draw failed: {e}", folder, storage.root))
+                   plain(e.message if isinstance(e, InputError) else f"The draw failed: {e}", folder, storage.root))
         return lambda request, visit: render(request, "draw.html", visit, status_code=409, sid=sid, file=file,
                                              refused=message, earlier=storage.runs_of(sid), reason=reason or "")
     return lambda request, visit: RedirectResponse(f"/runs/{sid}/{out.name}", status_code=303)
@@ -283,7 +280,7 @@ def _draw(request: Request, sid: str, user: str, reason: str | None):
 # --- long work --------------------------------------------------------------------------------
 
 
-def _started(request: Request, visit: Visit, what: str, work) -> RedirectResponse:
+def start_job(request: Request, visit: Visit, what: str, work) -> RedirectResponse:
     """Run `work` as a job (`balancer.web.jobs`) and send the user to its page. `work` returns
     what the job's page then answers: a function of the request and visit that gives a response."""
     job = request.app.state.jobs.start(visit.user, what, work)
@@ -304,139 +301,3 @@ def job_page(request: Request, job_id: str, visit: Visit = Depends(allowed(None)
         step = steps.get(job.step, job.step) if job.step else "reading the scenario and its tables"
         return render(request, "working.html", visit, job=job, step=step[:1].upper() + step[1:])
     return job.outcome(request, visit)
-
-
-# --- results ----------------------------------------------------------------------------------
-
-
-def _run(request: Request, sid: str, rid: str) -> Path:
-    try:
-        return _storage(request).run_folder(sid, rid)
-    except LookupError:
-        raise HTTPException(404, "No such run.") from None
-
-
-@router.get("/runs/{sid}/{rid}")
-def results(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
-    return _results(request, visit, sid, rid)
-
-
-def _results(request: Request, visit: Visit, sid: str, rid: str, **shown):
-    """The run's page: its record, report and files, and whatever was asked of it (`shown`)."""
-    run = _run(request, sid, rid)
-    files = sorted(p.name for p in run.iterdir() if p.is_file())
-    return render(request, "results.html", visit, sid=sid, rid=rid, summary=_summary(run), files=files, **shown)
-
-
-def _summary(run: Path) -> dict:
-    return json.loads((run / "summary.json").read_text(encoding="utf-8"))
-
-
-@router.get("/runs/{sid}/{rid}/report")
-def report(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
-    html = (_run(request, sid, rid) / "report.html").read_bytes()
-    return Response(html, media_type="text/html", headers={"Content-Security-Policy": REPORT_POLICY})
-
-
-@router.get("/runs/{sid}/{rid}/files/{name}")
-def download(request: Request, sid: str, rid: str, name: str, visit: Visit = Depends(allowed("results"))):
-    run = _run(request, sid, rid)
-    if name not in {p.name for p in run.iterdir() if p.is_file()}:  # only the run's own files, by name
-        raise HTTPException(404, "No such file in this run.")
-    return FileResponse(run / name, filename=name)
-
-
-@router.post("/runs/{sid}/{rid}/explain")
-def explain_case(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
-    """Why a case went where it did (`balancer.explain`), replayed from the stored scenario. The
-    case id travels in the form, not the address (addresses end up in logs), nor the job's name."""
-    _run(request, sid, rid)  # 404 now, not on the job's page
-    _scenario(request, sid)
-    case = visit.field("case")
-    return _started(request, visit, "Explaining a case", lambda: _explain(request, sid, rid, case))
-
-
-def _explain(request: Request, sid: str, rid: str, case: str):
-    from balancer.explain import explain
-
-    run, (folder, file) = _run(request, sid, rid), _scenario(request, sid)
-    try:
-        found, problem = explain(run, case, folder / file, within=folder), None
-    except InputError as e:
-        found, problem = None, _plain(e.message, folder, run)
-    return lambda request, visit: _results(request, visit, sid, rid, case=case, explained=found, problem=problem)
-
-
-@router.get("/runs/{sid}/{rid}/verify")
-def verify_run(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("verify"))):
-    _run(request, sid, rid)  # 404 now, not on the job's page
-    _scenario(request, sid)
-    return _started(request, visit, "Verifying a draw", lambda: _verify_run(request, sid, rid))
-
-
-def _verify_run(request: Request, sid: str, rid: str):
-    """What `balancer verify RECORD --inputs SCENARIO` checks, for this run: its record replayed
-    from the stored scenario, how its seed was fixed, and that its summary.json names the record."""
-    from balancer.register import load_recorded, replay, seed_problems, summary_problems
-
-    run, (folder, file) = _run(request, sid, rid), _scenario(request, sid)
-    summary, reg = _summary(run), _register(request)
-    if not isinstance(summary.get("register"), dict) or reg is None:
-        raise HTTPException(404, "Nothing was recorded for this run.")
-    with reg:
-        rec = reg.get(int(summary["register"]["id"]))
-        problems = seed_problems(reg, rec) + summary_problems(reg, summary)[1]
-    try:
-        problems += replay(rec, load_recorded(rec, folder / file, within=folder))
-    except InputError as e:  # the stored files no longer load: they were changed behind the page's back
-        problems.append(_plain(e.message, folder))
-    return lambda request, visit: _results(request, visit, sid, rid, verified=not problems, problems=problems,
-                                           record=rec)
-
-
-# --- the register -----------------------------------------------------------------------------
-
-
-def _register(request: Request):
-    from balancer.register import MissingRegister, Register
-
-    try:
-        return Register(_storage(request).register, create=False)
-    except MissingRegister:
-        return None
-
-
-@router.get("/history")
-def history(request: Request, visit: Visit = Depends(allowed("history"))):
-    reg = _register(request)
-    if reg is None:
-        return render(request, "history.html", visit, records=[], counts={}, runs={})
-    with reg:
-        records, counts = reg.history(), reg.redraw_counts()
-    runs = {rec: f"/runs/{sid}/{rid}" for (sid, rid), (rec, _) in _claims(request).items()}
-    return render(request, "history.html", visit, records=list(reversed(records)), counts=counts, runs=runs)
-
-
-def _claims(request: Request) -> dict[tuple[str, str], tuple[int | None, dict]]:
-    """Each run folder on this server: the record its summary.json claims, and the summary."""
-    found = {}
-    for sid, rid in _storage(request).all_runs():
-        summary = _summary(_storage(request).run_folder(sid, rid))
-        claimed = summary.get("register") if isinstance(summary.get("register"), dict) else {}
-        found[sid, rid] = (claimed.get("id"), summary)
-    return found
-
-
-@router.get("/verify")
-def verify(request: Request, visit: Visit = Depends(allowed("verify"))):
-    """The register's chain (`verify --chain`), and every run folder here against it (`--summaries`)."""
-    from balancer.register import summary_problems
-
-    reg = _register(request)
-    if reg is None:
-        return render(request, "verify.html", visit, report=None)
-    with reg:
-        report = reg.verify_chain()
-        runs = [(f"/runs/{sid}/{rid}", rid, summary_problems(reg, summary)[1])
-                for (sid, rid), (_, summary) in _claims(request).items()]
-    return render(request, "verify.html", visit, report=report, runs=runs)
