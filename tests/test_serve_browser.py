@@ -21,21 +21,40 @@ data, quick_hashes, server = test_serve.data, test_serve.quick_hashes, test_serv
 
 
 def click(driver, how: str, what: str) -> None:
-    """Click, and wait for the page it leads to (a click returns before the next page loads),
-    past a job's page, which reloads itself until its work is done."""
+    """Click, and wait for the page it leads to, loaded whole (a click that sends a form returns
+    before the next page loads), past a job's page, which reloads itself until its work is done."""
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element("tag name", "html")
-    driver.find_element(how, what).click()
+    find(driver, how, what).click()
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
-    WebDriverWait(driver, 120).until(lambda d: not d.find_elements("id", "working"))
+    WebDriverWait(driver, 120).until(settled)
+
+
+def settled(driver) -> bool:
+    """The page is loaded whole and is not a job's page still working."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        return (driver.execute_script("return document.readyState") == "complete"
+                and not driver.find_elements("id", "working"))
+    except WebDriverException:  # between two pages
+        return False
+
+
+def find(driver, how: str, what: str):
+    """The element, waited for: a page may still be arriving."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((how, what)))
 
 
 def sign_in(driver, url: str, name: str) -> None:
     driver.get(url + "/signin")
-    driver.find_element("name", "name").send_keys(name)
-    driver.find_element("name", "password").send_keys(PASSWORD)
+    find(driver, "name", "name").send_keys(name)
+    find(driver, "name", "password").send_keys(PASSWORD)
     click(driver, "css selector", "form button")
 
 
@@ -57,15 +76,15 @@ def test_the_planner_path_in_a_browser(browser, server, tmp_path):
     assert browser.current_url == url + "/signin" and "Sign in" in text
 
     sign_in(browser, url, "paula")
-    browser.find_element("name", "scenario").send_keys(str(office))
-    browser.find_element("name", "files").send_keys(f"{staff}\n{cases}")
+    find(browser, "name", "scenario").send_keys(str(office))
+    find(browser, "name", "files").send_keys(f"{staff}\n{cases}")
     send(browser, "form[action='/scenarios']")
     text = shoot(browser, tmp_path / "serve-2-validate-errors.png")
     assert "2 problems found" in text and "case type 'burglary' of case 'C3' is unknown" in text
     assert "cases.csv 4 type" in text  # the file, line and field of the error, in the table
 
     write(cases, CASES)  # the planner fixes the table and uploads it again
-    browser.find_element("name", "files").send_keys(str(cases))
+    find(browser, "name", "files").send_keys(str(cases))
     send(browser, "form[action$='/files']")
     text = shoot(browser, tmp_path / "serve-3-valid.png")
     assert "Valid: 3 staff, 24 cases, 2 case types" in text
@@ -78,11 +97,11 @@ def test_the_planner_path_in_a_browser(browser, server, tmp_path):
 
     sign_in(browser, url, "clara")
     click(browser, "link text", "draw")
-    browser.find_element("name", "reason").send_keys("quarterly backlog")
+    find(browser, "name", "reason").send_keys("quarterly backlog")
     send(browser, "form[action$='/draw']")
     text = shoot(browser, tmp_path / "serve-5-results.png")
     assert "Recorded as record 1 by clara" in text and "assignments.csv" in text
-    browser.find_element("name", "case").send_keys("C4")
+    find(browser, "name", "case").send_keys("C4")
     send(browser, "form[action$='/explain']")
     text = shoot(browser, tmp_path / "serve-6-explain.png")
     assert "Case C4 (fraud, 40.0 h) went to" in text and "why not" in text
