@@ -274,6 +274,18 @@ def test_a_scenario_kept_on_the_server_is_picked_validated_and_drawn_but_not_rep
     assert client(create_app(data), "paula").get(f"/scenarios/{sid}").status_code == 404  # started without it
 
 
+def test_a_rebalancing_scenario_previews_and_draws_its_moves_as_run_does(data):
+    app = create_app(data, scenarios=ROOT)
+    c = client(app, "paula")
+    sid = c.post("/pick", data={"csrf": token(c), "file": "scenarios/rebalance.yaml"}).headers["location"].rsplit("/", 1)[1]
+    assert "changed hands" in done(c, c.get(f"/scenarios/{sid}/preview")).text
+    clerk = client(app, "clara")
+    where = done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk)})).headers["location"]
+    assert "moves.csv" in clerk.get(where).text
+    summary = json.loads((data / where.removeprefix("/") / "summary.json").read_text())
+    assert summary["rebalance"]["moved_cases"] >= 0 and summary["register"]["operator"] == "clara"
+
+
 def test_validate_lists_every_error_with_its_file_line_and_field(app, data):
     c = client(app, "paula")
     sid = upload(c, cases=BROKEN_CASES)
