@@ -62,9 +62,10 @@ def read_run(run: Path) -> tuple[dict, pd.DataFrame]:
     return summary, table
 
 
-def explain(run: Path, case_id: str, scenario_path: Path) -> Explanation:
+def explain(run: Path, case_id: str, scenario_path: Path, within: Path | None = None) -> Explanation:
     """Why `case_id` of the run in folder `run` went where it did; `scenario_path`: the scenario
-    the run was drawn from (loaded with the variant and settings its summary names)."""
+    the run was drawn from (loaded with the variant and settings its summary names, reading only
+    files inside `within` if given: `load_scenario`)."""
     from balancer.scenario import load_scenario
 
     summary, table = read_run(run)
@@ -72,7 +73,8 @@ def explain(run: Path, case_id: str, scenario_path: Path) -> Explanation:
     if len(row) == 0:
         raise InputError(f"case {case_id!r} is not in {run / 'assignments.csv'}")
     applied = summary.get("applied") or {}
-    sc = load_scenario(scenario_path, variant=applied.get("variant"), settings=applied.get("settings") or None)
+    sc = load_scenario(scenario_path, variant=applied.get("variant"), settings=applied.get("settings") or None,
+                       within=within)
     if sc.canonical_sha256 != summary.get("canonical_sha256"):
         raise InputError(f"{scenario_path} is not the scenario the run in {run} was drawn from (its inputs "
                          "differ from the ones summary.json names)")

@@ -11,9 +11,11 @@ import json
 import secrets
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from importlib.metadata import version
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -260,10 +262,21 @@ def in_file_order(scenario: Scenario, plan: Plan, moves: pd.DataFrame | None) ->
     return replace(plan, assignments=a, staff=s), moves
 
 
+PROGRESS: ContextVar[Callable[[str], None] | None] = ContextVar("progress", default=None)
+"""Told the name of each step as it starts (`balancer.registry.STEPS`), where a caller sets it: a
+web page shows how far a long solve has come without the steps knowing who asks."""
+
+
+def tell_progress(step: str) -> None:
+    if (tell := PROGRESS.get()) is not None:
+        tell(step)
+
+
 @contextmanager
 def _timed(timings: dict[str, float], step: str):
     if step not in STEP_NAMES:  # every step is declared once, in balancer.registry
         raise ValueError(f"undeclared step {step!r}")
+    tell_progress(step)
     t0 = time.perf_counter()
     yield
     timings[step] = time.perf_counter() - t0

@@ -45,15 +45,23 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-def view(driver, page: Path, shot: Path) -> str:
-    """Open `page`, check the console stayed clean, save a full-page screenshot to `shot` and to
-    tests/artifacts/; the page's visible text."""
+def view(driver, page: Path | str, shot: Path) -> str:
+    """Open `page` (a file or a URL), check the console stayed clean, save a full-page screenshot
+    to `shot` and to tests/artifacts/; the page's visible text."""
     driver.set_window_size(1200, 800)  # the width the page is laid out at, before its height is read
-    driver.get(page.as_uri())
+    driver.get(page if isinstance(page, str) else page.as_uri())
+    return shoot(driver, shot)
+
+
+def shoot(driver, shot: Path) -> str:
+    """`view` of the page the browser is on (after a click or a form sent)."""
+    driver.set_window_size(1200, 800)
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1200, min(height, 16000))
+    # The window's height is the page's plus the browser's own bars, so the shot holds the whole page.
+    height, bars = driver.execute_script("return [Math.max(document.body.scrollHeight, "
+                                         "document.documentElement.scrollHeight), window.outerHeight - window.innerHeight]")
+    driver.set_window_size(1200, min(height + bars, 16000))
     assert driver.save_screenshot(str(shot))
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(shot, ARTIFACTS / shot.name)

@@ -82,9 +82,10 @@ def worst(outcomes: Iterable[Outcome]) -> Outcome:
     return max(outcomes, key=order.index, default=Outcome.DONE)
 
 
-def command(name: str | None = None, **settings) -> Callable:
-    """Register a command whose function returns an `Outcome` (None: done) or raises. Bad input
-    exits 2 with its message, any other error of ours 3 — never a traceback."""
+def command(name: str | None = None, on: typer.Typer | None = None, **settings) -> Callable:
+    """Register a command (on `app`, or the command group `on`) whose function returns an
+    `Outcome` (None: done) or raises. Bad input exits 2 with its message, any other error of
+    ours 3 — never a traceback."""
 
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -103,7 +104,7 @@ def command(name: str | None = None, **settings) -> Callable:
             if EXIT_CODES[outcome]:
                 raise typer.Exit(EXIT_CODES[outcome])
 
-        return app.command(name, **settings)(run)
+        return (on or app).command(name, **settings)(run)
 
     return register
 
@@ -124,15 +125,17 @@ SetOption = Annotated[Optional[list[str]], typer.Option(
 
 def chosen_seed(source: SeedSource, reason: str | None) -> None:
     """A seed a person chose could have been picked for what it gives: refused without a reason
-    (before anything is drawn), and flagged when given one."""
-    if source is not SeedSource.OPERATOR:
-        return
-    if not reason:
-        raise InputError("the seed is chosen by a person (--seed or the scenario's policy.seed), so whoever chose "
-                         "it could have picked it for the result it gives; a recorded draw with a chosen seed "
-                         "needs --reason, and the register flags it. Leave the seed out for a fresh one from "
-                         "the OS, or fix it in advance with `balancer commit`")
-    echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
+    (before anything is drawn; the library's rule, worded for the command line), and flagged when
+    given one."""
+    from balancer.drawing import ChosenSeedWithoutReason, refuse_chosen_seed
+
+    try:
+        refuse_chosen_seed(source, reason)
+    except ChosenSeedWithoutReason as e:
+        raise InputError(f"{e.problem}: give --reason. Leave the seed out (--seed, policy.seed) for a fresh one "
+                         "from the OS, or fix it in advance with `balancer commit`") from None
+    if source is SeedSource.OPERATOR:
+        echo(f"warning: the seed was chosen by a person; recorded and flagged as such (reason: {reason})", err=True)
 
 
 def read_text(path: Path) -> str:

@@ -11,14 +11,12 @@ import typer
 from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
                               VariantOption, chosen_seed, command, console, echo, load, read_text, say)
-from balancer.checks import check, has_errors
+from balancer.checks import has_errors
+from balancer.drawing import abandoning, draw, open_commitments, pre_solve_findings
 from balancer.errors import InputError, Outcome
-from balancer.io import FORMATS, check_outputs, write_folder, write_outputs
-from balancer.pipeline import SeedSource, Status, seed_source, solve
-from balancer.problem import compile_problem
-from balancer.register import (MissingRegister, OpenCommitments, RedrawWithoutReason, Register, current_operator, record_draw,
-                               register_location)
-from balancer.register.ceremony import ceremony_seed, open_ceremony, read_sealed
+from balancer.io import FORMATS, check_outputs, write_folder
+from balancer.register import OpenCommitments, RedrawWithoutReason, current_operator, register_location
+from balancer.register.ceremony import open_ceremony, read_sealed
 from balancer.scenario.bounds import MAX_ERRORS
 
 
@@ -32,7 +30,7 @@ def validate(scenario: ScenarioArg, variant: VariantOption = None, set_: SetOpti
     """Check a scenario file and the files it references (every error found, up to 20), then make the
     checks `run` makes before solving, so that a valid scenario is one `run` does not call infeasible."""
     sc = load(scenario, variant, set_, max_errors=MAX_ERRORS)
-    found = [] if sc.cases.empty else check(compile_problem(sc), hard_capacity=sc.policy.capacity == "hard")
+    found = pre_solve_findings(sc)
     show.findings(found, quiet=False)
     if has_errors(found):
         say(Outcome.INFEASIBLE, f"{scenario}: the files are valid, but the cases cannot be allocated (see above)")
@@ -77,32 +75,23 @@ def run(
     if probabilities is not None and probabilities.suffix.lstrip(".") not in FORMATS:
         raise InputError(f"--probabilities {probabilities}: expected a file name ending in "
                          f"{', '.join('.' + f for f in FORMATS)}")
-    check_outputs(out, probabilities)  # every output location, before anything is drawn or recorded
+    check_outputs(out, probabilities)  # before the scenario is loaded: a bad --out fails fast
     sc = load(scenario, variant, set_)
-    ceremony = committed(sc, _open_commitments(register, sc), reveal or [], public_value, seed, reason)
+    location = register_location(register)
+    ceremony = committed(sc, open_commitments(location, sc), reveal or [], public_value, seed, reason)
     if commitment is not None and commitment not in (ceremony or {}).get("commitments", []):
         raise InputError(f"commitment {commitment} is not among those this draw reveals")
-    source = seed_source(sc, seed)
-    if ceremony is not None and ceremony.get("commitments"):
-        seed = ceremony_seed(sc.canonical_sha256, ceremony)
-        source = SeedSource.PUBLIC if ceremony["public"] else SeedSource.COMMITMENT
-    result = solve(sc, seed=seed, source=source)
     formats = ["csv", *(f.value for f in fmt or [])]
+    try:
+        drawn = draw(sc, out, register=location, operator=operator or current_operator(), reason=reason,
+                     seed=seed, ceremony=ceremony, formats=formats, probabilities=probabilities, vet_seed=chosen_seed)
+    except (RedrawWithoutReason, OpenCommitments) as e:
+        raise InputError(f"{e} Use --reason") from None
+    result, record = drawn.result, drawn.record
     show.findings(result.findings, quiet)
-    if result.status is Status.INFEASIBLE:
-        write_outputs(result, out, formats)
+    if record is None:
         say(Outcome.INFEASIBLE, f"diagnosis written to {out / 'summary.json'}")
         return Outcome.INFEASIBLE
-    chosen_seed(source, reason)  # before anything is recorded or written
-    # Recorded first, written after: a crash in between leaves a recorded draw without files,
-    # never files that claim a draw the register does not hold.
-    with Register(register_location(register)) as reg:
-        try:
-            record = record_draw(reg, result, operator=operator or current_operator(), reason=reason,
-                                 ceremony=ceremony)
-        except (RedrawWithoutReason, OpenCommitments) as e:
-            raise InputError(f"{e} Use --reason") from None
-    write_outputs(result, out, formats, record=record, probabilities=probabilities)
     if record.abandoned:
         echo(f"ABANDONED: commitments {', '.join(map(str, record.abandoned))} to these inputs were not "
              f"used; recorded with the reason given: {record.reason}", err=True)
@@ -146,25 +135,16 @@ def _frontier(scenario: Path, out: Path, step: int, quiet: bool, variant, set_) 
     return Outcome.DONE
 
 
-def _open_commitments(register: str | None, sc) -> list:
-    """The open commitments to the scenario's inputs; none where there is no register yet (which
-    is created only when the draw is recorded)."""
-    try:
-        with Register(register_location(register), create=False) as reg:
-            return reg.open_commitments(sc.canonical_sha256)
-    except MissingRegister:
-        return []
-
-
 def committed(sc, opened: list, reveal: list[Path], public_value: str | None, seed: int | None,
               reason: str | None) -> dict | None:
     """The ceremony a draw of `sc` takes part in, given the open commitments to its inputs: the
     secrets revealed and public value entered (`ceremony.open_ceremony`), or, for a draw that
     reveals nothing, the commitments it abandons (which needs a reason). None: no commitment."""
     if not reveal and public_value is None:
-        if opened and not reason:
-            raise InputError(str(OpenCommitments(opened)) + " Use --reveal FILE… (and --public-value), or --reason")
-        return {"abandoned": [c.id for c in opened]} if opened else None
+        try:
+            return abandoning(opened, reason)
+        except OpenCommitments as e:
+            raise InputError(f"{e} Use --reveal FILE… (and --public-value), or --reason") from None
     if seed is not None:
         raise InputError("--seed and --reveal/--public-value exclude each other: a committed draw's seed is "
                          "derived from the commitments")

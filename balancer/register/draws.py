@@ -222,9 +222,11 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def load_recorded(rec: Record, path) -> Scenario:
-    """The scenario file loaded as the record says it was drawn: with its variant and settings."""
+def load_recorded(rec: Record, path, within=None) -> Scenario:
+    """The scenario file loaded as the record says it was drawn: with its variant and settings
+    (reading only files inside `within`, if given: `load_scenario`)."""
     from balancer.scenario import load_scenario
 
     applied = rec.applied or {}
-    return load_scenario(path, variant=applied.get("variant"), settings=applied.get("settings") or None)
+    return load_scenario(path, variant=applied.get("variant"), settings=applied.get("settings") or None,
+                         within=within)

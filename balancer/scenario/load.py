@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from balancer.errors import InputError, InputErrors
 from balancer.scenario.bounds import MAX_TABLE_BYTES
-from balancer.scenario.messages import _collecting, _display, _error, _read_bytes, _relative, _report, _show
+from balancer.scenario.messages import _collecting, _confined, _display, _error, _read_bytes, _relative, _report, _show
 from balancer.scenario.readers import READERS
 from balancer.scenario.rows import _caseload, _cases, _no_cases, _staff
 from balancer.scenario.schema import Policy, Scenario, TableRef, WorkloadModel, _Header
@@ -74,18 +74,22 @@ def _model_from(doc: _Doc) -> WorkloadModel:
 
 
 def load_scenario(path: str | Path, variant: str | None = None,
-                  settings: Mapping[str, Any] | None = None, max_errors: int = 1) -> Scenario:
+                  settings: Mapping[str, Any] | None = None, max_errors: int = 1,
+                  within: str | Path | None = None) -> Scenario:
     """Read a scenario YAML and every file it references; raise `InputError` for any bad input.
 
     `variant` names one of the file's `scenarios:` (its `overrides` applied in order) or a single
     entry of `overrides:`; `settings` maps dotted keys to values (text is read as YAML) and is
     applied after the variant. See `balancer.scenario.settings` for the keys and what is recorded.
     `max_errors` > 1: go on after an error where the checks after it still mean something, and
-    raise `InputErrors` with up to that many (what `balancer validate` reports)."""
-    if max_errors <= 1:
-        return _load_scenario(Path(path), str(path), variant, settings)
-    with _collecting(max_errors) as found:
-        scenario = _load_scenario(Path(path), str(path), variant, settings)
+    raise `InputErrors` with up to that many (what `balancer validate` reports). `within`: every
+    file read (the scenario's own, its model and tables) must be inside this folder (a scenario
+    uploaded to a server reads only what was uploaded with it)."""
+    with _confined(None if within is None else Path(within)):
+        if max_errors <= 1:
+            return _load_scenario(Path(path), str(path), variant, settings)
+        with _collecting(max_errors) as found:
+            scenario = _load_scenario(Path(path), str(path), variant, settings)
     if found:
         raise InputErrors(found, more=len(found) >= max_errors)
     return scenario

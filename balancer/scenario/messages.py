@@ -50,12 +50,31 @@ def _relative(path: Path, base: Path) -> str:
     return Path(os.path.relpath(path.resolve(), base)).as_posix()
 
 
+_WITHIN: ContextVar[Path | None] = ContextVar("within", default=None)
+"""While set (`load_scenario(within=…)`), the only folder files may be read from."""
+
+
+@contextmanager
+def _confined(folder: Path | None) -> Iterator[None]:
+    token = _WITHIN.set(None if folder is None else Path(os.path.realpath(folder)))
+    try:
+        yield
+    finally:
+        _WITHIN.reset(token)
+
+
 def _read_bytes(path: Path, missing: InputError, limit: int) -> bytes:
     """The file's bytes; `missing` is raised when it does not exist (the caller knows who named it).
     Only a regular file of at most `limit` bytes is read: a device (`/dev/zero`) never ends and a
     FIFO may never answer, so opening never blocks (O_NONBLOCK) and what was opened is checked
-    before a byte is read."""
+    before a byte is read. While `_confined`, a file outside the folder (by `..`, an absolute path
+    or a link) is refused before it is opened: an uploaded scenario must not read the server's files."""
     where = dict(file=missing.file, line=missing.line, field=missing.field)
+    if (within := _WITHIN.get()) is not None:
+        path = Path(os.path.realpath(path))  # links resolved once, and what is opened is what was checked
+        if not path.is_relative_to(within):
+            raise _error("the file it names is outside the scenario's folder", **where,
+                         expected="a file in the scenario's own folder, named without a folder (e.g. cases.csv)")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:

@@ -1,0 +1,96 @@
+"""A recorded draw: a loaded scenario balanced, drawn, recorded in the register and written as a
+run folder. One sequence, which `balancer run` and the web page (`balancer serve`) both call, so
+that a draw made from either is the same draw, refused for the same reasons and recorded alike.
+
+    with Register(location) as reg: ...   # never opened here before the draw is solved
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from balancer.checks import Finding, check
+from balancer.errors import InputError
+from balancer.io import check_outputs, write_outputs
+from balancer.pipeline import Result, SeedSource, Status, seed_source, solve, tell_progress
+from balancer.problem import compile_problem
+from balancer.register import MissingRegister, OpenCommitments, Recorded, Register, record_draw
+from balancer.register.ceremony import ceremony_seed
+from balancer.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Drawn:
+    result: Result
+    record: Recorded | None
+    """Where the draw was recorded; None when the scenario is infeasible (nothing was drawn)."""
+    written: list[Path]
+
+
+class ChosenSeedWithoutReason(InputError):
+    """A seed a person chose could have been picked for the result it gives."""
+
+    def __init__(self) -> None:
+        super().__init__("the seed is chosen by a person (a given seed or the scenario's policy.seed), so whoever "
+                         "chose it could have picked it for the result it gives; a recorded draw with a chosen "
+                         "seed needs a reason, and the register flags it")
+
+
+def refuse_chosen_seed(source: SeedSource, reason: str | None) -> None:
+    """The rule every recorded draw obeys: a person's seed only with a reason."""
+    if source is SeedSource.OPERATOR and not reason:
+        raise ChosenSeedWithoutReason()
+
+
+def pre_solve_findings(sc: Scenario) -> list[Finding]:
+    """The checks a draw makes before any solver (what `validate` reports after the files): an
+    office with no cases yet has nothing to check."""
+    return [] if sc.cases.empty else check(compile_problem(sc), hard_capacity=sc.policy.capacity == "hard")
+
+
+def open_commitments(location: str | Path, sc: Scenario) -> list:
+    """The open commitments to the scenario's inputs; none where there is no register yet (which
+    is created only when the draw is recorded)."""
+    try:
+        with Register(location, create=False) as reg:
+            return reg.open_commitments(sc.canonical_sha256)
+    except MissingRegister:
+        return []
+
+
+def abandoning(opened: list, reason: str | None) -> dict | None:
+    """The ceremony of a draw that reveals no secret: the open commitments it abandons, which needs
+    a reason (OpenCommitments without one). None: no commitment is involved."""
+    if opened and not reason:
+        raise OpenCommitments(opened)
+    return {"abandoned": [c.id for c in opened]} if opened else None
+
+
+def draw(sc: Scenario, out: Path, *, register: str | Path, operator: str, reason: str | None = None,
+         seed: int | None = None, ceremony: dict | None = None, formats=("csv",), probabilities: Path | None = None,
+         vet_seed: Callable[[SeedSource, str | None], None] = refuse_chosen_seed) -> Drawn:
+    """Balance and draw `sc`, record the draw, then write the run folder `out` (whole).
+
+    The seed: `ceremony`'s commitments derive it when it has any, else `seed`, else the policy's,
+    else a fresh one. `vet_seed(source, reason)` runs before anything is recorded (default: a
+    chosen seed needs a reason). An infeasible scenario writes its diagnosis and records nothing.
+    Raises RedrawWithoutReason / OpenCommitments (from the register) when the inputs were drawn
+    before, or have open commitments, and no reason is given."""
+    check_outputs(out, probabilities)  # every output location, before anything is drawn or recorded
+    source = seed_source(sc, seed)
+    if ceremony is not None and ceremony.get("commitments"):
+        seed = ceremony_seed(sc.canonical_sha256, ceremony)
+        source = SeedSource.PUBLIC if ceremony["public"] else SeedSource.COMMITMENT
+    result = solve(sc, seed=seed, source=source)
+    if result.status is Status.INFEASIBLE:
+        return Drawn(result, None, write_outputs(result, out, formats))
+    vet_seed(source, reason)
+    # Recorded first, written after: a crash in between leaves a recorded draw without files,
+    # never files that claim a draw the register does not hold.
+    tell_progress("register")
+    with Register(register) as reg:
+        record = record_draw(reg, result, operator=operator, reason=reason, ceremony=ceremony)
+    tell_progress("write")
+    return Drawn(result, record, write_outputs(result, out, formats, record=record, probabilities=probabilities))
