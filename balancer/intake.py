@@ -260,6 +260,11 @@ def _held_after(cases: pd.DataFrame, result: Result) -> pd.DataFrame:
 
 ABSENT_ALL = "intake-everyone-eligible-away"
 
+FORECAST_MARGIN = 2.0
+"""Standard deviations of Poisson arrivals added to each type's expected remaining cases: what
+the look-ahead reserves, so that a type arriving a little above its forecast still finds room with
+those who alone may take it."""
+
 
 class _Office:
     """What intake keeps from day to day: the hours and cases folded into each prosecutor's load,
@@ -346,6 +351,11 @@ class _Office:
             done = np.busday_count(start, np.datetime64(day) + 1)
             left = np.busday_count(np.datetime64(day) + 1, np.datetime64(period.end) + 1)
             remaining = np.maximum(remaining, arrived / max(int(done), 1) * max(int(left), 0))
+        # Arrivals are random: a type expecting n more cases may bring about √n more. Reserving for
+        # that costs the many who share a common type almost nothing, and saves the few who alone
+        # take a scarce one from ending a whole wave above everyone (FORECAST_MARGIN).
+        weight = np.where(self.type_weight > 0, self.type_weight, 1.0)
+        remaining = remaining + FORECAST_MARGIN * np.sqrt(remaining / weight) * weight
         return Ahead(hours=remaining, eligible=self.eligible) if remaining.sum() > 0 else None
 
     def _expected_hours(self) -> np.ndarray:

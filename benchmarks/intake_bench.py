@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--staff", type=int, default=60)
     ap.add_argument("--days", type=int, default=249)
     ap.add_argument("--forecasts", default=",".join(FORECASTS))
+    ap.add_argument("--seeds", default="0", help="years to generate (benchmarks/year.py's seed), e.g. 0,1,2,3")
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--part", choices=["year", "scale"], default="year")
     a = ap.parse_args(argv)
@@ -161,18 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         scale(Path(a.results))
         return 0
     rows = []
-    for mix in ("skewed", "stationary"):
-        folder = WORK / f"year-{mix}-{a.staff}x{a.days}"
-        write_year(folder, skewed=mix == "skewed", staff=a.staff, days=a.days)
+    for seed, mix in [(int(x), m) for x in a.seeds.split(",") for m in ("skewed", "stationary")]:
+        folder = WORK / (f"year-{mix}-{a.staff}x{a.days}" + (f"-s{seed}" if seed else ""))
+        write_year(folder, skewed=mix == "skewed", staff=a.staff, days=a.days, seed=seed)
         once = _in_process(at_once, str(folder))
         for name in a.forecasts.split(","):
             r = _in_process(day_by_day, str(folder), FORECASTS[name])
-            rows.append([mix, name, f"{r['max']:.1%}", f"{once['max']:.1%}", f"{(r['max'] - once['max']) * 100:+.1f}",
+            rows.append([str(seed), mix, name, f"{r['max']:.1%}", f"{once['max']:.1%}", f"{(r['max'] - once['max']) * 100:+.1f}",
                          f"{once['leximin']:.1%}", f"{r['spread'] * 100:.1f} / {once['spread'] * 100:.1f}",
                          f"{r['month_gap'] * 100:.1f}", f"{r['day_gap'] * 100:.1f}", str(r["away"]),
                          f"{r['s_day']:.3f}", f"{r['mib']:.0f}", r["status"]])
-            print(json.dumps({"mix": mix, "forecast": name, **r, "at_once": once}), flush=True)
-    head = ["mix", "forecast", "max after the year", "at once", "points above", "fluid leximin",
+            print(json.dumps({"seed": seed, "mix": mix, "forecast": name, **r, "at_once": once}), flush=True)
+    head = ["year (seed)", "mix", "forecast", "max after the year", "at once", "points above", "fluid leximin",
             "spread (pts) intake / at once", "worst month-end gap (pts)", "worst daily gap (pts)",
             "cases to someone away", "s / day", "peak MiB", "status"]
     _write_section(Path(a.results), "year", MARK, f"{a.staff} prosecutors, {a.days} working days (`benchmarks/year.py`); "
