@@ -301,3 +301,22 @@ def test_a_look_ahead_keeps_specialists_for_the_work_to_come(tmp_path):
     assert before_wave[True] <= before_wave[False] - 0.03, before_wave
     heavy = max(t.weight_hours for t in sc.model.case_types) / intake.staff()["capacity_hours"].min()
     assert ends[True] <= ends[False] + heavy, ends
+
+
+def test_the_forecast_reserves_for_chance(tmp_path, monkeypatch):
+    """What the look-ahead expects of a type: its expected remaining cases plus FORECAST_MARGIN
+    Poisson standard deviations (n + z√n cases), in hours."""
+    import balancer.intake as intake_module
+    from balancer.scenario import Forecast
+    from benchmarks.year import write_year
+
+    path = write_year(tmp_path, skewed=True, staff=24, days=20, seed=1)
+    sc = balancer.load_scenario(path)
+    policy = sc.policy.model_copy(update={"forecast": Forecast(source="caseload")})
+    office = intake_module._Office(sc)
+    weight = office.type_weight
+    expected = office._expected_hours() / weight  # cases still expected: nothing has arrived yet
+    for z in (0.0, 2.0):
+        monkeypatch.setattr(intake_module, "FORECAST_MARGIN", z)
+        ahead = office.ahead(policy, None)
+        np.testing.assert_allclose(ahead.hours, (expected + z * np.sqrt(expected)) * weight)
