@@ -78,6 +78,8 @@ MOVES = ("balance_moves", "forced_moves", "max_utilisation_before")
 utilisation before (held cases at their holders)."""
 STAFFING_METRICS = ("formula_need_fte", "formula_gap_fte", "hires")
 """Columns a `--staffing` row fills (the overall `all`/`all` row of staffing.csv)."""
+REPORTED = (*METRICS, *MOVES, *STAFFING_METRICS)
+"""The columns report.html may chart (`balancer.batch_report`)."""
 COLUMNS = ("scenario", "variant", "file", "status", "reused", "seed", *METRICS, *MOVES, *STAFFING_METRICS, "inputs_sha256",
            "settings", "output", "error", *(f"seconds_{s}" for s in STEPS), "seconds_total")
 TABLE = "batch.csv"
@@ -428,7 +430,7 @@ def run_batch(jobs: list[Job], out: Path, n_jobs: int = 1,
 def write_report(table: pd.DataFrame, path: Path) -> None:
     from balancer.batch_report import batch_html  # matplotlib only when a report is written
 
-    html = batch_html(table)
+    html = batch_html(table, REPORTED)
     atomic_write(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
 

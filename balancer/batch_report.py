@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from balancer.batch import DONE, FAILED, INFEASIBLE, INVALID, METRICS, MOVES, STAFFING_METRICS
+from balancer.errors import Outcome
 from balancer.page import edges, figure, html_table, legend, page, percent, section, summary
 from balancer.registry import BY_NAME
 
@@ -26,9 +26,14 @@ MAX_NAME = 40
 """Longer variant names are cut on the axis (the table has them whole)."""
 
 
-def batch_html(table: pd.DataFrame) -> str:
-    """The report of a batch's table (batch.csv's rows and columns)."""
-    metrics = charted(table)
+ENDINGS = tuple(o.value for o in (Outcome.DONE, Outcome.INFEASIBLE, Outcome.INVALID, Outcome.FAILED))
+"""How a batch row may end (its `status`), in the order the summary counts them."""
+
+
+def batch_html(table: pd.DataFrame, columns: tuple[str, ...]) -> str:
+    """The report of a batch's table (batch.csv's rows and columns); `columns`: the headline
+    metrics it may chart (`balancer.batch.REPORTED`)."""
+    metrics = charted(table, columns)
     numbers = table.assign(**{m: _numbers(table[m], m) for m in metrics})
     parts = [summary(sentences(numbers, metrics)), *_charts(numbers, metrics), *_tables(numbers, metrics)]
     return page("batch report", f"Batch report: {len(table):,} runs", parts)
@@ -49,15 +54,15 @@ def _charts(numbers: pd.DataFrame, metrics: list[str]) -> list[str]:
 def _tables(numbers: pd.DataFrame, metrics: list[str]) -> list[str]:
     shown = ["scenario", "variant", "status", "reused", *metrics]
     parts = [section("Runs", edges(numbers[shown], [m for m in metrics if _share(m)]))]
-    failed = numbers[numbers["status"] != DONE]
+    failed = numbers[numbers["status"] != Outcome.DONE.value]
     if len(failed):
         parts.append(section("Runs not done, and why", edges(failed[["scenario", "variant", "status", "error"]])))
     return parts
 
 
-def charted(table: pd.DataFrame) -> list[str]:
-    """The headline columns some row has a number in (allocation, rebalancing or staffing)."""
-    return [c for c in (*METRICS, *MOVES, *STAFFING_METRICS) if pd.to_numeric(table[c], errors="coerce").notna().any()]
+def charted(table: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    """Of `columns`, those some row has a number in (allocation, rebalancing or staffing)."""
+    return [c for c in columns if pd.to_numeric(table[c], errors="coerce").notna().any()]
 
 
 def _numbers(column: pd.Series, metric: str) -> pd.Series:
@@ -87,7 +92,7 @@ def sentences(table: pd.DataFrame, metrics: list[str]) -> list[str]:
     variants = table["variant"].fillna("").replace("", np.nan).nunique()
     said = [f"{len(table):,} runs: {table['scenario'].nunique():,} scenario(s)"
             + (f" × {variants:,} variant(s)" if variants else "") + "; "
-            + ", ".join(f"{counts.get(s, 0):,} {s}" for s in (DONE, INFEASIBLE, INVALID, FAILED)) + "."]
+            + ", ".join(f"{counts.get(s, 0):,} {s}" for s in ENDINGS) + "."]
     reused = int(table["reused"].map(bool).sum())
     if reused:
         said.append(f"{reused:,} were up to date from an earlier batch and not solved again.")

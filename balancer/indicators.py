@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from balancer.pipeline import Result
+from balancer.problem import Problem, staff_capacity, type_rule_failures
 from balancer.tables import assignments, staff
 
 DIMENSIONS = ("office", "specialisation", "type")
@@ -101,3 +102,37 @@ def _plain(value):
     if isinstance(value, (float, np.floating)):
         return None if np.isnan(value) else float(value)
     return value
+
+
+RULE_WORDS = {"time": "have no time in the period", "specialisation": "lack its specialisation",
+              "grade": "are below its minimum grade"}
+"""How the report says why prosecutors may not take a case type (`type_rule_failures`)."""
+
+
+def why_by_type(result: Result) -> pd.DataFrame:
+    """What `explain` says of one case, for each case type at once: who may take it, the largest
+    chance any prosecutor had of one of its cases, and why the others may not (counts by rule; a
+    prosecutor failing several rules counts under each). Conflicts and groups are per case: those
+    are for `balancer explain CASE`."""
+    sc = result.scenario
+    fails = type_rule_failures(sc, staff_capacity(sc))
+    pool = result.pool
+    pi = result.design.probability(pool)
+    largest = pd.Series(pi).groupby(_class_type(pool)[pool.edge_class]).max()
+    rows = []
+    for k, t in enumerate(sc.model.case_types):
+        eligible = ~(fails["time"][k] | fails["specialisation"][k] | fails["grade"][k])
+        why = [f"{int(fails[rule][k].sum()):,} {words}" for rule, words in RULE_WORDS.items() if fails[rule][k].any()]
+        rows.append({"type": t.id, "weight_hours": float(t.weight_hours), "may_take": int(eligible.sum()),
+                     "largest_chance": float(largest.get(t.id, np.nan)),
+                     "why_others_may_not": "; ".join(why) if why else "everyone may take it"})
+    return pd.DataFrame(rows)
+
+
+def _class_type(pool: Problem) -> np.ndarray:
+    """(K,) the case type of each class's first case (a group of several types: its first case's)."""
+    first_case = np.full(len(pool.item_class), -1)
+    first_case[pool.case_item[::-1]] = np.arange(len(pool.case_item))[::-1]
+    first_item = np.full(pool.n_classes, -1)
+    first_item[pool.item_class[::-1]] = np.arange(len(pool.item_class))[::-1]
+    return pool.case_type[first_case[first_item]].astype(str)

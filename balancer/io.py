@@ -16,7 +16,8 @@ import pandas as pd
 
 from balancer.errors import BalancerError, InputError
 from balancer.pipeline import Result
-from balancer.tables import output_tables
+from balancer.indicators import indicators, records
+from balancer.tables import FORMULA_START, output_tables
 
 if TYPE_CHECKING:
     from balancer.register import Recorded
@@ -26,8 +27,6 @@ FORMATS = ("csv", "parquet", "xlsx")
 WORKBOOK = "plan.xlsx"
 """A run's tables in XLSX: one workbook (`balancer.workbook`), not one bare workbook per table."""
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-"""What a spreadsheet reads a text cell beginning with as a formula (OWASP, "CSV Injection")."""
 
 
 class OutputTaken(BalancerError):
@@ -282,10 +281,18 @@ def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded
     workbook, plan.xlsx — then summary.json naming `record`, where the draw was recorded, into `folder`."""
     from balancer.workbook import write_workbook
 
-    summary = result.summary(record.to_dict() if record is not None else None)
+    summary = with_indicators(result.summary(record.to_dict() if record is not None else None), result)
     tables = output_tables(result)
     return write_tables(folder, tables, summary, formats,
                         workbook=lambda path: write_workbook(result, tables, summary, path))
+
+
+def with_indicators(summary: dict, result: Result) -> dict:
+    """summary.json's `indicators` (`balancer.indicators`: per office, specialisation and case
+    type), right after its `metrics`."""
+    found = records(indicators(result))
+    return {k: v for key, value in summary.items()
+            for k, v in ([(key, value), ("indicators", found)] if key == "metrics" else [(key, value)])}
 
 
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, formats=("csv",),

@@ -127,7 +127,6 @@ class Result:
             "policy": sc.policy.recorded(),
             "applied": sc.applied(),
             "metrics": ordered(self.metrics),
-            "indicators": self.indicators(),
             "findings": [f.to_dict() for f in self.findings],
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
             "limits": self.limit.to_dict() if self.limit is not None else None,
@@ -136,12 +135,6 @@ class Result:
             "register": register,
             **({"rebalance": self.rebalance} if self.rebalance is not None else {}),
         }
-
-    def indicators(self) -> dict[str, list[dict]]:
-        """Per office, specialisation and case type (`balancer.indicators`), as JSON records."""
-        from balancer.indicators import indicators, records  # it reads the output tables, built on Result
-
-        return records(indicators(self))
 
 
 SOLVED_STEPS = {

@@ -14,8 +14,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from balancer.explain import by_type
-from balancer.indicators import indicators
+from balancer.indicators import indicators, why_by_type
 from balancer.page import edges, figure, html_table, legend, page, percent, section, summary
 from balancer.pipeline import Result, Status
 from balancer.plan import item_rows
@@ -221,7 +220,7 @@ def _tables(result: Result, staff: pd.DataFrame, groups: dict[str, pd.DataFrame]
         *((f"By {'case type' if dimension == 'type' else dimension}", html_table(table, SHARES))
           for dimension, table in groups.items()),
     ]
-    tables.append(("Why cases went where they did", WHY_NOTE + html_table(by_type(result))))
+    tables.append(("Why cases went where they did", WHY_NOTE + html_table(why_by_type(result))))
     if result.moves is not None:
         reasons = result.moves.groupby("reason").agg(cases=("case_id", "size"), hours=("hours", "sum"))
         tables += [("Moves by reason", html_table(reasons.reset_index())),

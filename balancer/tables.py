@@ -12,6 +12,10 @@ from balancer.balance import utilisation
 from balancer.pipeline import Result
 from balancer.problem import Problem
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads a text cell beginning with as a formula (OWASP, "CSV Injection"): the
+CSV writer (`io.inert`) and the workbook (`balancer.workbook`) keep such cells text."""
+
 
 def output_tables(result: Result) -> dict[str, pd.DataFrame]:
     """assignments and staff (and moves, when rebalancing), each with its added columns."""

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from balancer.io import FORMULA_START
 from balancer.pipeline import SEED_SOURCE_SAID, Result, SeedSource
 from balancer.registry import BY_NAME, headline
+from balancer.tables import FORMULA_START
 
 SHEETS = {"assignments": "Assignments", "staff": "Staff", "moves": "Moves"}
 """The run's tables and the sheet each becomes."""

@@ -9,26 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from balancer.io import atomic_write, write_json, write_table
-from balancer.kpi.compute import DAYS_PER_YEAR, Indicators
+from balancer.kpi.compute import DEFINITIONS, Indicators
 from balancer.pipeline import package_version
 
 __all__ = ["DEFINITIONS", "summary", "write_kpi"]
 
-DEFINITIONS = {
-    "filings": "cases filed in the month",
-    "dispositions": "cases disposed in the month",
-    "clearance_rate": "dispositions / filings (none when there are no filings)",
-    "pending": "cases with filed <= month end and (no disposal date or disposed > month end)",
-    "pending_age_days": "month end - filed, over the pending cases: median and 90th percentile",
-    "disposition_days": "disposed - filed, over the cases disposed in the month: median and 90th percentile",
-    "pending_hours_per_fte": "sum of weight_hours of the group's pending cases at month end / the group's FTE",
-    "standard_hours_per_fte": f"hours_per_fte x days in the month / {DAYS_PER_YEAR} (one FTE's case hours "
-                              "in the month, as `run` counts capacity)",
-    "pending_load": "pending_hours_per_fte / standard_hours_per_fte (months of work in hand per FTE)",
-    "filed_load": "weight_hours of the month's filings per FTE / standard_hours_per_fte (new work against "
-                  "the month's capacity)",
-    "quantiles": "linear interpolation between the two nearest values (numpy's default)",
-}
 
 
 def _clean(value):

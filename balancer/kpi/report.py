@@ -10,7 +10,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from balancer.kpi.compute import Indicators
+from balancer.kpi.compute import DEFINITIONS, Indicators
 from balancer.page import edges, figure, html_table, legend, page, percent, section, summary
 
 MAX_LINES = 12
@@ -205,7 +205,6 @@ def _tables(found: Indicators) -> list[tuple[str, str]]:
     warnings = found.register.warnings
     tables.append(("Warnings", html_table(pd.DataFrame(warnings, columns=["kind", "subject", "message"]))
                    if warnings else "<p>None.</p>"))
-    from balancer.kpi.outputs import DEFINITIONS
 
     tables.append(("Definitions", html_table(pd.DataFrame(list(DEFINITIONS.items()),
                                                           columns=["indicator", "formula"]))

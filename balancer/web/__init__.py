@@ -2,6 +2,6 @@
 library's own steps (load, check, solve, `balancer.drawing.draw`, explain, the register); none
 re-implements one. Needs the `web` extra: `pip install 'balancer[web]'`."""
 
-from balancer.web.app import create_app
+from balancer.web.server import create_app
 
 __all__ = ["create_app"]

@@ -1,25 +1,19 @@
-"""The application: its factory, who is signed in and what they may do, CSRF, size limits and
-the headers every page carries. The pages themselves are in `balancer.web.pages`."""
+"""What every page shares: who is signed in and what they may do, CSRF, size limits and the
+headers every page carries. The pages are in `balancer.web.pages` and `balancer.web.runs`; the
+application is put together in `balancer.web.server`."""
 
 from __future__ import annotations
 
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader
+from fastapi import HTTPException, Request
+from fastapi.responses import PlainTextResponse
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
-from balancer.web.accounts import PERMISSIONS, Accounts
-from balancer.web.jobs import Jobs
-from balancer.web.storage import Storage
+from balancer.web.accounts import PERMISSIONS
 
 MAX_UPLOAD_BYTES = 50 * 2**20
 """One request's body at most: a scenario with its tables (1M cases in CSV are about 30 MB)."""
@@ -74,30 +68,6 @@ class Visit:
         return value.strip() if isinstance(value, str) else ""
 
 
-def create_app(data_dir: str | Path, *, scenarios: str | Path | None = None, https_only: bool = False,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """The web application over the data folder `data_dir` (made if missing). `scenarios`: a
-    folder of scenarios kept on the server, offered to planners beside the uploaded ones.
-    `https_only`: the session cookie is sent over TLS only (set it behind a TLS proxy)."""
-    from balancer.web import pages, runs
-
-    storage = Storage(Path(data_dir), None if scenarios is None else Path(scenarios))
-    app = FastAPI(title="balancer", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.storage, app.state.accounts, app.state.throttle = storage, Accounts(storage.root), Throttle()
-    app.state.jobs = Jobs()
-    app.state.templates = Jinja2Templates(env=Environment(loader=PackageLoader("balancer.web"), autoescape=True))
-    app.add_middleware(SessionMiddleware, secret_key=storage.secret_key(), session_cookie="balancer_session",
-                       same_site="strict", https_only=https_only, max_age=12 * 3600)
-    app.add_middleware(LimitBody, limit=max_upload_bytes)
-    app.middleware("http")(_headers)
-    app.mount("/static", StaticFiles(packages=[("balancer.web", "static")]), name="static")
-    app.include_router(pages.router)
-    app.include_router(runs.router)
-    app.add_exception_handler(SignInFirst, lambda request, exc: RedirectResponse("/signin", status_code=303))
-    app.add_exception_handler(StarletteHTTPException, _error_page)
-    return app
-
-
 def render(request: Request, template: str, visit: Visit | None = None, status_code: int = 200, **context):
     """A page, with what its layout needs: who is signed in, what they may do, the CSRF token."""
     return request.app.state.templates.TemplateResponse(
@@ -140,11 +110,11 @@ def allowed(permission: str | None):
     return visit
 
 
-async def _error_page(request: Request, exc: StarletteHTTPException):
+async def error_page(request: Request, exc: StarletteHTTPException):
     return render(request, "error.html", status_code=exc.status_code, status=exc.status_code, message=exc.detail)
 
 
-async def _headers(request: Request, call_next):
+async def security_headers(request: Request, call_next):
     """No page is framed, cached, sniffed or allowed to load anything from elsewhere; the report
     (inline SVG and styles, no script) sets a stricter policy of its own."""
     response = await call_next(request)
