@@ -16,17 +16,16 @@ import pandas as pd
 
 from balancer.pipeline import Result
 from balancer.problem import Problem, staff_capacity, type_rule_failures
-from balancer.tables import assignments, staff
+from balancer.tables import output_tables
 
-DIMENSIONS = ("office", "specialisation", "type")
-
-
-def indicators(result: Result) -> dict[str, pd.DataFrame]:
+def indicators(result: Result, tables: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """{dimension: table, one row per office / specialisation / case type}; a dimension the
-    scenario does not use (no offices, no specialisations) is left out. Empty without a plan."""
+    scenario does not use (no offices, no specialisations) is left out. Empty without a plan.
+    `tables`: the run's `output_tables`, when the caller has them already."""
     if result.plan is None:
         return {}
-    cases, people = assignments(result), staff(result)
+    tables = tables if tables is not None else output_tables(result)
+    cases, people = tables["assignments"], tables["staff"]
     people = people[people["capacity_hours"] > 0]
     moves = result.moves
     found = {}

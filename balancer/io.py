@@ -281,18 +281,21 @@ def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded
     workbook, plan.xlsx — then summary.json naming `record`, where the draw was recorded, into `folder`."""
     from balancer.workbook import write_workbook
 
-    summary = with_indicators(result.summary(record.to_dict() if record is not None else None), result)
     tables = output_tables(result)
+    summary = with_indicators(result.summary(record.to_dict() if record is not None else None), result, tables)
     return write_tables(folder, tables, summary, formats,
                         workbook=lambda path: write_workbook(result, tables, summary, path))
 
 
-def with_indicators(summary: dict, result: Result) -> dict:
+def with_indicators(summary: dict, result: Result, tables: dict[str, pd.DataFrame]) -> dict:
     """summary.json's `indicators` (`balancer.indicators`: per office, specialisation and case
     type), right after its `metrics`."""
-    found = records(indicators(result))
-    return {k: v for key, value in summary.items()
-            for k, v in ([(key, value), ("indicators", found)] if key == "metrics" else [(key, value)])}
+    out = {}
+    for key, value in summary.items():
+        out[key] = value
+        if key == "metrics":
+            out["indicators"] = records(indicators(result, tables))
+    return out
 
 
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, formats=("csv",),

@@ -135,9 +135,8 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
         names = type_name[unknown].value_counts()
         warnings.append({"kind": "unknown_type", "subject": ", ".join(names.index[:10]),
                          "message": f"{_cases(unknown.sum())} of types the model does not hold "
-                                    f"({', '.join(f'{k} {v:,}' for k, v in names.head(10).items())}"
-                                    f"{', …' if len(names) > 10 else ''}): they are counted, but add no hours "
-                                    "to any weighted caseload"})
+                                    f"({_most(names)}): they are counted, but add no hours to any weighted "
+                                    "caseload"})
     weights = np.array([t.weight_hours for t in the_model.case_types] + [0.0])
     weight = weights[ti]  # -1 → the appended 0
 
@@ -148,9 +147,8 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
         names = prosecutor[stranger].value_counts()
         warnings.append({"kind": "unknown_prosecutor", "subject": ", ".join(names.index[:10]),
                          "message": f"{_cases(stranger.sum())} held by prosecutors not in the staff "
-                                    f"table ({', '.join(f'{k} {v:,}' for k, v in names.head(10).items())}"
-                                    f"{', …' if len(names) > 10 else ''}): counted, but with no FTE they have "
-                                    "no caseload per FTE of their own"})
+                                    f"table ({_most(names)}): counted, but with no FTE they have no caseload "
+                                    "per FTE of their own"})
     unassigned = prosecutor.isna().to_numpy() & np.isnan(disposed)
     if "prosecutor" not in rows.frame.columns:
         warnings.append({"kind": "no_prosecutor_column", "subject": "",
@@ -166,6 +164,11 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
     return Register(model=the_model, staff=found, case_id=ids, type_name=type_name, office=office,
                     prosecutor=prosecutor, filed=filed.astype(np.int64), assigned=whole(assigned),
                     disposed=whole(disposed), outcome=outcome, weight=weight, warnings=warnings, inputs=inputs)
+
+
+def _most(counts: pd.Series) -> str:
+    """The ten most frequent names with their counts, for a warning: 'a 30, b 12, …'."""
+    return ", ".join(f"{k} {v:,}" for k, v in counts.head(10).items()) + (", …" if len(counts) > 10 else "")
 
 
 def _cases(n, one: str = "is", many: str = "are") -> str:
