@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from balancer.problem import Problem, pooled_rows
@@ -29,7 +30,17 @@ class Ahead:
     hours: np.ndarray
     """(F,) hours of each kind of expected work (one per case type expected)."""
     eligible: np.ndarray
-    """(F, P) bool: who may take it (the type's eligibility)."""
+    """(F, P) bool: who may take it (the type's eligibility), a column for each of `staff_ids`."""
+    staff_ids: np.ndarray
+    """(P,) the prosecutor of each column: a scenario's order, which need not be the problem's
+    (`Problem.staff_ids` are sorted); `leximin` lines them up by id."""
+
+    def aligned(self, problem: Problem) -> np.ndarray:
+        """`eligible` with its columns in `problem.staff_ids`' order."""
+        columns = pd.Index(self.staff_ids).get_indexer(problem.staff_ids)
+        if (columns < 0).any() or len(columns) != len(self.staff_ids):
+            raise ValueError("the look-ahead's prosecutors are not the problem's")
+        return self.eligible[:, columns]
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,8 @@ def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
     # ½ Σ 2 L²/a + Σ 2 b L / a  ==  Σ (b + L)² / a  minus a constant
     diag, q = 2.0 * inv_a, 2.0 * b * inv_a
     if ahead is not None:
-        A_eq, b_eq, A_le, b_le, diag, q = _with_ahead(ahead, unit, A_eq, b_eq, A_le, b_le, diag, q)
+        A_eq, b_eq, A_le, b_le, diag, q = _with_ahead(ahead, ahead.aligned(problem), unit, A_eq, b_eq, A_le, b_le,
+                                                      diag, q)
     n = A_eq.shape[1]
     solution = solve_qp(QP(np.concatenate([np.zeros(E), diag, np.zeros(n - E - len(diag))]),
                            np.concatenate([np.zeros(E), q, np.zeros(n - E - len(q))]), A_eq, b_eq, A_le, b_le))
@@ -125,12 +137,13 @@ def exact_flow(problem: Problem, flow: np.ndarray) -> np.ndarray:
     return flow * (problem.class_hours / placed)[problem.edge_class]
 
 
-def _with_ahead(ahead: Ahead, unit: float, A_eq, b_eq, A_le, b_le, diag, q):
+def _with_ahead(ahead: Ahead, eligible: np.ndarray, unit: float, A_eq, b_eq, A_le, b_le, diag, q):
     """The leximin QP of `leximin` extended by the expected work: variables z, L (today), then
-    T (P, the loads with the expected work) and w (its flows, one per eligible pair); T and L
-    both weigh in the objective, so it stays diagonal."""
+    T (P, the loads with the expected work) and w (its flows, one per `eligible` pair: the
+    look-ahead's, in the problem's staff order); T and L both weigh in the objective, so it stays
+    diagonal."""
     P = len(diag)
-    F_rows, F_staff = np.nonzero(ahead.eligible & (ahead.hours[:, None] > 0))
+    F_rows, F_staff = np.nonzero(eligible & (ahead.hours[:, None] > 0))
     W = len(F_rows)
     ones = np.ones(W)
     by_kind = sp.csr_matrix((ones, (F_rows, np.arange(W))), shape=(len(ahead.hours), W))

@@ -68,7 +68,8 @@ class Day:
     """The day's moves of held cases (`moves.csv` of a run), with the date; None: none held."""
     leximin_so_far: float | None = None
     """The highest utilisation of the fluid leximin of every case allocated so far (held at the
-    start and drawn up to this day) as if all were allocated at once."""
+    start and drawn up to this day) as if all were allocated at once — each to someone who could
+    have taken it the day it arrived (absence by date), as the days' draws had to."""
     record: Recorded | None = None
     """Where the day's draw was recorded (None: not recorded)."""
     result: Result | None = None
@@ -235,7 +236,7 @@ def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256
         new, absent = office.away(day, cases)
         sc = replace(scenario, staff=office.staff(), cases=pd.concat([held, new], ignore_index=True),
                      policy=policy, inputs=day_inputs(scenario, file, day, cases))
-        office.arrive(cases)
+        office.arrive(day, cases)
         result = solve(sc, seed=s, incremental=True, source=source, ahead=office.ahead(policy, day))
         result.findings[:0] = absent
         if intake.days and not keep:
@@ -250,6 +251,14 @@ def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256
         intake.days[-1].leximin_so_far = office.leximin_so_far()
         intake.final_staff = office.final_staff(result.plan.staff, held)
     return intake
+
+
+def as_drawn(scenario: Scenario, new_cases: pd.DataFrame) -> pd.DataFrame:
+    """The new cases as intake's days draw them, all at once: without their date, nobody holding
+    them, each excluding whoever is away the day it arrives (`_Office.away`). The same cases
+    drawn at once this way are what a day-by-day intake is judged against."""
+    office = _Office(scenario)
+    return pd.concat([office.away(day, cases)[0] for day, cases in batches(new_cases)], ignore_index=True)
 
 
 def _held_after(cases: pd.DataFrame, result: Result) -> pd.DataFrame:
@@ -280,8 +289,11 @@ class _Office:
         self.folded = np.zeros(len(self.staff_pos))
         self.count = np.zeros(len(self.staff_pos), dtype=np.int64)
         self.arrived: list[np.ndarray] = []  # hours by type of each day's new cases
-        self.allocated = self._hours_by_type(scenario.cases[scenario.cases["assigned_to"].notna()])
-        """Hours by type held at the start and drawn since: what `leximin_so_far` balances."""
+        self.allocated: dict[bytes, np.ndarray] = {}
+        """Hours by type held at the start and drawn since, by who was away when they arrived
+        (`_gone(day).tobytes()`): what `leximin_so_far` balances."""
+        self._allocate(np.zeros(len(self.staff_pos), dtype=bool),
+                       self._hours_by_type(scenario.cases[scenario.cases["assigned_to"].notna()]))
         self._empty = compile_problem(replace(scenario, cases=scenario.cases.iloc[:0]), allow_empty=True)
 
     def fold(self, cases: pd.DataFrame) -> pd.DataFrame:
@@ -292,9 +304,10 @@ class _Office:
         t = self.type_ids.get_indexer(cases["type"])
         weight = self._weights(cases, t)
         keeps = (holder >= 0) & self.eligible[t, np.maximum(holder, 0)] & cases["group"].isna().to_numpy()
-        excluded = cases["excluded"].map(len).to_numpy() > 0
-        for i in np.flatnonzero(keeps & excluded):  # few: a conflict of interest with the holder
-            keeps[i] = cases["assigned_to"].iat[i] not in cases["excluded"].iat[i]
+        check = np.flatnonzero(keeps & (cases["excluded"].map(len).to_numpy() > 0))
+        if len(check):  # a holder the case now excludes (a conflict of interest) may not keep it
+            pairs = zip(cases["assigned_to"].to_numpy(dtype=object)[check], cases["excluded"].to_numpy(dtype=object)[check])
+            keeps[check] = [holder_id not in excluded for holder_id, excluded in pairs]
         np.add.at(self.folded, holder[keeps], weight[keeps])
         np.add.at(self.count, holder[keeps], 1)
         return cases[~keeps].reset_index(drop=True)
@@ -308,9 +321,8 @@ class _Office:
         """The day's new cases, each excluding the prosecutors away that day — unless nobody else
         may take a case of its type, then nobody is excluded for that type and a warning says so."""
         cases = cases.assign(assigned_to=None)
-        spans = self.scenario.staff["unavailable"]
-        gone = np.array([any(a <= day <= b for a, b in s) for s in spans], dtype=bool) if day else None
-        if gone is None or not gone.any():
+        gone = self._gone(day)
+        if not gone.any():
             return cases, []
         t = self.type_ids.get_indexer(cases["type"])
         present = (self.eligible & ~gone).any(axis=1)
@@ -323,11 +335,20 @@ class _Office:
             "them as if they were present."), numbers={"date": str(day), "types": stranded})] if stranded else []
         return cases.assign(excluded=excluded), found
 
-    def arrive(self, cases: pd.DataFrame) -> None:
+    def _gone(self, day: date | None) -> np.ndarray:
+        """(P,) bool: away on `day` (nobody for rows without a date)."""
+        spans = self.scenario.staff["unavailable"]
+        return np.array([day is not None and any(a <= day <= b for a, b in s) for s in spans], dtype=bool)
+
+    def arrive(self, day: date | None, cases: pd.DataFrame) -> None:
         """The day's new cases have arrived: they count for the forecast and, once drawn, as allocated."""
         hours = self._hours_by_type(cases)
         self.arrived.append(hours)
-        self.allocated = self.allocated + hours
+        self._allocate(self._gone(day), hours)
+
+    def _allocate(self, gone: np.ndarray, hours: np.ndarray) -> None:
+        key = gone.tobytes()
+        self.allocated[key] = self.allocated.get(key, 0.0) + hours
 
     def _weights(self, cases: pd.DataFrame, t: np.ndarray) -> np.ndarray:
         return cases["weight_hours"].fillna(pd.Series(self.type_weight[t], index=cases.index)).to_numpy(np.float64)
@@ -356,7 +377,7 @@ class _Office:
         # take a scarce one from ending a whole wave above everyone (FORECAST_MARGIN).
         weight = np.where(self.type_weight > 0, self.type_weight, 1.0)
         remaining = remaining + FORECAST_MARGIN * np.sqrt(remaining / weight) * weight
-        return Ahead(hours=remaining, eligible=self.eligible) if remaining.sum() > 0 else None
+        return Ahead(remaining, self.eligible, self.staff_pos.to_numpy()) if remaining.sum() > 0 else None
 
     def _expected_hours(self) -> np.ndarray:
         load = self.scenario.caseload
@@ -367,8 +388,17 @@ class _Office:
         return expected
 
     def leximin_so_far(self) -> float:
-        """Highest utilisation of the fluid leximin of everything allocated so far, at once."""
-        profile = leximin(self._empty, Ahead(hours=self.allocated, eligible=self.eligible)).with_ahead
+        """Highest utilisation of the fluid leximin of everything allocated so far, at once: each
+        day's hours of a type to those eligible and present that day (as `away` excludes; a type
+        whose eligible were all away goes to them all)."""
+        rows, hours = [], []
+        for key, by_type in self.allocated.items():
+            gone = np.frombuffer(key, dtype=bool)
+            present = self.eligible & ~gone
+            rows.append(np.where(present.any(axis=1, keepdims=True), present, self.eligible))
+            hours.append(by_type)
+        ahead = Ahead(np.concatenate(hours), np.vstack(rows), self.staff_pos.to_numpy())
+        profile = leximin(self._empty, ahead).with_ahead
         base = self._empty.base_load
         with np.errstate(divide="ignore", invalid="ignore"):
             u = (base + profile) / self._empty.capacity

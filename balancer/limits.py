@@ -39,6 +39,14 @@ MIP_NODES = 100
 lottery's design, so it must come out the same on a busy machine as on an idle one, or a seeded
 draw would not replay (about 0.1–0.4 s on the shipped scenarios)."""
 
+MIP_EDGES = 20_000
+"""The integral limit runs its MIPs only on problems with at most this many edges."""
+
+DAY_MIP_EDGES = 2_000
+"""An intake day's integral limit runs its MIPs only up to this many edges (a run's: `MIP_EDGES`). A
+day's draw is balanced again the next day, and at 15,000 edges against uneven held loads the two
+MIPs took 7 of a day's 10 s; the greedy bracket still bounds the day's draw."""
+
 MAX_LEVELS = 200
 """Level sets tried for the gcd lower bound, from the top; more only cost time."""
 
@@ -77,7 +85,7 @@ class IntegralLimit:
 
 
 def integral_limit(problem: Problem, balance: Balance, *, mip_nodes: int = MIP_NODES,
-                   mip_max_edges: int = 20_000) -> IntegralLimit:
+                   mip_max_edges: int = MIP_EDGES) -> IntegralLimit:
     """Bracket the best whole-item max utilisation and D* (see the module docstring).
 
     MIPs run only when the problem has at most `mip_max_edges` edges and the greedy is not already

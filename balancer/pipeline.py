@@ -22,7 +22,7 @@ import pandas as pd
 
 from balancer import balance as balance_step
 from balancer import lottery, rebalance
-from balancer.limits import IntegralLimit, integral_limit
+from balancer.limits import DAY_MIP_EDGES, MIP_EDGES, IntegralLimit, integral_limit
 from balancer.checks import Finding, Severity, check, has_errors, over_capacity_after_moves
 from balancer.plan import Plan, make_plan, rebalanced_plan
 from balancer.problem import Problem, compile_problem
@@ -210,11 +210,13 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
             pool = rebalance.pool_problem(problem, hold, released)
         if hard:
             findings += over_capacity_after_moves(pool)
-    result.pool = pool
     with _timed(timings, "balance"):
         result.balance = balance_step.leximin(pool, ahead)
+        if incremental:
+            pool, result.balance = lottery.busy_only(pool, result.balance, ahead)
+    result.pool = pool
     with _timed(timings, "limit"):
-        result.limit = integral_limit(pool, result.balance)
+        result.limit = integral_limit(pool, result.balance, mip_max_edges=DAY_MIP_EDGES if incremental else MIP_EDGES)
     known = np.isfinite(result.limit.upper)  # False only if no whole assignment was found
     with _timed(timings, "design"):
         result.design = lottery.design(

@@ -147,6 +147,13 @@ class Problem:
         given["base_load"] = self.base_load + extra_base_load
         return _compile(**given)
 
+    def without_staff(self, staff: np.ndarray) -> Problem:
+        """The same problem with the prosecutors `staff` ((P,) bool) taking none of its cases:
+        their edges dropped, every array else in its place (classes are compiled again)."""
+        given = {name: getattr(self, name) for name in GIVEN_FIELDS}
+        given["type_eligible"] = given["type_eligible"] & ~staff
+        return _compile(**given)
+
     def pooled_edges(self) -> tuple[np.ndarray, np.ndarray]:
         """(item number m, edge) for every (pooled item, excluded prosecutor) pair."""
         counts = np.diff(self.pooled_excl_start)

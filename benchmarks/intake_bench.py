@@ -44,13 +44,15 @@ def _peak_mib() -> float:
 
 
 def at_once(folder: str) -> dict:
-    """The year's cases as one backlog, drawn in one run; and its fluid leximin."""
+    """The year's cases as one backlog, drawn in one run, each excluding whoever is away the day it
+    arrives (`intake.as_drawn`: the days' draws cannot give it to them either); and its fluid leximin."""
     import balancer
+    from balancer.intake import as_drawn
     from balancer.scenario import load_new_cases
 
     sc = balancer.load_scenario(Path(folder) / "office.yaml")
     cases, _, _ = load_new_cases(Path(folder) / "new.csv", sc)
-    whole = sc.__class__(**{**sc.__dict__, "cases": cases.drop(columns="date").assign(assigned_to=None)})
+    whole = sc.__class__(**{**sc.__dict__, "cases": as_drawn(sc, cases)})
     t0 = time.perf_counter()
     result = balancer.solve(whole, seed=1)
     u = result.plan.staff["utilisation"]
