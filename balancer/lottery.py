@@ -24,13 +24,13 @@ every prosecutor's expected hours (`_resolve_pooled`), the rest of the class is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from balancer.balance import Ahead, Balance, capacity_room, flow_structure, hour_unit, leximin
+from balancer.balance import Balance, capacity_room, exact_flow, flow_structure, hour_unit, utilisation
 from balancer.problem import Problem, pooled_rows
 from balancer.rounding import round_pieces
 from balancer.solver import QP, SolverStatus, solve_qp
@@ -166,18 +166,24 @@ IDLE_SHARE = 0.1
 """`busy_only` drops the edges of prosecutors given nothing today once they are this share of all."""
 
 
-def busy_only(problem: Problem, balance: Balance, ahead: Ahead | None) -> tuple[Problem, Balance]:
+def busy_only(problem: Problem, balance: Balance) -> tuple[Problem, Balance]:
     """An intake day's problem without the prosecutors its profile gives nothing, and its balance.
 
     With `within_share` their band is empty (the slack aside), so their edges only make the
-    design's QP bigger: against uneven held loads, half of a day's edges at 2,000 staff. The
-    leximin of what is left has the same loads (an optimum used none of the edges dropped, and the
-    loads of the optimum are unique), so it is solved again only to have flows on the new edges."""
+    limit's and the design's problems bigger: against uneven held loads, half of a day's edges at
+    2,000 staff. The leximin flow carries over (it sends them at most round-off), so the loads
+    are the same; a class may merge with another that differed only in who was left out."""
     idle = balance.load <= BAND_SLACK * problem.capacity
     if idle[problem.edge_staff].sum() < IDLE_SHARE * problem.n_edges:
         return problem, balance
     busy = problem.without_staff(idle)
-    return busy, leximin(busy, ahead)
+    new_class = np.empty(problem.n_classes, dtype=np.int64)
+    new_class[problem.item_class] = busy.item_class  # items keep their places; a class maps whole
+    keep = ~idle[problem.edge_staff]
+    edge = busy.edge_index(new_class[problem.edge_class[keep]], problem.edge_staff[keep])
+    flow = exact_flow(busy, np.bincount(edge, weights=balance.flow[keep], minlength=busy.n_edges))
+    load = np.bincount(busy.edge_staff, weights=flow, minlength=busy.n_staff)
+    return busy, replace(balance, load=load, flow=flow, target_utilisation=utilisation(busy, load))
 
 
 def _band(problem: Problem, balance: Balance, light: np.ndarray, tolerance: float,

@@ -213,7 +213,7 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
     with _timed(timings, "balance"):
         result.balance = balance_step.leximin(pool, ahead)
         if incremental:
-            pool, result.balance = lottery.busy_only(pool, result.balance, ahead)
+            pool, result.balance = lottery.busy_only(pool, result.balance)
     result.pool = pool
     with _timed(timings, "limit"):
         result.limit = integral_limit(pool, result.balance, mip_max_edges=DAY_MIP_EDGES if incremental else MIP_EDGES)

@@ -370,7 +370,7 @@ def test_a_day_leaves_out_whoever_its_profile_gives_nothing(tmp_path, monkeypatc
     day = dataclasses.replace(sc, cases=pd.concat([sc.cases, day], ignore_index=True),
                               policy=sc.policy.model_copy(update={"moves": balancer.scenario.Moves(max=0)}))
     with monkeypatch.context() as m:  # every edge kept: the day's whole leximin
-        m.setattr(balancer.lottery, "busy_only", lambda problem, balance, ahead: (problem, balance))
+        m.setattr(balancer.lottery, "busy_only", lambda problem, balance: (problem, balance))
         whole = solve(day, seed=0, incremental=True)
         assert whole.pool.n_edges == whole.problem.n_edges
     for seed in range(5):
