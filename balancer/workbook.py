@@ -1,7 +1,8 @@
 """`plan.xlsx`: a run in one workbook for people who read it in a spreadsheet — what was drawn,
 from what and how it was recorded (Summary), the tables (Assignments, Staff, Moves), the whole
-lottery (Lottery) and the findings. Only the look differs from the CSV: the numbers are the same,
-percentages and hours formatted, never rounded."""
+lottery (Lottery) and the findings. Only the look differs from the CSV: the numbers are the same
+(the staff table's rounded as in staff.csv, `balancer.tables.rounded`), percentages and hours
+formatted."""
 
 from __future__ import annotations
 
