@@ -17,7 +17,7 @@ import pandas as pd
 from balancer.errors import BalancerError, InputError
 from balancer.pipeline import Result
 from balancer.indicators import indicators, records
-from balancer.tables import FORMULA_START, output_tables
+from balancer.tables import FORMULA_START, output_tables, rounded
 
 if TYPE_CHECKING:
     from balancer.register import Recorded
@@ -284,7 +284,7 @@ def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded
     tables = output_tables(result)
     summary = with_indicators(result.summary(record.to_dict() if record is not None else None), result, tables)
     return write_tables(folder, tables, summary, formats,
-                        workbook=lambda path: write_workbook(result, tables, summary, path))
+                        workbook=lambda shown, path: write_workbook(result, shown, summary, path))
 
 
 def with_indicators(summary: dict, result: Result, tables: dict[str, pd.DataFrame]) -> dict:
@@ -299,13 +299,14 @@ def with_indicators(summary: dict, result: Result, tables: dict[str, pd.DataFram
 
 
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame], summary: dict, formats=("csv",),
-                 workbook: Callable[[Path], None] | None = None) -> list[Path]:
-    """Each table as NAME.FORMAT in each format (XLSX as `workbook` writes it, if given), then
-    summary.json (last: it marks a whole run)."""
+                 workbook: Callable[[dict[str, pd.DataFrame], Path], None] | None = None) -> list[Path]:
+    """Each table, `rounded` for reading, as NAME.FORMAT in each format (XLSX as `workbook(tables,
+    path)` writes it, if given), then summary.json (last: it marks a whole run)."""
+    tables = rounded(tables)
     written = _planned(tables, formats, folder, workbook is not None)
     for path in written[:-1]:
         if path.name == WORKBOOK and workbook is not None:
-            atomic_write(path, workbook)
+            atomic_write(path, lambda tmp: workbook(tables, tmp))
         else:
             write_table(tables[path.stem], path)
     write_json(summary, written[-1])

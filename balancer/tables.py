@@ -17,6 +17,13 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV writer (`io.inert`) and the workbook (`balancer.workbook`) keep such cells text."""
 
 
+SHOWN_DECIMALS = {"utilisation": 3, "hours": 1}
+"""The staff table's figures as written: a share (utilisation, before, after, target) to 0.1 %, and
+hours (capacity, loads) to 0.1 h. The columns are derived, per prosecutor, for reading; nothing
+reads them back (the register hashes the assignments, `verify` replays from the inputs, and a
+check recomputes loads from the assignments and the inputs)."""
+
+
 def output_tables(result: Result) -> dict[str, pd.DataFrame]:
     """assignments and staff (and moves, when rebalancing), each with its added columns."""
     if result.plan is None:
@@ -62,3 +69,17 @@ def staff(result: Result) -> pd.DataFrame:
         before = pd.Series(utilisation(problem, np.zeros(problem.n_staff)), index=problem.staff_ids)
         added["utilisation_before"] = before.reindex(table["staff_id"].to_numpy(dtype=object)).to_numpy()
     return table.assign(**added)
+
+
+def rounded(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """`tables` as they are written (`SHOWN_DECIMALS`): only the staff table is rounded. Each case's
+    weight is kept as given and π exact (the register's result hash is computed from it); a move's
+    hours are its case's weight. Indicators are computed from the unrounded tables."""
+    if "staff" not in tables:
+        return tables
+    staff = tables["staff"]
+    decimals = {}
+    for column in staff.columns:
+        if pd.api.types.is_float_dtype(staff[column]):
+            decimals.update({column: d for key, d in SHOWN_DECIMALS.items() if key in str(column)})
+    return {**tables, "staff": staff.round(decimals)}

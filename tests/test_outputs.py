@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -18,6 +19,7 @@ from balancer.cli import app
 from balancer.cli.app import console, printable
 from balancer.io import OutputTaken, check_outputs, write_outputs, write_table
 from balancer.register import Register
+from balancer.tables import output_tables
 from tests.conftest import ROOT, write
 from tests.test_kill import leftovers, whole_draw_problems
 
@@ -200,3 +202,47 @@ def test_intake_writes_every_case_it_draws_whole(tmp_path, own_register):
     assert empty.exit_code == 0, empty.output
     assert json.loads((tmp_path / "none" / "summary.json").read_text())["days"] == []
     assert not leftovers(tmp_path, "out") and not leftovers(tmp_path, "none")
+
+
+def test_staff_figures_are_rounded_for_reading_and_the_draw_still_checks(tmp_path):
+    """staff.csv (staff.parquet, the Staff sheet alike) gives hours to 0.1 and utilisation to 0.1 %;
+    the assignments keep each weight as given and π exact, so the record's hash, `verify`, `explain`
+    and a check that recomputes every load from the assignments and the inputs all still hold."""
+    from tests.test_register_cli import run_in
+
+    register, out = tmp_path / "register.sqlite", tmp_path / "out"
+    done = run_in("run", REBALANCE, "--out", out, "--format", "parquet", "--format", "xlsx", "-q",
+                  "--register", register)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    staff = pd.read_csv(out / "staff.csv", dtype={"staff_id": str})
+    sc = balancer.load_scenario(REBALANCE)
+    replayed = balancer.solve(sc, seed=summary["seed"])
+    exact = output_tables(replayed)["staff"]
+    shares = [c for c in staff.columns if "utilisation" in c]
+    hours = [c for c in staff.columns if "hours" in c]
+    assert {"utilisation", "utilisation_before", "capacity_hours", "load_hours", "held_hours_before"} <= {*shares, *hours}
+    for columns, decimals in ((shares, 3), (hours, 1)):
+        written, full = staff[columns].to_numpy(float), exact[columns].to_numpy(float)
+        assert np.array_equal(written, np.round(written, decimals), equal_nan=True)
+        assert np.nanmax(np.abs(written - full)) <= 0.5 * 10.0 ** -decimals + 1e-9
+        assert not np.array_equal(written, full, equal_nan=True)  # there was something to round
+    figures = [*shares, *hours]
+    sheet = pd.read_excel(out / "plan.xlsx", sheet_name="Staff", dtype={"staff_id": str})
+    for other in (pd.read_parquet(out / "staff.parquet"), sheet):
+        pd.testing.assert_frame_equal(other[figures], staff[figures], check_dtype=False)
+
+    assignments = pd.read_csv(out / "assignments.csv", dtype={"case_id": str, "staff_id": str})
+    plan = replayed.plan.assignments.set_index("case_id").loc[assignments["case_id"]]
+    for column in ("weight_hours", "probability"):  # as given, and exact: what the result hash is made of
+        assert assignments[column].tolist() == plan[column].tolist()
+    given_load = sc.staff.set_index("id")["current_load_hours"].reindex(staff["staff_id"]).to_numpy(float)
+    drawn = assignments.groupby("staff_id")["weight_hours"].sum().reindex(staff["staff_id"], fill_value=0.0)
+    assert np.abs(given_load + drawn.to_numpy() - staff["load_hours"].to_numpy()).max() <= 0.05 + 1e-9
+
+    assert not whole_draw_problems(out, register, ("parquet", "xlsx"))  # the record's result hash holds
+    verified = run_in("verify", summary["register"]["id"], "--inputs", REBALANCE, "--register", register)
+    assert verified.returncode == 0 and "verified" in verified.stdout
+    case = assignments["case_id"].iloc[0]
+    explained = run_in("explain", case, "--run", out, "--inputs", REBALANCE)
+    assert explained.returncode == 0 and case in explained.stdout
