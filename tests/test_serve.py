@@ -13,6 +13,8 @@ import os
 import re
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -54,6 +56,7 @@ ROUTES = {  # every route that needs a role, with the permission it needs
     ("GET", "/scenarios/{sid}"): "validate",
     ("POST", "/scenarios/{sid}/files"): "upload",
     ("GET", "/scenarios/{sid}/preview"): "preview",
+    ("GET", "/scenarios/{sid}/frontier"): "budgets",
     ("GET", "/scenarios/{sid}/draw"): "draw",
     ("POST", "/scenarios/{sid}/draw"): "draw",
     ("GET", "/runs/{sid}/{rid}"): "results",
@@ -284,6 +287,43 @@ def test_a_rebalancing_scenario_previews_and_draws_its_moves_as_run_does(data):
     assert "moves.csv" in clerk.get(where).text
     summary = json.loads((data / where.removeprefix("/") / "summary.json").read_text())
     assert summary["rebalance"]["moved_cases"] >= 0 and summary["register"]["operator"] == "clara"
+
+
+def test_the_move_budget_is_chosen_on_the_frontier_and_drawn_as_run_draws_it(data, tmp_path):
+    app = create_app(data, scenarios=ROOT)
+    c = client(app, "paula")
+    sid = c.post("/pick", data={"csrf": token(c), "file": "scenarios/rebalance.yaml"}).headers["location"].rsplit("/", 1)[1]
+    preview = done(c, c.get(f"/scenarios/{sid}/preview")).text
+    assert "Move budget" in preview and "at most <strong>40</strong>" in preview  # the scenario's policy
+    chart = done(c, c.get(f"/scenarios/{sid}/frontier", params={"step": "20"}))
+    assert chart.status_code == 200 and 'src="data:image/png;base64,iVBOR' in chart.text  # frontier.png, inlined
+    budgets = [int(b) for b in re.findall(r'<option value="(\d+)">', chart.text)]
+    assert budgets[:3] == [0, 20, 40] and "Draw with this budget" not in chart.text  # a planner only previews
+    narrow = done(c, c.get(f"/scenarios/{sid}/preview", params={"moves": "20"})).text
+    assert "at most <strong>20</strong>" in narrow
+    for bad in ("-1", "many", "1e3"):
+        assert c.get(f"/scenarios/{sid}/preview", params={"moves": bad}).status_code == 400, bad
+    assert not (data / "register.sqlite").exists()  # neither the chart nor a preview records anything
+
+    clerk = client(app, "clara")
+    assert "Draw with this budget" in done(clerk, clerk.get(f"/scenarios/{sid}/frontier")).text
+    assert 'value="20"' in clerk.get(f"/scenarios/{sid}/draw", params={"moves": "20"}).text
+    where = done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk), "moves": "20"}))
+    summary = json.loads((data / where.headers["location"].removeprefix("/") / "summary.json").read_text())
+    assert summary["rebalance"]["budget"]["max"] == 20 and summary["rebalance"]["balance_moves"] <= 20
+
+    # The CLI's draw of the same scenario and budget: the same inputs, recorded alike.
+    out, register = tmp_path / "cli", tmp_path / "cli-register.sqlite"
+    cli = subprocess.run([sys.executable, "-m", "balancer", "run", ROOT / "scenarios" / "rebalance.yaml", "--out", out,
+                          "--set", "policy.moves.max=20", "--register", register, "--operator", "clara", "--quiet"],
+                         capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    by_cli = json.loads((out / "summary.json").read_text())
+    assert by_cli["canonical_sha256"] == summary["canonical_sha256"]
+    with Register(register, create=False) as reg_cli, Register(data / "register.sqlite", create=False) as reg_web:
+        (cli_rec,), (web_rec,) = reg_cli.history(), reg_web.history()
+    assert (web_rec.inputs_sha256, web_rec.inputs, web_rec.policy, web_rec.operator) == \
+        (cli_rec.inputs_sha256, cli_rec.inputs, cli_rec.policy, cli_rec.operator)
 
 
 def test_validate_lists_every_error_with_its_file_line_and_field(app, data):

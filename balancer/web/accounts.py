@@ -19,6 +19,7 @@ PERMISSIONS = {
     "upload": {"planner"},
     "validate": {"planner"},
     "preview": {"planner"},
+    "budgets": {"planner", "clerk"},  # the move-budget frontier: a planner chooses, a clerk draws with it
     "draw": {"clerk"},
     "results": {"clerk", "auditor"},
     "history": {"auditor"},
