@@ -1,6 +1,7 @@
 """A recorded draw: a loaded scenario balanced, drawn, recorded in the register and written as a
-run folder. One sequence, which `balancer run` and the web page (`balancer serve`) both call, so
-that a draw made from either is the same draw, refused for the same reasons and recorded alike.
+run folder (`draw`); a day's new cases allocated and each day recorded (`intake`). One sequence
+each, which the CLI (`balancer run`, `balancer intake`) and the web page (`balancer serve`) both
+call, so that a draw made from either is the same draw, refused for the same reasons and recorded alike.
 
     with Register(location) as reg: ...   # never opened here before the draw is solved
 """
@@ -9,16 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from balancer.checks import Finding, check
 from balancer.errors import InputError
-from balancer.io import check_outputs, write_outputs
+from balancer.io import check_outputs, write_folder, write_intake, write_outputs
 from balancer.pipeline import Result, SeedSource, Status, seed_source, solve, tell_progress
 from balancer.problem import compile_problem
 from balancer.register import MissingRegister, OpenCommitments, Recorded, Register, record_draw
 from balancer.register.ceremony import ceremony_seed
 from balancer.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from balancer.intake import Intake
 
 
 @dataclass(frozen=True)
@@ -94,3 +100,43 @@ def draw(sc: Scenario, out: Path, *, register: str | Path, operator: str, reason
         record = record_draw(reg, result, operator=operator, reason=reason, ceremony=ceremony)
     tell_progress("write")
     return Drawn(result, record, write_outputs(result, out, formats, record=record, probabilities=probabilities))
+
+
+class DaysDrawnBefore(InputError):
+    """Days of new cases drawn before are drawn again only with a reason (as a re-draw is)."""
+
+    def __init__(self, days: list[str]) -> None:
+        super().__init__(f"these days were drawn before: {', '.join(days)}.")
+
+
+@dataclass(frozen=True)
+class Taken:
+    intake: Intake
+    register: str
+    """Where each day was recorded."""
+
+
+def intake(sc: Scenario, cases: pd.DataFrame, out: Path, *, file: str, sha256: str, register: str | Path,
+           operator: str, reason: str | None = None, seed: int | None = None,
+           vet_seed: Callable[[SeedSource, str | None], None] = refuse_chosen_seed) -> Taken:
+    """Allocate the new `cases` (`balancer.scenario.load_new_cases`: the table `file`, of digest
+    `sha256`) day by day against `sc`'s loads (`balancer.intake.run_intake`), record each day as it
+    is drawn, then write the intake folder `out` (whole). Days drawn before raise DaysDrawnBefore
+    without a reason, before anything is recorded; an infeasible day ends the intake, its diagnosis
+    written and the days before it recorded."""
+    from balancer.intake import batches, day_digests, run_intake
+
+    check_outputs(out)  # before anything is drawn or recorded
+    vet_seed(SeedSource.OPERATOR if seed is not None else SeedSource.OS, reason)
+    with Register(register) as reg:
+        drawn = reg.redraw_counts()  # a day drawn before needs a reason: refuse before anything is recorded
+        days = batches(cases)
+        keys = day_digests(sc, days)  # hashes the whole scenario: once, for the check and the records
+        again = [str(day) for (day, _), key in zip(days, keys) if key in drawn]
+        if again and not reason:
+            raise DaysDrawnBefore(again)
+        result = run_intake(sc, cases, file=file, sha256=sha256, seed=seed, keys=keys,
+                            on_day=lambda day, key, about: record_draw(
+                                reg, day, operator=operator, reason=reason, inputs_sha256=key, intake=about))
+    write_folder(out, lambda tmp: write_intake(result, tmp))  # whole, after recording
+    return Taken(result, reg.location)
