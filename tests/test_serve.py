@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from balancer.register import Register  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from balancer.web.accounts import PERMISSIONS, Accounts  # noqa: E402
-from balancer.web import pages, runs  # noqa: E402
+from balancer.web import intake, pages, runs  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -58,6 +58,11 @@ ROUTES = {  # every route that needs a role, with the permission it needs
     ("GET", "/scenarios/{sid}/preview"): "preview",
     ("GET", "/scenarios/{sid}/frontier"): "budgets",
     ("GET", "/scenarios/{sid}/draw"): "draw",
+    ("GET", "/scenarios/{sid}/intake"): "intake",
+    ("POST", "/scenarios/{sid}/intake"): "intake",
+    ("GET", "/intakes/{sid}/{rid}"): "results",
+    ("GET", "/intakes/{sid}/{rid}/report"): "results",
+    ("GET", "/intakes/{sid}/{rid}/files/{name}"): "results",
     ("POST", "/scenarios/{sid}/draw"): "draw",
     ("GET", "/runs/{sid}/{rid}"): "results",
     ("GET", "/runs/{sid}/{rid}/report"): "results",
@@ -153,7 +158,7 @@ def path(route: str) -> str:
 
 
 def test_the_table_of_routes_here_is_every_route_of_the_app():
-    found = {(m, r.path) for module in (pages, runs) for r in module.router.routes if isinstance(r, APIRoute)
+    found = {(m, r.path) for module in (pages, runs, intake) for r in module.router.routes if isinstance(r, APIRoute)
              for m in r.methods}
     assert found == set(ROUTES) | OPEN | ANY_USER
 
@@ -324,6 +329,50 @@ def test_the_move_budget_is_chosen_on_the_frontier_and_drawn_as_run_draws_it(dat
         (cli_rec,), (web_rec,) = reg_cli.history(), reg_web.history()
     assert (web_rec.inputs_sha256, web_rec.inputs, web_rec.policy, web_rec.operator) == \
         (cli_rec.inputs_sha256, cli_rec.inputs, cli_rec.policy, cli_rec.operator)
+
+
+NEW_CASES = "id,type,date\nN1,theft,2025-01-02\nN2,fraud,2025-01-02\nN3,theft,2025-01-03\nN4,theft,2025-01-03\n"
+
+
+def test_a_clerk_takes_a_days_new_cases_recorded_as_balancer_intake_records_them(app, data, tmp_path):
+    sid = upload(client(app, "paula"))
+    c = client(app, "clara")
+    assert "Allocate and record" in c.get(f"/scenarios/{sid}/intake").text
+
+    def take(table: str, name: str = "new.csv", reason: str = ""):
+        files = [("new_cases", (name, table.encode()))]
+        return c.post(f"/scenarios/{sid}/intake", data={"csrf": token(c), "reason": reason}, files=files)
+
+    assert take("x", name="new.yaml").status_code == 400  # not a table
+    refused = done(c, take(NEW_CASES.replace("N2,fraud", "N2,arson")))
+    assert refused.status_code == 409 and "arson" in refused.text and str(data) not in refused.text
+    assert not (data / "register.sqlite").exists() and not list((data / "intakes").glob("*/*"))  # nothing kept
+
+    taken = done(c, take(NEW_CASES))
+    assert taken.status_code == 303 and taken.headers["location"].startswith(f"/intakes/{sid}/")
+    page = c.get(taken.headers["location"]).text
+    assert "4 new cases allocated over 2 days" in page and "2025-01-03" in page
+    assert "report.html" in page and "assignments.csv" in page
+    assert c.get(taken.headers["location"] + "/report").headers["content-security-policy"].endswith("sandbox")
+    assignments = c.get(taken.headers["location"] + "/files/assignments.csv").text
+    assert {"N1", "N2", "N3", "N4"} <= set(re.findall(r"^(N\d)", assignments, re.M))
+    again = done(c, take(NEW_CASES))  # the same days again: only with a reason, as on the CLI
+    assert again.status_code == 409 and "drawn before" in again.text and "Give a reason" in again.text
+
+    # `balancer intake` of the same files: each day recorded with the same inputs.
+    folder = tmp_path / "cli"
+    for name, text in (("office.yaml", OFFICE), ("staff.csv", STAFF), ("cases.csv", CASES), ("new.csv", NEW_CASES)):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text)
+    cli = subprocess.run([sys.executable, "-m", "balancer", "intake", folder / "office.yaml", folder / "new.csv",
+                          "--out", folder / "out", "--register", folder / "register.sqlite", "--operator", "clara",
+                          "--quiet"], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    with Register(folder / "register.sqlite", create=False) as by_cli, \
+            Register(data / "register.sqlite", create=False) as by_web:
+        cli_days, web_days = by_cli.history(), by_web.history()
+    assert [(r.inputs_sha256, r.operator, r.kind) for r in web_days] == \
+        [(r.inputs_sha256, r.operator, r.kind) for r in cli_days] and len(web_days) == 2
 
 
 def test_validate_lists_every_error_with_its_file_line_and_field(app, data):

@@ -21,6 +21,7 @@ PERMISSIONS = {
     "preview": {"planner"},
     "budgets": {"planner", "clerk"},  # the move-budget frontier: a planner chooses, a clerk draws with it
     "draw": {"clerk"},
+    "intake": {"clerk"},
     "results": {"clerk", "auditor"},
     "history": {"auditor"},
     "verify": {"auditor"},

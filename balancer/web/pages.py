@@ -161,6 +161,16 @@ def _load(request: Request, sid: str, max_errors: int = 1, settings: dict | None
     return load_scenario(folder / file, settings=settings, max_errors=max_errors, within=folder)
 
 
+def load_to_draw(request: Request, sid: str, settings: dict | None = None):
+    """The stored scenario, loaded for a draw or an intake: from then on its files are the inputs
+    the register names, kept as they are (frozen before the lock is let go)."""
+    storage = storage_of(request)
+    with storage.lock(sid):
+        sc = _load(request, sid, settings=settings)
+        storage.freeze(sid)
+    return sc
+
+
 def move_budget(given: str | None) -> dict:
     """The settings a move budget typed in a form stands for: `--set policy.moves.max=N` on the
     CLI, so that the draw is recorded with the same inputs. Empty: the scenario's own policy."""
@@ -236,8 +246,8 @@ def _preview(request: Request, sid: str, settings: dict):
         people = staff(result).sort_values("utilisation", ascending=False)
         # The last sentence says where the draw was recorded: a preview's is nowhere, as the page says.
         context.update(sentences=summary_sentences(result, None)[:-1], metrics=result.metrics,
-                       groups={k: _table(v) for k, v in indicators(result).items()},
-                       staff=_table(people.head(PREVIEW_ROWS)), more_staff=max(0, len(people) - PREVIEW_ROWS))
+                       groups={k: table_of(v) for k, v in indicators(result).items()},
+                       staff=table_of(people.head(PREVIEW_ROWS)), more_staff=max(0, len(people) - PREVIEW_ROWS))
     return lambda request, visit: render(request, "preview.html", visit, **context)
 
 
@@ -274,14 +284,15 @@ def _frontier(request: Request, sid: str, step: int):
         with tempfile.TemporaryDirectory() as tmp:
             write_frontier(found, sc, tmp)
             chart = base64.b64encode((Path(tmp) / "frontier.png").read_bytes()).decode("ascii")
-        context.update(chart=chart, table=_table(found.table.drop(columns="solver_status")),
+        context.update(chart=chart, table=table_of(found.table.drop(columns="solver_status")),
                        budgets=[int(b) for b in found.table["budget"]])
     return lambda request, visit: render(request, "frontier.html", visit, **context)
 
 
-def _table(df: pd.DataFrame) -> dict:
+def table_of(df: pd.DataFrame) -> dict:
     """A table for a template: its columns and rows of text (shares as percentages)."""
-    shares = [c for c in df.columns if "utilisation" in c or c in ("spread", "before_mean", "target_mean")]
+    shares = [c for c in df.columns if "utilisation" in c or c in ("spread", "before_mean", "target_mean",
+                                                                     "leximin_so_far", "gap_to_leximin")]
     rows = [[_cell(v, c in shares) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
     return {"columns": [c.replace("_", " ") for c in df.columns], "rows": rows}
 
@@ -321,9 +332,7 @@ def _draw(request: Request, sid: str, user: str, reason: str | None, settings: d
     folder, file = scenario_of(request, sid)
     storage = storage_of(request)
     try:
-        with storage.lock(sid):  # the files read are the files kept: frozen before the lock is let go
-            sc = _load(request, sid, settings=settings)
-            storage.freeze(sid)
+        sc = load_to_draw(request, sid, settings)
         out = storage.new_run(sid)
         ceremony = abandoning(open_commitments(storage.register, sc), reason)
         draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=ceremony,
