@@ -8,6 +8,7 @@ call, so that a draw made from either is the same draw, refused for the same rea
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -15,10 +16,12 @@ from typing import TYPE_CHECKING, Callable
 from balancer.checks import Finding, check
 from balancer.errors import InputError
 from balancer.io import check_outputs, write_folder, write_intake, write_outputs
-from balancer.pipeline import Result, SeedSource, Status, seed_source, solve, tell_progress
+from balancer.pipeline import Result, SeedSource, Status, fresh_seed, seed_source, solve, tell_progress
 from balancer.problem import compile_problem
-from balancer.register import MissingRegister, OpenCommitments, Recorded, Register, record_draw
-from balancer.register.ceremony import ceremony_seed
+from balancer.register import (SALT_BYTES, MissingRegister, OpenCommitments, Record, Recorded, Register,
+                               applied_settings, record_draw, seed_commitment, software_versions)
+from balancer.register.ceremony import (ceremony_seed, named_public, open_ceremony, plain_text, read_sealed,
+                                        sealed_text)
 from balancer.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -72,6 +75,60 @@ def abandoning(opened: list, reason: str | None) -> dict | None:
     if opened and not reason:
         raise OpenCommitments(opened)
     return {"abandoned": [c.id for c in opened]} if opened else None
+
+
+def revealing(sc: Scenario, opened: list, sealed: dict[str, str], public_value: str | None,
+              reason: str | None) -> dict | None:
+    """The ceremony a draw of `sc` takes part in, given the open commitments to its inputs
+    (`open_commitments`): the sealed secrets revealed (each file's text, by the name it is known
+    by) and the public value entered, checked (`ceremony.open_ceremony`, CeremonyError for what
+    is missing or does not fit); or, for a draw that reveals nothing, the commitments it abandons
+    (`abandoning`). None: no commitment is involved."""
+    if not sealed and public_value is None:
+        return abandoning(opened, reason)
+    secrets_ = {name: read_sealed(text, name) for name, text in sealed.items()}
+    return open_ceremony(sc.canonical_sha256, opened, secrets_, public_value)
+
+
+@dataclass(frozen=True)
+class Committed:
+    record: Record
+    opened: list[Record]
+    """The commitments to these inputs open before this one."""
+    register: str
+    """Where it was recorded (a database URL without its password)."""
+
+
+def commit(sc: Scenario, register: str | Path, *, operator: str, party: str, public: str | None = None,
+           seal: Callable[[str], Callable[[], None] | None] | None = None) -> Committed:
+    """Fix the seed of `sc`'s next draw before anyone can see its result: record a commitment of
+    `party` to a fresh secret of theirs (`seal`) and/or to a `public` value to be published later;
+    the draw derives its seed from every open commitment (`revealing`). `seal(text)` keeps the
+    party's sealed secret (`ceremony.sealed_text`) before the commitment is recorded, so that a
+    recorded secret is never lost, and returns what undoes it if recording fails."""
+    who = plain_text(party, "the party")
+    named = plain_text(public, "the public value") if public is not None else None
+    if seal is None and named is None:
+        raise InputError("a commitment holds a secret of the party's, names a public value to come, or both")
+    secret, salt = fresh_seed(), secrets.token_bytes(SALT_BYTES)
+    with Register(register) as reg:
+        opened = reg.open_commitments(sc.canonical_sha256)
+        earlier = named_public(opened)
+        if named and earlier and earlier != named:  # one public value per draw
+            raise InputError(f"an open commitment to these inputs names another public value: {earlier}")
+        undo = seal(sealed_text(who, secret, salt, sc.canonical_sha256)) if seal is not None else None
+        try:
+            rec = reg.append_commitment(
+                scenario=sc.name, inputs=sc.inputs, inputs_sha256=sc.canonical_sha256,
+                policy=sc.policy.recorded(),
+                seed_commitment=seed_commitment(secret, salt) if seal is not None else None,
+                versions=software_versions(), operator=operator, applied=applied_settings(sc), party=who,
+                public=named)
+        except BaseException:
+            if undo is not None:  # a secret no commitment holds is of no use
+                undo()
+            raise
+    return Committed(rec, opened, reg.location)
 
 
 def draw(sc: Scenario, out: Path, *, register: str | Path, operator: str, reason: str | None = None,
