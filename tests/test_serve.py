@@ -7,6 +7,7 @@ verify read what was drawn."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import os
@@ -29,7 +30,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from balancer.register import Register  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from balancer.web.accounts import PERMISSIONS, Accounts  # noqa: E402
-from balancer.web import intake, pages, runs  # noqa: E402
+from balancer.web import commitments, intake, pages, runs  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -64,6 +65,7 @@ ROUTES = {  # every route that needs a role, with the permission it needs
     ("GET", "/intakes/{sid}/{rid}/report"): "results",
     ("GET", "/intakes/{sid}/{rid}/files/{name}"): "results",
     ("POST", "/scenarios/{sid}/draw"): "draw",
+    ("POST", "/scenarios/{sid}/commit"): "commit",
     ("GET", "/runs/{sid}/{rid}"): "results",
     ("GET", "/runs/{sid}/{rid}/report"): "results",
     ("GET", "/runs/{sid}/{rid}/files/{name}"): "results",
@@ -158,7 +160,7 @@ def path(route: str) -> str:
 
 
 def test_the_table_of_routes_here_is_every_route_of_the_app():
-    found = {(m, r.path) for module in (pages, runs, intake) for r in module.router.routes if isinstance(r, APIRoute)
+    found = {(m, r.path) for module in (pages, runs, intake, commitments) for r in module.router.routes if isinstance(r, APIRoute)
              for m in r.methods}
     assert found == set(ROUTES) | OPEN | ANY_USER
 
@@ -329,6 +331,45 @@ def test_the_move_budget_is_chosen_on_the_frontier_and_drawn_as_run_draws_it(dat
         (cli_rec,), (web_rec,) = reg_cli.history(), reg_web.history()
     assert (web_rec.inputs_sha256, web_rec.inputs, web_rec.policy, web_rec.operator) == \
         (cli_rec.inputs_sha256, cli_rec.inputs, cli_rec.policy, cli_rec.operator)
+
+
+def test_a_draw_takes_its_seed_from_the_parties_commitments_as_run_reveal_does(app, data):
+    sid = upload(client(app, "paula"))
+    c = client(app, "clara")
+    lottery = "main numbers of the national lottery of 5 January 2026, in drawn order"
+
+    def commit(**form):
+        return done(c, c.post(f"/scenarios/{sid}/commit", data={"csrf": token(c), **form}))
+
+    first = commit(party="clara", secret="yes", public=lottery)
+    assert first.status_code == 200 and "Commitment 1" in first.text and lottery in first.text
+    sealed_clara = html.unescape(re.search(r'<textarea id="sealed"[^>]*>([^<]+)</textarea>', first.text).group(1))
+    assert json.loads(sealed_clara)["party"] == "clara"
+    assert "sealed-1.json" in first.text and 'id="sealed"' not in c.get(first.url).text  # shown once only
+    second = commit(party="a witness", secret="yes")
+    sealed_witness = html.unescape(re.search(r'<textarea id="sealed"[^>]*>([^<]+)</textarea>', second.text).group(1))
+    assert "Commitments open before this one: 1 (clara)" in second.text
+    assert commit(party="x", public="another public value").status_code == 409  # one public value per draw
+
+    def draw(sealed: dict, public_value: str = "", reason: str = ""):
+        files = [("sealed", (name, text.encode())) for name, text in sealed.items()] or None
+        return done(c, c.post(f"/scenarios/{sid}/draw", files=files,
+                              data={"csrf": token(c), "public_value": public_value, "reason": reason}))
+
+    refused = draw({})
+    assert refused.status_code == 409 and "sealed secret" in refused.text
+    assert draw({"clara.json": sealed_clara}, lottery + " 4 8 15").status_code == 409  # the witness's is missing
+    assert draw({"clara.json": sealed_clara, "w.json": sealed_witness}).status_code == 409  # the public value too
+    assert draw({"bad.json": "not json"}, "1 2 3").status_code == 409
+    drawn = draw({"clara.json": sealed_clara, "w.json": sealed_witness}, "4 8 15 16 23 42")
+    assert drawn.status_code == 303, drawn.text
+    with Register(data / "register.sqlite", create=False) as reg:
+        rec = reg.history()[-1]
+        assert rec.ceremony["commitments"] == [1, 2] and rec.ceremony["public"]["value"] == "4 8 15 16 23 42"
+        from balancer.register import seed_problems
+        assert seed_problems(reg, rec) == []  # the seed is the one the commitments and the value give
+    auditor = client(app, "otto")
+    assert "verified" in done(auditor, auditor.get(drawn.headers["location"] + "/verify")).text
 
 
 NEW_CASES = "id,type,date\nN1,theft,2025-01-02\nN2,fraud,2025-01-02\nN3,theft,2025-01-03\nN4,theft,2025-01-03\n"

@@ -22,6 +22,7 @@ PERMISSIONS = {
     "budgets": {"planner", "clerk"},  # the move-budget frontier: a planner chooses, a clerk draws with it
     "draw": {"clerk"},
     "intake": {"clerk"},
+    "commit": {"clerk"},
     "results": {"clerk", "auditor"},
     "history": {"auditor"},
     "verify": {"auditor"},

@@ -24,6 +24,8 @@ from balancer.web.storage import Storage, check_content, clean_name, inside
 router = APIRouter()
 
 PREVIEW_ROWS = 50
+MAX_SEALED = 4096
+"""Bytes of one sealed secret (a party's is about 200)."""
 
 
 def storage_of(request: Request) -> Storage:
@@ -320,13 +322,32 @@ def draw_page(request: Request, sid: str, moves: str | None = None, visit: Visit
 def draw_and_record(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
     _, file = scenario_of(request, sid)
     user, reason, settings = visit.user, visit.field("reason") or None, move_budget(visit.field("moves"))
-    return start_job(request, visit, f"Drawing {file}", lambda: _draw(request, sid, user, reason, settings))
+    ceremony = (_sealed(visit), visit.field("public_value") or None)
+    return start_job(request, visit, f"Drawing {file}", lambda: _draw(request, sid, user, reason, settings, ceremony))
 
 
-def _draw(request: Request, sid: str, user: str, reason: str | None, settings: dict):
+def _sealed(visit: Visit) -> dict[str, str]:
+    """The sealed secrets uploaded for a draw (`balancer commit`'s files), by file name."""
+    found = {}
+    for upload in visit.form.getlist("sealed"):
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = upload.file.read(MAX_SEALED + 1)
+            try:
+                if len(data) > MAX_SEALED:
+                    raise ValueError
+                found[upload.filename[:100]] = data.decode("utf-8")
+            except ValueError:
+                raise HTTPException(400, f"{upload.filename[:100]} is not a sealed secret (a small JSON file "
+                                         "written when the party committed).") from None
+    return found
+
+
+def _draw(request: Request, sid: str, user: str, reason: str | None, settings: dict,
+          ceremony: tuple[dict[str, str], str | None]):
     """Draw as `balancer run` draws: the signed-in user is the operator; a re-draw, a chosen seed
-    or open commitments need a reason, as they do there."""
-    from balancer.drawing import abandoning, draw, open_commitments
+    or open commitments need a reason, as they do there; sealed secrets and a public value are
+    revealed as `run --reveal … --public-value …` reveals them."""
+    from balancer.drawing import draw, open_commitments, revealing
     from balancer.register import OpenCommitments, RedrawWithoutReason
 
     folder, file = scenario_of(request, sid)
@@ -334,11 +355,14 @@ def _draw(request: Request, sid: str, user: str, reason: str | None, settings: d
     try:
         sc = load_to_draw(request, sid, settings)
         out = storage.new_run(sid)
-        ceremony = abandoning(open_commitments(storage.register, sc), reason)
-        draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=ceremony,
+        sealed, public_value = ceremony
+        taking_part = revealing(sc, open_commitments(storage.register, sc), sealed, public_value, reason)
+        draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=taking_part,
              formats=("csv", "xlsx"))
     except BalancerError as e:  # refused as `run` refuses it, or failed outside the input (a disk, the register)
-        message = (f"{e} Give a reason below." if isinstance(e, (RedrawWithoutReason, OpenCommitments)) else
+        message = (f"{e} Give a reason below." if isinstance(e, RedrawWithoutReason) else
+                   f"{e} Upload every party's sealed secret (and the public value), or give a reason below."
+                   if isinstance(e, OpenCommitments) else
                    plain(e.message if isinstance(e, InputError) else f"The draw failed: {e}", folder, storage.root))
         moves = str(settings.get("policy.moves.max", ""))
         return lambda request, visit: render(request, "draw.html", visit, status_code=409, sid=sid, file=file,
