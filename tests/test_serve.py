@@ -20,6 +20,7 @@ import threading
 import time
 
 import httpx
+import openpyxl
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install '.[test]')")
@@ -475,6 +476,10 @@ def test_results_give_the_report_the_files_and_why_a_case_went_where_it_did(app,
     assignments = auditor.get(where + "/files/assignments.csv")
     assert assignments.status_code == 200 and "attachment" in assignments.headers["content-disposition"]
     assert auditor.get(where + "/files/..%2F..%2F..%2Fweb.sqlite").status_code == 404
+    assert 'id="workbook"' in page.text  # plan.xlsx (balancer.workbook), the plan as a spreadsheet
+    book = openpyxl.load_workbook(io.BytesIO(auditor.get(where + "/files/plan.xlsx").content), read_only=True)
+    drawn = [row[:2] for row in book["Assignments"].iter_rows(min_row=2, values_only=True)]
+    assert drawn == [tuple(line.split(",")[:2]) for line in assignments.text.splitlines()[1:]]
     case, went_to = assignments.text.splitlines()[1].split(",")[:2]
     explained = done(auditor, auditor.post(where + "/explain", data={"csrf": token(auditor), "case": case}))
     assert f"Case <strong>{case}</strong>" in explained.text and f"went to <strong>{went_to}</strong>" in explained.text
