@@ -316,7 +316,13 @@ def test_the_move_budget_is_chosen_on_the_frontier_and_drawn_as_run_draws_it(dat
     clerk = client(app, "clara")
     assert "Draw with this budget" in done(clerk, clerk.get(f"/scenarios/{sid}/frontier")).text
     assert 'value="20"' in clerk.get(f"/scenarios/{sid}/draw", params={"moves": "20"}).text
-    where = done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk), "moves": "20"}))
+    # A commitment names the inputs as they will be drawn, budget included.
+    committed = done(clerk, clerk.post(f"/scenarios/{sid}/commit",
+                                       data={"csrf": token(clerk), "party": "clara", "secret": "yes", "moves": "20"}))
+    sealed = html.unescape(re.search(r'<textarea id="sealed"[^>]*>([^<]+)</textarea>', committed.text).group(1))
+    where = done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk), "moves": "20"},
+                                   files=[("sealed", ("clara.json", sealed.encode()))]))
+    assert where.status_code == 303, where.text
     summary = json.loads((data / where.headers["location"].removeprefix("/") / "summary.json").read_text())
     assert summary["rebalance"]["budget"]["max"] == 20 and summary["rebalance"]["balance_moves"] <= 20
 
@@ -329,9 +335,10 @@ def test_the_move_budget_is_chosen_on_the_frontier_and_drawn_as_run_draws_it(dat
     by_cli = json.loads((out / "summary.json").read_text())
     assert by_cli["canonical_sha256"] == summary["canonical_sha256"]
     with Register(register, create=False) as reg_cli, Register(data / "register.sqlite", create=False) as reg_web:
-        (cli_rec,), (web_rec,) = reg_cli.history(), reg_web.history()
-    assert (web_rec.inputs_sha256, web_rec.inputs, web_rec.policy, web_rec.operator) == \
-        (cli_rec.inputs_sha256, cli_rec.inputs, cli_rec.policy, cli_rec.operator)
+        (cli_rec,), (commitment, web_rec) = reg_cli.history(), reg_web.history()
+    assert (web_rec.inputs_sha256, web_rec.inputs, web_rec.policy, web_rec.operator, web_rec.applied) == \
+        (cli_rec.inputs_sha256, cli_rec.inputs, cli_rec.policy, cli_rec.operator, cli_rec.applied)
+    assert commitment.inputs_sha256 == web_rec.inputs_sha256 and web_rec.ceremony["commitments"] == [commitment.id]
 
 
 def test_a_draw_takes_its_seed_from_the_parties_commitments_as_run_reveal_does(app, data):

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 
 from balancer.errors import InputError
 from balancer.web.app import Visit, allowed, render
-from balancer.web.pages import load_to_draw, plain, scenario_of, start_job
+from balancer.web.pages import load_to_draw, move_budget, plain, scenario_of, start_job
 
 router = APIRouter()
 
@@ -25,18 +25,20 @@ router = APIRouter()
 def commit_to(request: Request, sid: str, visit: Visit = Depends(allowed("commit"))):
     _, file = scenario_of(request, sid)
     party, public = visit.field("party") or visit.user, visit.field("public") or None
-    secret = visit.field("secret") == "yes"
+    secret, settings = visit.field("secret") == "yes", move_budget(visit.field("moves"))
     return start_job(request, visit, f"Committing to the draw of {file}",
-                     lambda: _commit(request, sid, visit.user, party, public, secret))
+                     lambda: _commit(request, sid, visit.user, party, public, secret, settings))
 
 
-def _commit(request: Request, sid: str, user: str, party: str, public: str | None, secret: bool):
+def _commit(request: Request, sid: str, user: str, party: str, public: str | None, secret: bool, settings: dict):
+    """`balancer commit` for the scenario as it will be drawn (with its move budget, `settings`:
+    a commitment names the inputs' digest, which a budget is part of)."""
     from balancer.drawing import commit
 
     folder, file = scenario_of(request, sid)
     sealed: list[str] = []
     try:
-        sc = load_to_draw(request, sid)  # a commitment names these inputs: they are kept as they are
+        sc = load_to_draw(request, sid, settings)  # a commitment names these inputs: they are kept as they are
         done = commit(sc, request.app.state.storage.register, operator=user, party=party, public=public,
                       seal=sealed.append if secret else None)
     except InputError as e:
@@ -46,14 +48,13 @@ def _commit(request: Request, sid: str, user: str, party: str, public: str | Non
     context = dict(sid=sid, file=file, record=done.record, opened=done.opened,
                    named=done.record.ceremony.get("public") or next(
                        (c.ceremony["public"] for c in done.opened if (c.ceremony or {}).get("public")), None))
-    shown: list[bool] = []
+    had_secret = bool(sealed)
 
     def page(request, visit):
-        """The sealed secret, on the first showing only: a job's page may be asked for again."""
-        text = sealed[0] if sealed and not shown else None
-        shown.append(True)
+        """The sealed secret, on the first showing only (a job's page may be asked for again), and
+        forgotten then: the job is kept an hour, the secret not."""
+        text = sealed.pop() if sealed else None
         link = base64.b64encode(text.encode()).decode("ascii") if text else None
-        return render(request, "commitment.html", visit, sealed=text, link=link, had_secret=bool(sealed),
-                      **context)
+        return render(request, "commitment.html", visit, sealed=text, link=link, had_secret=had_secret, **context)
 
     return page
