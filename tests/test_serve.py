@@ -3,7 +3,9 @@ reaches only the sign-in page; each role is refused what it may not do; every PO
 session's CSRF token; uploads are limited in size and kind and stay in their folder; validate
 names file, line and field; preview records nothing; a draw records the signed-in user as its
 operator and writes a whole run folder, as `balancer run` does; results, explain, history and
-verify read what was drawn."""
+verify read what was drawn. A move budget chosen on the frontier, a day's new cases and the
+parties' commitments are recorded as `balancer run --set policy.moves.max`, `balancer intake` and
+`balancer commit` / `run --reveal` record them."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The planner's path, one page per step, each a few calls into the library: sign in; upload a
 scenario or pick a stored one; validate (every error with its file, line and field); preview
-(nothing drawn for real, nothing recorded); draw (`balancer.drawing.draw`, as `balancer run`);
-results, history and verify (in `balancer.web.runs`).
+(nothing drawn for real, nothing recorded), with a move budget and the frontier chart to choose
+it by when rebalancing; draw (`balancer.drawing.draw`, as `balancer run`); results, history and
+verify (in `balancer.web.runs`); intake and commitments (`balancer.web.intake`,
+`balancer.web.commitments`).
 
 A preview and a draw run as jobs (`balancer.web.jobs`): no request waits on a solve, so no other
 user's page does. Two draws at once are serialised by the register, as on the CLI."""

@@ -1,5 +1,6 @@
 """The application put together (`create_app`): the data folder, accounts, jobs, sessions and
-limits of `balancer.web.app`, and the pages of `balancer.web.pages` and `balancer.web.runs`."""
+limits of `balancer.web.app`, and the pages of `balancer.web.pages`, `balancer.web.runs`,
+`balancer.web.intake` and `balancer.web.commitments`."""
 
 from __future__ import annotations
 
