@@ -3,20 +3,26 @@ reaches only the sign-in page; each role is refused what it may not do; every PO
 session's CSRF token; uploads are limited in size and kind and stay in their folder; validate
 names file, line and field; preview records nothing; a draw records the signed-in user as its
 operator and writes a whole run folder, as `balancer run` does; results, explain, history and
-verify read what was drawn."""
+verify read what was drawn. A move budget chosen on the frontier, a day's new cases and the
+parties' commitments are recorded as `balancer run --set policy.moves.max`, `balancer intake` and
+`balancer commit` / `run --reveal` record them."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import os
 import re
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
 import httpx
+import openpyxl
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install '.[test]')")
@@ -27,7 +33,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from balancer.register import Register  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from balancer.web.accounts import PERMISSIONS, Accounts  # noqa: E402
-from balancer.web import pages, runs  # noqa: E402
+from balancer.web import commitments, intake, pages, runs  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -54,8 +60,15 @@ ROUTES = {  # every route that needs a role, with the permission it needs
     ("GET", "/scenarios/{sid}"): "validate",
     ("POST", "/scenarios/{sid}/files"): "upload",
     ("GET", "/scenarios/{sid}/preview"): "preview",
+    ("GET", "/scenarios/{sid}/frontier"): "budgets",
     ("GET", "/scenarios/{sid}/draw"): "draw",
+    ("GET", "/scenarios/{sid}/intake"): "intake",
+    ("POST", "/scenarios/{sid}/intake"): "intake",
+    ("GET", "/intakes/{sid}/{rid}"): "results",
+    ("GET", "/intakes/{sid}/{rid}/report"): "results",
+    ("GET", "/intakes/{sid}/{rid}/files/{name}"): "results",
     ("POST", "/scenarios/{sid}/draw"): "draw",
+    ("POST", "/scenarios/{sid}/commit"): "commit",
     ("GET", "/runs/{sid}/{rid}"): "results",
     ("GET", "/runs/{sid}/{rid}/report"): "results",
     ("GET", "/runs/{sid}/{rid}/files/{name}"): "results",
@@ -150,7 +163,7 @@ def path(route: str) -> str:
 
 
 def test_the_table_of_routes_here_is_every_route_of_the_app():
-    found = {(m, r.path) for module in (pages, runs) for r in module.router.routes if isinstance(r, APIRoute)
+    found = {(m, r.path) for module in (pages, runs, intake, commitments) for r in module.router.routes if isinstance(r, APIRoute)
              for m in r.methods}
     assert found == set(ROUTES) | OPEN | ANY_USER
 
@@ -286,6 +299,133 @@ def test_a_rebalancing_scenario_previews_and_draws_its_moves_as_run_does(data):
     assert summary["rebalance"]["moved_cases"] >= 0 and summary["register"]["operator"] == "clara"
 
 
+def test_the_move_budget_is_chosen_on_the_frontier_and_drawn_as_run_draws_it(data, tmp_path):
+    app = create_app(data, scenarios=ROOT)
+    c = client(app, "paula")
+    sid = c.post("/pick", data={"csrf": token(c), "file": "scenarios/rebalance.yaml"}).headers["location"].rsplit("/", 1)[1]
+    preview = done(c, c.get(f"/scenarios/{sid}/preview")).text
+    assert "Move budget" in preview and "at most <strong>40</strong>" in preview  # the scenario's policy
+    chart = done(c, c.get(f"/scenarios/{sid}/frontier", params={"step": "20"}))
+    assert chart.status_code == 200 and 'src="data:image/png;base64,iVBOR' in chart.text  # frontier.png, inlined
+    budgets = [int(b) for b in re.findall(r'<option value="(\d+)">', chart.text)]
+    assert budgets[:3] == [0, 20, 40] and "Draw with this budget" not in chart.text  # a planner only previews
+    narrow = done(c, c.get(f"/scenarios/{sid}/preview", params={"moves": "20"})).text
+    assert "at most <strong>20</strong>" in narrow
+    for bad in ("-1", "many", "1e3"):
+        assert c.get(f"/scenarios/{sid}/preview", params={"moves": bad}).status_code == 400, bad
+    assert not (data / "register.sqlite").exists()  # neither the chart nor a preview records anything
+
+    clerk = client(app, "clara")
+    assert "Draw with this budget" in done(clerk, clerk.get(f"/scenarios/{sid}/frontier")).text
+    assert 'value="20"' in clerk.get(f"/scenarios/{sid}/draw", params={"moves": "20"}).text
+    # A commitment names the inputs as they will be drawn, budget included.
+    committed = done(clerk, clerk.post(f"/scenarios/{sid}/commit",
+                                       data={"csrf": token(clerk), "party": "clara", "secret": "yes", "moves": "20"}))
+    sealed = html.unescape(re.search(r'<textarea id="sealed"[^>]*>([^<]+)</textarea>', committed.text).group(1))
+    where = done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk), "moves": "20"},
+                                   files=[("sealed", ("clara.json", sealed.encode()))]))
+    assert where.status_code == 303, where.text
+    summary = json.loads((data / where.headers["location"].removeprefix("/") / "summary.json").read_text())
+    assert summary["rebalance"]["budget"]["max"] == 20 and summary["rebalance"]["balance_moves"] <= 20
+
+    # The CLI's draw of the same scenario and budget: the same inputs, recorded alike.
+    out, register = tmp_path / "cli", tmp_path / "cli-register.sqlite"
+    cli = subprocess.run([sys.executable, "-m", "balancer", "run", ROOT / "scenarios" / "rebalance.yaml", "--out", out,
+                          "--set", "policy.moves.max=20", "--register", register, "--operator", "clara", "--quiet"],
+                         capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    by_cli = json.loads((out / "summary.json").read_text())
+    assert by_cli["canonical_sha256"] == summary["canonical_sha256"]
+    with Register(register, create=False) as reg_cli, Register(data / "register.sqlite", create=False) as reg_web:
+        (cli_rec,), (commitment, web_rec) = reg_cli.history(), reg_web.history()
+    assert (web_rec.inputs_sha256, web_rec.inputs, web_rec.policy, web_rec.operator, web_rec.applied) == \
+        (cli_rec.inputs_sha256, cli_rec.inputs, cli_rec.policy, cli_rec.operator, cli_rec.applied)
+    assert commitment.inputs_sha256 == web_rec.inputs_sha256 and web_rec.ceremony["commitments"] == [commitment.id]
+
+
+def test_a_draw_takes_its_seed_from_the_parties_commitments_as_run_reveal_does(app, data):
+    sid = upload(client(app, "paula"))
+    c = client(app, "clara")
+    lottery = "main numbers of the national lottery of 5 January 2026, in drawn order"
+
+    def commit(**form):
+        return done(c, c.post(f"/scenarios/{sid}/commit", data={"csrf": token(c), **form}))
+
+    first = commit(party="clara", secret="yes", public=lottery)
+    assert first.status_code == 200 and "Commitment 1" in first.text and lottery in first.text
+    sealed_clara = html.unescape(re.search(r'<textarea id="sealed"[^>]*>([^<]+)</textarea>', first.text).group(1))
+    assert json.loads(sealed_clara)["party"] == "clara"
+    assert "sealed-1.json" in first.text and 'id="sealed"' not in c.get(first.url).text  # shown once only
+    second = commit(party="a witness", secret="yes")
+    sealed_witness = html.unescape(re.search(r'<textarea id="sealed"[^>]*>([^<]+)</textarea>', second.text).group(1))
+    assert "Commitments open before this one: 1 (clara)" in second.text
+    assert commit(party="x", public="another public value").status_code == 409  # one public value per draw
+
+    def draw(sealed: dict, public_value: str = "", reason: str = ""):
+        files = [("sealed", (name, text.encode())) for name, text in sealed.items()] or None
+        return done(c, c.post(f"/scenarios/{sid}/draw", files=files,
+                              data={"csrf": token(c), "public_value": public_value, "reason": reason}))
+
+    refused = draw({})
+    assert refused.status_code == 409 and "sealed secret" in refused.text
+    assert draw({"clara.json": sealed_clara}, lottery + " 4 8 15").status_code == 409  # the witness's is missing
+    assert draw({"clara.json": sealed_clara, "w.json": sealed_witness}).status_code == 409  # the public value too
+    assert draw({"bad.json": "not json"}, "1 2 3").status_code == 409
+    drawn = draw({"clara.json": sealed_clara, "w.json": sealed_witness}, "4 8 15 16 23 42")
+    assert drawn.status_code == 303, drawn.text
+    with Register(data / "register.sqlite", create=False) as reg:
+        rec = reg.history()[-1]
+        assert rec.ceremony["commitments"] == [1, 2] and rec.ceremony["public"]["value"] == "4 8 15 16 23 42"
+        from balancer.register import seed_problems
+        assert seed_problems(reg, rec) == []  # the seed is the one the commitments and the value give
+    auditor = client(app, "otto")
+    assert "verified" in done(auditor, auditor.get(drawn.headers["location"] + "/verify")).text
+
+
+NEW_CASES = "id,type,date\nN1,theft,2025-01-02\nN2,fraud,2025-01-02\nN3,theft,2025-01-03\nN4,theft,2025-01-03\n"
+
+
+def test_a_clerk_takes_a_days_new_cases_recorded_as_balancer_intake_records_them(app, data, tmp_path):
+    sid = upload(client(app, "paula"))
+    c = client(app, "clara")
+    assert "Allocate and record" in c.get(f"/scenarios/{sid}/intake").text
+
+    def take(table: str, name: str = "new.csv", reason: str = ""):
+        files = [("new_cases", (name, table.encode()))]
+        return c.post(f"/scenarios/{sid}/intake", data={"csrf": token(c), "reason": reason}, files=files)
+
+    assert take("x", name="new.yaml").status_code == 400  # not a table
+    refused = done(c, take(NEW_CASES.replace("N2,fraud", "N2,arson")))
+    assert refused.status_code == 409 and "arson" in refused.text and str(data) not in refused.text
+    assert not (data / "register.sqlite").exists() and not list((data / "intakes").glob("*/*"))  # nothing kept
+
+    taken = done(c, take(NEW_CASES))
+    assert taken.status_code == 303 and taken.headers["location"].startswith(f"/intakes/{sid}/")
+    page = c.get(taken.headers["location"]).text
+    assert "4 new cases allocated over 2 days" in page and "2025-01-03" in page
+    assert "report.html" in page and "assignments.csv" in page
+    assert c.get(taken.headers["location"] + "/report").headers["content-security-policy"].endswith("sandbox")
+    assignments = c.get(taken.headers["location"] + "/files/assignments.csv").text
+    assert {"N1", "N2", "N3", "N4"} <= set(re.findall(r"^(N\d)", assignments, re.M))
+    again = done(c, take(NEW_CASES))  # the same days again: only with a reason, as on the CLI
+    assert again.status_code == 409 and "drawn before" in again.text and "Give a reason" in again.text
+
+    # `balancer intake` of the same files: each day recorded with the same inputs.
+    folder = tmp_path / "cli"
+    for name, text in (("office.yaml", OFFICE), ("staff.csv", STAFF), ("cases.csv", CASES), ("new.csv", NEW_CASES)):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text)
+    cli = subprocess.run([sys.executable, "-m", "balancer", "intake", folder / "office.yaml", folder / "new.csv",
+                          "--out", folder / "out", "--register", folder / "register.sqlite", "--operator", "clara",
+                          "--quiet"], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    with Register(folder / "register.sqlite", create=False) as by_cli, \
+            Register(data / "register.sqlite", create=False) as by_web:
+        cli_days, web_days = by_cli.history(), by_web.history()
+    assert [(r.inputs_sha256, r.operator, r.kind) for r in web_days] == \
+        [(r.inputs_sha256, r.operator, r.kind) for r in cli_days] and len(web_days) == 2
+
+
 def test_validate_lists_every_error_with_its_file_line_and_field(app, data):
     c = client(app, "paula")
     sid = upload(c, cases=BROKEN_CASES)
@@ -345,6 +485,10 @@ def test_results_give_the_report_the_files_and_why_a_case_went_where_it_did(app,
     assignments = auditor.get(where + "/files/assignments.csv")
     assert assignments.status_code == 200 and "attachment" in assignments.headers["content-disposition"]
     assert auditor.get(where + "/files/..%2F..%2F..%2Fweb.sqlite").status_code == 404
+    assert 'id="workbook"' in page.text  # plan.xlsx (balancer.workbook), the plan as a spreadsheet
+    book = openpyxl.load_workbook(io.BytesIO(auditor.get(where + "/files/plan.xlsx").content), read_only=True)
+    drawn = [row[:2] for row in book["Assignments"].iter_rows(min_row=2, values_only=True)]
+    assert drawn == [tuple(line.split(",")[:2]) for line in assignments.text.splitlines()[1:]]
     case, went_to = assignments.text.splitlines()[1].split(",")[:2]
     explained = done(auditor, auditor.post(where + "/explain", data={"csrf": token(auditor), "case": case}))
     assert f"Case <strong>{case}</strong>" in explained.text and f"went to <strong>{went_to}</strong>" in explained.text

@@ -1,6 +1,6 @@
 """`balancer serve` as planners use it: a real server on the loopback address, a real headless
-Chromium, through sign-in → upload → a validation error → the fix → preview → draw → results and
-why one case went where it did → history and verify, each role signing in for its own steps.
+Chromium, through sign-in → upload → a validation error → the fix → preview → draw → results, the
+workbook downloaded, and why one case went where it did → history and verify, each role signing in for its own steps.
 Every page must leave the browser's console clean (no script, style or CSP error); a screenshot
 of each is kept in tests/artifacts/serve-*.png."""
 
@@ -66,6 +66,17 @@ def send(driver, form: str) -> None:
     click(driver, "css selector", f"{form} button")
 
 
+def workbook_start(driver) -> bytes:
+    """The first bytes of the file the results page's workbook link gives, fetched by the browser
+    in its signed-in session."""
+    got = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(document.getElementById('workbook').href).then(r => r.arrayBuffer())"
+        ".then(b => done(Array.from(new Uint8Array(b).slice(0, 4))), e => done(String(e)));")
+    assert isinstance(got, list), got
+    return bytes(got)
+
+
 def test_the_planner_path_in_a_browser(browser, server, tmp_path):
     url, folder = server
     files = tmp_path / "upload"
@@ -101,6 +112,7 @@ def test_the_planner_path_in_a_browser(browser, server, tmp_path):
     send(browser, "form[action$='/draw']")
     text = shoot(browser, tmp_path / "serve-5-results.png")
     assert "Recorded as record 1 by clara" in text and "assignments.csv" in text
+    assert workbook_start(browser) == b"PK\x03\x04"  # plan.xlsx, as the browser downloads it
     find(browser, "name", "case").send_keys("C4")
     send(browser, "form[action$='/explain']")
     text = shoot(browser, tmp_path / "serve-6-explain.png")

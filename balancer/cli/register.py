@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,11 +13,11 @@ from balancer.cli.app import (OperatorOption, RegisterOption, ScenarioArg, SetOp
                               console, echo, load, read_text, say, wide_console)
 from balancer.errors import InputError, Outcome
 from balancer.io import write_secret
-from balancer.pipeline import SeedSource, fresh_seed
-from balancer.register import (SALT_BYTES, Register, RegisterError, applied_settings, current_operator,
-                               load_recorded, register_location, replay, replay_intake, seed_commitment, seed_problems,
-                               software_versions, summary_problems)
-from balancer.register.ceremony import named_public, plain_text, sealed_text
+from balancer.pipeline import SeedSource
+from balancer.register import (Register, RegisterError, current_operator,
+                               load_recorded, register_location, replay, replay_intake, seed_problems,
+                               summary_problems)
+from balancer.register.ceremony import named_public
 from balancer.register.checkpoint import make_key, read_checkpoint, sign_checkpoint, verify_checkpoint
 
 KeyOption = Annotated[Path, typer.Option("--key", help="The Ed25519 signing key (PEM; `balancer keygen`).")]
@@ -45,30 +44,21 @@ def commit(
     if secret_file is None and public is None:
         raise InputError("give --secret-file FILE (a secret of this party's), --public DESCRIPTION (a public "
                          "value to come), or both")
+    from balancer.drawing import commit as record_commitment
+
     sc = load(scenario, variant, set_)
-    who = plain_text(party or operator or current_operator(), "--party")
-    named = plain_text(public, "--public") if public is not None else None
-    secret, salt = fresh_seed(), secrets.token_bytes(SALT_BYTES)
-    with Register(register_location(register)) as reg:
-        opened = reg.open_commitments(sc.canonical_sha256)
-        earlier = named_public(opened)
-        if named and earlier and earlier != named:  # one public value per draw
-            raise InputError(f"an open commitment to these inputs names another public value: {earlier}")
-        if secret_file is not None:  # sealed before it is recorded: a recorded secret is never lost
-            _seal(secret_file, sealed_text(who, secret, salt, sc.canonical_sha256))
-        try:
-            rec = reg.append_commitment(
-                scenario=sc.name, inputs=sc.inputs, inputs_sha256=sc.canonical_sha256,
-                policy=sc.policy.recorded(),
-                seed_commitment=seed_commitment(secret, salt) if secret_file is not None else None,
-                versions=software_versions(), operator=operator or current_operator(),
-                applied=applied_settings(sc), party=who, public=named)
-        except BaseException:
-            if secret_file is not None:  # a secret no commitment holds is of no use
-                secret_file.unlink(missing_ok=True)
-            raise
+    who = party or operator or current_operator()
+
+    def seal(text: str):
+        _seal(secret_file, text)
+        return lambda: secret_file.unlink(missing_ok=True)
+
+    done = record_commitment(sc, register_location(register), operator=operator or current_operator(),
+                             party=who, public=public, seal=seal if secret_file is not None else None)
+    rec, opened = done.record, done.opened
+    who, named, earlier = rec.ceremony.get("party"), rec.ceremony.get("public"), named_public(opened)
     parties = ", ".join(f"{c.id} ({c.ceremony.get('party')})" for c in [*opened, rec] if c.ceremony)
-    console.print(f"commitment {rec.id} ({who}) recorded in {reg.location}"
+    console.print(f"commitment {rec.id} ({who}) recorded in {done.register}"
                   + (f": secret commitment {rec.seed_commitment}; keep {secret_file} sealed until the draw"
                      if secret_file is not None else "")
                   + (f"; the draw must enter the public value: {named}" if named else "")

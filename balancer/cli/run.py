@@ -12,11 +12,10 @@ from balancer.cli import show
 from balancer.cli.app import (OperatorOption, OutOption, QuietOption, RegisterOption, ScenarioArg, SetOption,
                               VariantOption, chosen_seed, command, console, echo, load, read_text, say)
 from balancer.checks import has_errors
-from balancer.drawing import abandoning, draw, open_commitments, pre_solve_findings
+from balancer.drawing import draw, open_commitments, pre_solve_findings, revealing
 from balancer.errors import InputError, Outcome
 from balancer.io import FORMATS, check_outputs, write_folder
 from balancer.register import OpenCommitments, RedrawWithoutReason, current_operator, register_location
-from balancer.register.ceremony import open_ceremony, read_sealed
 from balancer.scenario.bounds import MAX_ERRORS
 
 
@@ -137,16 +136,12 @@ def _frontier(scenario: Path, out: Path, step: int, quiet: bool, variant, set_) 
 
 def committed(sc, opened: list, reveal: list[Path], public_value: str | None, seed: int | None,
               reason: str | None) -> dict | None:
-    """The ceremony a draw of `sc` takes part in, given the open commitments to its inputs: the
-    secrets revealed and public value entered (`ceremony.open_ceremony`), or, for a draw that
-    reveals nothing, the commitments it abandons (which needs a reason). None: no commitment."""
-    if not reveal and public_value is None:
-        try:
-            return abandoning(opened, reason)
-        except OpenCommitments as e:
-            raise InputError(f"{e} Use --reveal FILE… (and --public-value), or --reason") from None
-    if seed is not None:
+    """The ceremony a draw of `sc` takes part in (`balancer.drawing.revealing`), the sealed files
+    read and the errors worded for the command line."""
+    if seed is not None and (reveal or public_value is not None):
         raise InputError("--seed and --reveal/--public-value exclude each other: a committed draw's seed is "
                          "derived from the commitments")
-    sealed = {str(path): read_sealed(read_text(path), str(path)) for path in reveal}
-    return open_ceremony(sc.canonical_sha256, opened, sealed, public_value)
+    try:
+        return revealing(sc, opened, {str(path): read_text(path) for path in reveal}, public_value, reason)
+    except OpenCommitments as e:
+        raise InputError(f"{e} Use --reveal FILE… (and --public-value), or --reason") from None

@@ -19,7 +19,10 @@ PERMISSIONS = {
     "upload": {"planner"},
     "validate": {"planner"},
     "preview": {"planner"},
+    "budgets": {"planner", "clerk"},  # the move-budget frontier: a planner chooses, a clerk draws with it
     "draw": {"clerk"},
+    "intake": {"clerk"},
+    "commit": {"clerk"},
     "results": {"clerk", "auditor"},
     "history": {"auditor"},
     "verify": {"auditor"},

@@ -1,7 +1,9 @@
 """The planner's path, one page per step, each a few calls into the library: sign in; upload a
 scenario or pick a stored one; validate (every error with its file, line and field); preview
-(nothing drawn for real, nothing recorded); draw (`balancer.drawing.draw`, as `balancer run`);
-results, history and verify (in `balancer.web.runs`).
+(nothing drawn for real, nothing recorded), with a move budget and the frontier chart to choose
+it by when rebalancing; draw (`balancer.drawing.draw`, as `balancer run`); results, history and
+verify (in `balancer.web.runs`); intake and commitments (`balancer.web.intake`,
+`balancer.web.commitments`).
 
 A preview and a draw run as jobs (`balancer.web.jobs`): no request waits on a solve, so no other
 user's page does. Two draws at once are serialised by the register, as on the CLI."""
@@ -24,6 +26,8 @@ from balancer.web.storage import Storage, check_content, clean_name, inside
 router = APIRouter()
 
 PREVIEW_ROWS = 50
+MAX_SEALED = 4096
+"""Bytes of one sealed secret (a party's is about 200)."""
 
 
 def storage_of(request: Request) -> Storage:
@@ -152,12 +156,36 @@ def pick(request: Request, visit: Visit = Depends(allowed("upload"))):
     return RedirectResponse(f"/scenarios/{sid}", status_code=303)
 
 
-def _load(request: Request, sid: str, max_errors: int = 1):
-    """The stored scenario, reading only files of its own folder."""
+def _load(request: Request, sid: str, max_errors: int = 1, settings: dict | None = None):
+    """The stored scenario, reading only files of its own folder, with `settings` applied as
+    `--set` applies them (a move budget: `policy.moves.max`)."""
     from balancer.scenario import load_scenario
 
     folder, file = scenario_of(request, sid)
-    return load_scenario(folder / file, max_errors=max_errors, within=folder)
+    return load_scenario(folder / file, settings=settings, max_errors=max_errors, within=folder)
+
+
+def load_to_draw(request: Request, sid: str, settings: dict | None = None):
+    """The stored scenario, loaded for a draw or an intake: from then on its files are the inputs
+    the register names, kept as they are (frozen before the lock is let go)."""
+    storage = storage_of(request)
+    with storage.lock(sid):
+        sc = _load(request, sid, settings=settings)
+        storage.freeze(sid)
+    return sc
+
+
+def move_budget(given: str | None) -> dict:
+    """The settings a move budget typed in a form stands for: `--set policy.moves.max=N` on the
+    CLI, so that the draw is recorded with the same inputs. Empty: the scenario's own policy."""
+    from balancer.scenario.bounds import MAX_MOVES
+
+    given = (given or "").strip()
+    if not given:
+        return {}
+    if not given.isdigit() or int(given) > MAX_MOVES:
+        raise HTTPException(400, f"The move budget {given[:20]!r} is not a number of cases (0 or more, whole).")
+    return {"policy.moves.max": int(given)}
 
 
 def _error_rows(error: InputError, folder: Path) -> list[dict]:
@@ -194,12 +222,13 @@ def validate(request: Request, sid: str, visit: Visit = Depends(allowed("validat
 
 
 @router.get("/scenarios/{sid}/preview")
-def preview(request: Request, sid: str, visit: Visit = Depends(allowed("preview"))):
+def preview(request: Request, sid: str, moves: str | None = None, visit: Visit = Depends(allowed("preview"))):
     _, file = scenario_of(request, sid)
-    return start_job(request, visit, f"Previewing {file}", lambda: _preview(request, sid))
+    settings = move_budget(moves)
+    return start_job(request, visit, f"Previewing {file}", lambda: _preview(request, sid, settings))
 
 
-def _preview(request: Request, sid: str):
+def _preview(request: Request, sid: str, settings: dict):
     """What a draw would aim at, from one lottery drawn here and thrown away: nothing is recorded
     or written, and the draw itself takes a fresh seed."""
     from balancer.indicators import indicators
@@ -208,25 +237,66 @@ def _preview(request: Request, sid: str):
     from balancer.tables import staff
 
     try:
-        sc = _load(request, sid)
-    except InputError:
-        return lambda request, visit: RedirectResponse(f"/scenarios/{sid}", status_code=303)
+        sc = _load(request, sid, settings=settings)
+    except InputError as e:
+        if not settings:  # the files themselves: validation lists what is wrong with them
+            return lambda request, visit: RedirectResponse(f"/scenarios/{sid}", status_code=303)
+        raise HTTPException(400, e.message) from None
     result = solve(sc)
     # The job keeps only what the page shows (a finished job is kept an hour; a scenario may be large).
     context = dict(sid=sid, name=sc.name, policy=sc.policy, findings=result.findings,
-                   done=result.status is Status.DONE)
+                   done=result.status is Status.DONE, held=_held(sc))
     if result.status is Status.DONE:
         people = staff(result).sort_values("utilisation", ascending=False)
         # The last sentence says where the draw was recorded: a preview's is nowhere, as the page says.
         context.update(sentences=summary_sentences(result, None)[:-1], metrics=result.metrics,
-                       groups={k: _table(v) for k, v in indicators(result).items()},
-                       staff=_table(people.head(PREVIEW_ROWS)), more_staff=max(0, len(people) - PREVIEW_ROWS))
+                       groups={k: table_of(v) for k, v in indicators(result).items()},
+                       staff=table_of(people.head(PREVIEW_ROWS)), more_staff=max(0, len(people) - PREVIEW_ROWS))
     return lambda request, visit: render(request, "preview.html", visit, **context)
 
 
-def _table(df: pd.DataFrame) -> dict:
+def _held(sc) -> bool:
+    """Whether the scenario rebalances cases that already have a holder (a move budget applies)."""
+    return bool(sc.cases["assigned_to"].notna().any()) if len(sc.cases) else False
+
+
+@router.get("/scenarios/{sid}/frontier")
+def frontier(request: Request, sid: str, step: str = "10", visit: Visit = Depends(allowed("budgets"))):
+    """What each move budget buys (`balancer frontier`): its table and chart, to choose a budget by."""
+    _, file = scenario_of(request, sid)
+    if not step.isdigit() or not 1 <= int(step) <= 10**6:
+        raise HTTPException(400, f"The budget step {step[:20]!r} is not a whole number of cases from 1.")
+    return start_job(request, visit, f"Move budgets of {file}", lambda: _frontier(request, sid, int(step)))
+
+
+def _frontier(request: Request, sid: str, step: int):
+    """`balancer frontier`'s table and chart (`balancer.frontier`), the chart inlined in the page:
+    nothing is drawn, recorded or kept on the server."""
+    import base64
+    import tempfile
+
+    from balancer.frontier import moves_frontier, write_frontier
+
+    folder = scenario_of(request, sid)[0]
+    try:
+        sc = _load(request, sid)
+        found = moves_frontier(sc, step=step)
+    except InputError as e:
+        raise HTTPException(400, plain(e.message, folder)) from None
+    context = dict(sid=sid, name=sc.name, findings=found.findings, step=found.step, policy=sc.policy.moves.max)
+    if found.table is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_frontier(found, sc, tmp)
+            chart = base64.b64encode((Path(tmp) / "frontier.png").read_bytes()).decode("ascii")
+        context.update(chart=chart, table=table_of(found.table.drop(columns="solver_status")),
+                       budgets=[int(b) for b in found.table["budget"]])
+    return lambda request, visit: render(request, "frontier.html", visit, **context)
+
+
+def table_of(df: pd.DataFrame) -> dict:
     """A table for a template: its columns and rows of text (shares as percentages)."""
-    shares = [c for c in df.columns if "utilisation" in c or c in ("spread", "before_mean", "target_mean")]
+    shares = [c for c in df.columns if "utilisation" in c or c in ("spread", "before_mean", "target_mean",
+                                                                     "leximin_so_far", "gap_to_leximin")]
     rows = [[_cell(v, c in shares) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
     return {"columns": [c.replace("_", " ") for c in df.columns], "rows": rows}
 
@@ -243,39 +313,63 @@ def _cell(value, share: bool) -> str:
 
 
 @router.get("/scenarios/{sid}/draw")
-def draw_page(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
+def draw_page(request: Request, sid: str, moves: str | None = None, visit: Visit = Depends(allowed("draw"))):
     folder, file = scenario_of(request, sid)
-    return render(request, "draw.html", visit, sid=sid, file=file, earlier=storage_of(request).runs_of(sid))
+    move_budget(moves)  # a budget from the frontier's page, checked before it is offered
+    return render(request, "draw.html", visit, sid=sid, file=file, earlier=storage_of(request).runs_of(sid),
+                  moves=moves or "")
 
 
 @router.post("/scenarios/{sid}/draw")
 def draw_and_record(request: Request, sid: str, visit: Visit = Depends(allowed("draw"))):
     _, file = scenario_of(request, sid)
-    user, reason = visit.user, visit.field("reason") or None
-    return start_job(request, visit, f"Drawing {file}", lambda: _draw(request, sid, user, reason))
+    user, reason, settings = visit.user, visit.field("reason") or None, move_budget(visit.field("moves"))
+    ceremony = (_sealed(visit), visit.field("public_value") or None)
+    return start_job(request, visit, f"Drawing {file}", lambda: _draw(request, sid, user, reason, settings, ceremony))
 
 
-def _draw(request: Request, sid: str, user: str, reason: str | None):
+def _sealed(visit: Visit) -> dict[str, str]:
+    """The sealed secrets uploaded for a draw (`balancer commit`'s files), by file name."""
+    found = {}
+    for upload in visit.form.getlist("sealed"):
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = upload.file.read(MAX_SEALED + 1)
+            try:
+                if len(data) > MAX_SEALED:
+                    raise ValueError
+                found[upload.filename[:100]] = data.decode("utf-8")
+            except ValueError:
+                raise HTTPException(400, f"{upload.filename[:100]} is not a sealed secret (a small JSON file "
+                                         "written when the party committed).") from None
+    return found
+
+
+def _draw(request: Request, sid: str, user: str, reason: str | None, settings: dict,
+          ceremony: tuple[dict[str, str], str | None]):
     """Draw as `balancer run` draws: the signed-in user is the operator; a re-draw, a chosen seed
-    or open commitments need a reason, as they do there."""
-    from balancer.drawing import abandoning, draw, open_commitments
+    or open commitments need a reason, as they do there; sealed secrets and a public value are
+    revealed as `run --reveal … --public-value …` reveals them."""
+    from balancer.drawing import draw, open_commitments, revealing
     from balancer.register import OpenCommitments, RedrawWithoutReason
 
     folder, file = scenario_of(request, sid)
     storage = storage_of(request)
     try:
-        with storage.lock(sid):  # the files read are the files kept: frozen before the lock is let go
-            sc = _load(request, sid)
-            storage.freeze(sid)
+        sc = load_to_draw(request, sid, settings)
         out = storage.new_run(sid)
-        ceremony = abandoning(open_commitments(storage.register, sc), reason)
-        draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=ceremony,
+        sealed, public_value = ceremony
+        taking_part = revealing(sc, open_commitments(storage.register, sc), sealed, public_value, reason)
+        draw(sc, out, register=storage.register, operator=user, reason=reason, ceremony=taking_part,
              formats=("csv", "xlsx"))
     except BalancerError as e:  # refused as `run` refuses it, or failed outside the input (a disk, the register)
-        message = (f"{e} Give a reason below." if isinstance(e, (RedrawWithoutReason, OpenCommitments)) else
+        message = (f"{e} Give a reason below." if isinstance(e, RedrawWithoutReason) else
+                   f"{e} Upload every party's sealed secret (and the public value), or give a reason below."
+                   if isinstance(e, OpenCommitments) else
                    plain(e.message if isinstance(e, InputError) else f"The draw failed: {e}", folder, storage.root))
+        moves = str(settings.get("policy.moves.max", ""))
         return lambda request, visit: render(request, "draw.html", visit, status_code=409, sid=sid, file=file,
-                                             refused=message, earlier=storage.runs_of(sid), reason=reason or "")
+                                             refused=message, earlier=storage.runs_of(sid), reason=reason or "",
+                                             moves=moves)
     return lambda request, visit: RedirectResponse(f"/runs/{sid}/{out.name}", status_code=303)
 
 

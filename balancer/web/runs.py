@@ -23,9 +23,10 @@ REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; s
 # --- results ----------------------------------------------------------------------------------
 
 
-def _run(request: Request, sid: str, rid: str) -> Path:
+def run_of(request: Request, sid: str, rid: str, kind: str = "runs") -> Path:
+    """A run's folder (`kind` "intakes": an intake's); 404 for any other ids."""
     try:
-        return storage_of(request).run_folder(sid, rid)
+        return storage_of(request).run_folder(sid, rid, kind)
     except LookupError:
         raise HTTPException(404, "No such run.") from None
 
@@ -37,24 +38,33 @@ def results(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed
 
 def _results(request: Request, visit: Visit, sid: str, rid: str, **shown):
     """The run's page: its record, report and files, and whatever was asked of it (`shown`)."""
-    run = _run(request, sid, rid)
+    run = run_of(request, sid, rid)
     files = sorted(p.name for p in run.iterdir() if p.is_file())
-    return render(request, "results.html", visit, sid=sid, rid=rid, summary=_summary(run), files=files, **shown)
+    return render(request, "results.html", visit, sid=sid, rid=rid, summary=summary_of(run), files=files, **shown)
 
 
-def _summary(run: Path) -> dict:
+def summary_of(run: Path) -> dict:
     return json.loads((run / "summary.json").read_text(encoding="utf-8"))
 
 
 @router.get("/runs/{sid}/{rid}/report")
 def report(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
-    html = (_run(request, sid, rid) / "report.html").read_bytes()
+    return report_in(run_of(request, sid, rid))
+
+
+def report_in(run: Path) -> Response:
+    """A run folder's report.html, in its sandbox."""
+    html = (run / "report.html").read_bytes()
     return Response(html, media_type="text/html", headers={"Content-Security-Policy": REPORT_POLICY})
 
 
 @router.get("/runs/{sid}/{rid}/files/{name}")
 def download(request: Request, sid: str, rid: str, name: str, visit: Visit = Depends(allowed("results"))):
-    run = _run(request, sid, rid)
+    return file_in(run_of(request, sid, rid), name)
+
+
+def file_in(run: Path, name: str) -> FileResponse:
+    """One of a run folder's files, for download."""
     if name not in {p.name for p in run.iterdir() if p.is_file()}:  # only the run's own files, by name
         raise HTTPException(404, "No such file in this run.")
     return FileResponse(run / name, filename=name)
@@ -64,7 +74,7 @@ def download(request: Request, sid: str, rid: str, name: str, visit: Visit = Dep
 def explain_case(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("results"))):
     """Why a case went where it did (`balancer.explain`), replayed from the stored scenario. The
     case id travels in the form, not the address (addresses end up in logs), nor the job's name."""
-    _run(request, sid, rid)  # 404 now, not on the job's page
+    run_of(request, sid, rid)  # 404 now, not on the job's page
     scenario_of(request, sid)
     case = visit.field("case")
     return start_job(request, visit, "Explaining a case", lambda: _explain(request, sid, rid, case))
@@ -73,7 +83,7 @@ def explain_case(request: Request, sid: str, rid: str, visit: Visit = Depends(al
 def _explain(request: Request, sid: str, rid: str, case: str):
     from balancer.explain import explain
 
-    run, (folder, file) = _run(request, sid, rid), scenario_of(request, sid)
+    run, (folder, file) = run_of(request, sid, rid), scenario_of(request, sid)
     try:
         found, problem = explain(run, case, folder / file, within=folder), None
     except InputError as e:
@@ -83,7 +93,7 @@ def _explain(request: Request, sid: str, rid: str, case: str):
 
 @router.get("/runs/{sid}/{rid}/verify")
 def verify_run(request: Request, sid: str, rid: str, visit: Visit = Depends(allowed("verify"))):
-    _run(request, sid, rid)  # 404 now, not on the job's page
+    run_of(request, sid, rid)  # 404 now, not on the job's page
     scenario_of(request, sid)
     return start_job(request, visit, "Verifying a draw", lambda: _verify_run(request, sid, rid))
 
@@ -93,8 +103,8 @@ def _verify_run(request: Request, sid: str, rid: str):
     from the stored scenario, how its seed was fixed, and that its summary.json names the record."""
     from balancer.register import load_recorded, replay, seed_problems, summary_problems
 
-    run, (folder, file) = _run(request, sid, rid), scenario_of(request, sid)
-    summary, reg = _summary(run), _register(request)
+    run, (folder, file) = run_of(request, sid, rid), scenario_of(request, sid)
+    summary, reg = summary_of(run), _register(request)
     if not isinstance(summary.get("register"), dict) or reg is None:
         raise HTTPException(404, "Nothing was recorded for this run.")
     with reg:
@@ -135,7 +145,7 @@ def _claims(request: Request) -> dict[tuple[str, str], tuple[int | None, dict]]:
     """Each run folder on this server: the record its summary.json claims, and the summary."""
     found = {}
     for sid, rid in storage_of(request).all_runs():
-        summary = _summary(storage_of(request).run_folder(sid, rid))
+        summary = summary_of(storage_of(request).run_folder(sid, rid))
         claimed = summary.get("register") if isinstance(summary.get("register"), dict) else {}
         found[sid, rid] = (claimed.get("id"), summary)
     return found

@@ -1,5 +1,6 @@
 """The application put together (`create_app`): the data folder, accounts, jobs, sessions and
-limits of `balancer.web.app`, and the pages of `balancer.web.pages` and `balancer.web.runs`."""
+limits of `balancer.web.app`, and the pages of `balancer.web.pages`, `balancer.web.runs`,
+`balancer.web.intake` and `balancer.web.commitments`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from jinja2 import Environment, PackageLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from balancer.web import pages, runs
+from balancer.web import commitments, intake, pages, runs
 from balancer.web.accounts import Accounts
 from balancer.web.app import MAX_UPLOAD_BYTES, LimitBody, SignInFirst, Throttle, error_page, security_headers
 from balancer.web.jobs import Jobs
@@ -37,6 +38,8 @@ def create_app(data_dir: str | Path, *, scenarios: str | Path | None = None, htt
     app.mount("/static", StaticFiles(packages=[("balancer.web", "static")]), name="static")
     app.include_router(pages.router)
     app.include_router(runs.router)
+    app.include_router(intake.router)
+    app.include_router(commitments.router)
     app.add_exception_handler(SignInFirst, lambda request, exc: RedirectResponse("/signin", status_code=303))
     app.add_exception_handler(StarletteHTTPException, error_page)
     return app

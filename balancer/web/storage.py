@@ -2,6 +2,8 @@
 
     DATA/scenarios/<id>/   the files of one uploaded scenario (the YAML, its model and tables)
     DATA/runs/<id>/<run>/  the run folders of its draws (`balancer.io.write_outputs`, whole)
+    DATA/intakes/<id>/<run>/      the folders of its intakes (`balancer.io.write_intake`, whole)
+    DATA/intakes/<id>/<run>.new/  the new-cases table each intake took, as uploaded
     DATA/register.sqlite   the draw register
     DATA/web.sqlite        accounts, and which file is each scenario (in its folder, or among
                            the scenarios kept on the server: `balancer serve --scenarios DIR`)
@@ -63,7 +65,7 @@ class Storage:
         """The folder of scenarios kept on the server (`balancer serve --scenarios`), if any."""
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
-        for folder in ("scenarios", "runs"):
+        for folder in ("scenarios", "runs", "intakes"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
     @property
@@ -121,11 +123,11 @@ class Storage:
         with self._locks_lock:
             return self._locks.setdefault(sid, threading.Lock())
 
-    def _runs(self, sid: str) -> Path:
-        """The folder of a scenario's run folders (for a checked id only)."""
+    def _runs(self, sid: str, kind: str = "runs") -> Path:
+        """The folder of a scenario's run folders, or ("intakes") of its intakes (for a checked id only)."""
         if not SCENARIO_ID.fullmatch(sid):
             raise LookupError(sid)
-        return self.root / "runs" / sid
+        return self.root / kind / sid
 
     def freeze(self, sid: str) -> None:
         """From the first draw on, a scenario's files are the inputs its records name: kept as they are."""
@@ -142,16 +144,32 @@ class Storage:
         return sorted((p.name for p in folder.iterdir() if RUN_ID.fullmatch(p.name)), reverse=True) \
             if folder.is_dir() else []
 
-    def new_run(self, sid: str) -> Path:
-        """A run folder's name, not yet made (`write_outputs` makes it whole)."""
+    def new_run(self, sid: str, kind: str = "runs") -> Path:
+        """A run folder's name, not yet made (`write_outputs` makes it whole); `kind` "intakes":
+        an intake's folder (`write_intake`)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        return self._runs(sid) / f"{stamp}-{secrets.token_hex(3)}"
+        return self._runs(sid, kind) / f"{stamp}-{secrets.token_hex(3)}"
 
-    def run_folder(self, sid: str, rid: str) -> Path:
+    def run_folder(self, sid: str, rid: str, kind: str = "runs") -> Path:
         if not (SCENARIO_ID.fullmatch(sid) and RUN_ID.fullmatch(rid)) or \
-                not (folder := self.root / "runs" / sid / rid).is_dir():
+                not (folder := self.root / kind / sid / rid).is_dir():
             raise LookupError(rid)
         return folder
+
+    def keep_new_cases(self, out: Path, name: str, data: bytes) -> Path:
+        """The new-cases table an intake (its folder `out`) takes, kept beside it as uploaded: the
+        file its day records name."""
+        check_content(name, data)
+        folder = out.with_name(out.name + ".new")
+        folder.mkdir(parents=True)
+        path = inside(folder, name)
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        return path
+
+    def intakes_of(self, sid: str) -> list[str]:
+        folder = self._runs(sid, "intakes")
+        return sorted((p.name for p in folder.iterdir() if RUN_ID.fullmatch(p.name) and p.is_dir()),
+                      reverse=True) if folder.is_dir() else []
 
     def all_runs(self) -> list[tuple[str, str]]:
         found = [(p.parent.name, p.name) for p in (self.root / "runs").glob("*/*")
