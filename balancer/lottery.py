@@ -127,32 +127,37 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
         caps, caps_rhs = caps[:0], caps_rhs[:0]
     L = caps.shape[0]
 
-    # Variables: x (E, expected items per edge), s (E, items above the π cap), c (L, items above
+    # Variables: x (E, expected items per edge), s (S, items above the π cap), c (L, items above
     # the count caps), r (P, hours the band stretches); s and c are priced so that eligibility and
-    # the band always leave a solution, r so that it is used only where the caps need it.
-    I_E, I_P = sp.identity(E, format="csr"), sp.identity(P, format="csr")
-    Z_E = sp.csr_matrix((E, E))
+    # the band always leave a solution, r so that it is used only where the caps need it. An edge
+    # whose prosecutor's band holds fewer of its items than the cap (x w ≤ load ≤ upper + stretch)
+    # can never exceed it: it gets no s and no cap row. At 1,000,000 cases that is almost every
+    # edge, and the QP is half the size for the same optimum.
+    capped = np.flatnonzero((upper + stretch)[problem.edge_staff] / w_e > cap_e)
+    S = len(capped)
+    on_capped = sp.csr_matrix((np.ones(S), (np.arange(S), capped)), shape=(S, E))
+    I_S, I_P = sp.identity(S, format="csr"), sp.identity(P, format="csr")
     zero = lambda rows, cols: sp.csr_matrix((rows, cols))  # noqa: E731
-    A_eq = sp.hstack([by_class, zero(K, E + L + P)]).tocsr()
+    A_eq = sp.hstack([by_class, zero(K, S + L + P)]).tocsr()
     pooled, pooled_rhs = pooled_rows(problem)
     A_le = sp.vstack(
         [
-            sp.hstack([hours, zero(P, E + L), -I_P]),  # load ≤ upper + r
-            sp.hstack([-hours, zero(P, E + L + P)]),  # load ≥ lower
-            sp.hstack([-I_E, Z_E, zero(E, L + P)]),  # x ≥ 0
-            sp.hstack([Z_E, -I_E, zero(E, L + P)]),  # s ≥ 0
-            sp.hstack([I_E, -I_E, zero(E, L + P)]),  # x − s ≤ cap
-            sp.hstack([zero(L, 2 * E), -sp.identity(L), zero(L, P)]),  # c ≥ 0
-            sp.hstack([caps, zero(L, E), -sp.identity(L), zero(L, P)]),  # heavy counts − c ≤ ⌊U/w⌋
-            sp.hstack([zero(P, 2 * E + L), -I_P]),  # r ≥ 0
-            sp.hstack([zero(P, 2 * E + L), I_P]),  # r ≤ stretch
-            sp.hstack([pooled, zero(pooled.shape[0], E + L + P)]),
+            sp.hstack([hours, zero(P, S + L), -I_P]),  # load ≤ upper + r
+            sp.hstack([-hours, zero(P, S + L + P)]),  # load ≥ lower
+            sp.hstack([-sp.identity(E, format="csr"), zero(E, S + L + P)]),  # x ≥ 0
+            sp.hstack([zero(S, E), -I_S, zero(S, L + P)]),  # s ≥ 0
+            sp.hstack([on_capped, -I_S, zero(S, L + P)]),  # x − s ≤ cap
+            sp.hstack([zero(L, E + S), -sp.identity(L), zero(L, P)]),  # c ≥ 0
+            sp.hstack([caps, zero(L, S), -sp.identity(L), zero(L, P)]),  # heavy counts − c ≤ ⌊U/w⌋
+            sp.hstack([zero(P, E + S + L), -I_P]),  # r ≥ 0
+            sp.hstack([zero(P, E + S + L), I_P]),  # r ≤ stretch
+            sp.hstack([pooled, zero(pooled.shape[0], S + L + P)]),
         ]
     ).tocsr()
-    b_le = np.concatenate([upper, -lower, np.zeros(2 * E), cap_e, np.zeros(L), caps_rhs,
+    b_le = np.concatenate([upper, -lower, np.zeros(E + S), cap_e[capped], np.zeros(L), caps_rhs,
                            np.zeros(P), stretch, pooled_rhs])
-    diag = np.concatenate([2.0 / n_e, np.zeros(E + L + P)])  # ½ Σ 2x²/n = Σ n (x/n)² = Σ_c Σ_p π²
-    q = np.concatenate([np.zeros(E), CAP_PENALTY / n_e, np.full(L, CAP_PENALTY), np.full(P, STRETCH_PENALTY)])
+    diag = np.concatenate([2.0 / n_e, np.zeros(S + L + P)])  # ½ Σ 2x²/n = Σ n (x/n)² = Σ_c Σ_p π²
+    q = np.concatenate([np.zeros(E), CAP_PENALTY / n_e[capped], np.full(L, CAP_PENALTY), np.full(P, STRETCH_PENALTY)])
     solution = solve_qp(QP(diag, q, A_eq, n_k, A_le, b_le))
     units = grid_counts(problem, solution.x[:E], problem.class_count)
     rounded_units, scale = split_pooled(problem, units)

@@ -5,7 +5,8 @@ once would, with and without a look-ahead, on a skewed and on a stationary case 
     python benchmarks/intake_bench.py --staff 30 --days 60 --results /tmp/ib.md   # quick check
     python benchmarks/intake_bench.py --part scale        # 5,000 new against 1,000,000 held; a year at 100k
 
-`--part year` (the default): for each year (`benchmarks/year.py`): the whole year drawn at once (`solve` on every case), its
+`--part year` (the default): for each year (`benchmarks/year.py`): the whole year drawn at once (`solve` on every case,
+each excluding whoever is away the day it arrives, as the days must: `intake.as_drawn`), its
 fluid leximin, and intake day by day with `policy.forecast` none and `caseload`. Reported: the year's highest utilisation and spread after the last day, the largest
 month-end and daily gap to the leximin of the cases so far (`days.csv`'s `gap_to_leximin`), cases
 drawn to someone away that day, the median seconds a day and the peak memory. Each intake runs in a
@@ -179,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             "spread (pts) intake / at once", "worst month-end gap (pts)", "worst daily gap (pts)",
             "cases to someone away", "s / day", "peak MiB", "status"]
     _write_section(Path(a.results), "year", MARK, f"{a.staff} prosecutors, {a.days} working days (`benchmarks/year.py`); "
-                   "tolerance 0.05; one process per intake; gaps are to the fluid leximin of the cases allocated "
-                   "so far.", head, rows)
+                   "tolerance 0.05; one process per intake; 'at once': the same cases in one run, each excluding "
+                   "whoever was away the day it arrived (`intake.as_drawn`); gaps are to the fluid leximin of the "
+                   "cases allocated so far, each to those present the day it arrived.", head, rows)
     return 0
 
 
