@@ -45,7 +45,11 @@ def _public_key(request: Request, visit: Visit):
     if isinstance(upload, UploadFile) and upload.filename:
         name, data = upload.filename[:100], upload.file.read(MAX_FILE + 1)
     elif storage_of(request).public_key.is_file():
-        name, data = f"{PUBLIC_KEY} (on the server)", storage_of(request).public_key.read_bytes()[:MAX_FILE + 1]
+        name = f"{PUBLIC_KEY} (on the server)"
+        try:
+            data = storage_of(request).public_key.read_bytes()[:MAX_FILE + 1]
+        except OSError as e:  # put there unreadable by the service's account
+            return None, name, f"{name}: cannot be read ({e.strerror or e}): upload the key instead."
     else:
         return None, None, ("Upload the office's public key (the .pub beside its signing key): this server has "
                             f"none of its own ({PUBLIC_KEY} in its data folder).")
