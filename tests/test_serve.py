@@ -3,7 +3,8 @@ reaches only the sign-in page; each role is refused what it may not do; every PO
 session's CSRF token; uploads are limited in size and kind and stay in their folder; validate
 names file, line and field; preview records nothing; a draw records the signed-in user as its
 operator and writes a whole run folder, as `balancer run` does; results, explain, history and
-verify read what was drawn. A move budget chosen on the frontier, a day's new cases and the
+verify read what was drawn, and verify checks signed checkpoints uploaded with the office's public
+key. A move budget chosen on the frontier, a day's new cases and the
 parties' commitments are recorded as `balancer run --set policy.moves.max`, `balancer intake` and
 `balancer commit` / `run --reveal` record them."""
 
@@ -33,7 +34,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from balancer.register import Register  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from balancer.web.accounts import PERMISSIONS, Accounts  # noqa: E402
-from balancer.web import commitments, intake, pages, runs  # noqa: E402
+from balancer.web import checkpoints, commitments, intake, pages, runs  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -76,6 +77,7 @@ ROUTES = {  # every route that needs a role, with the permission it needs
     ("GET", "/runs/{sid}/{rid}/verify"): "verify",
     ("GET", "/history"): "history",
     ("GET", "/verify"): "verify",
+    ("POST", "/verify"): "verify",
 }
 OPEN = {("GET", "/signin"), ("POST", "/signin")}
 ANY_USER = {("GET", "/"), ("POST", "/signout"), ("GET", "/jobs/{job_id}")}
@@ -163,7 +165,7 @@ def path(route: str) -> str:
 
 
 def test_the_table_of_routes_here_is_every_route_of_the_app():
-    found = {(m, r.path) for module in (pages, runs, intake, commitments) for r in module.router.routes if isinstance(r, APIRoute)
+    found = {(m, r.path) for module in (pages, runs, intake, commitments, checkpoints) for r in module.router.routes if isinstance(r, APIRoute)
              for m in r.methods}
     assert found == set(ROUTES) | OPEN | ANY_USER
 
@@ -525,6 +527,107 @@ def test_an_auditor_replays_a_draw_and_checks_every_run_folder_against_the_regis
     edited["register"]["hash"] = "0" * 64
     summary.write_text(json.dumps(edited))
     assert "with hash " + "0" * 64 in auditor.get("/verify").text
+
+
+def check(c: TestClient, *checkpoints: tuple[str, bytes], key: bytes | None = None):
+    """The verify page's checkpoint form, sent with these files (and this public key, if given)."""
+    files = [("checkpoints", cp) for cp in checkpoints] + ([("public_key", ("office.pem.pub", key))] if key else [])
+    return c.post("/verify", data={"csrf": token(c, "/verify")}, files=files)
+
+
+def checkpoint_rows(page: str) -> dict[str, str]:
+    """The checkpoints table: each file's row, as text."""
+    table = re.search(r'<table id="checkpoints">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]*)</td>(.*?)</tr>", table, re.S)
+    return {name: html.unescape(re.sub(r"<[^>]+>", " ", row)) for name, row in rows}
+
+
+def test_an_auditor_checks_signed_checkpoints_and_the_register_still_extends_them(app, data, tmp_path):
+    from balancer.register.checkpoint import make_key, sign_checkpoint
+
+    sid = upload(client(app, "paula"))
+    clerk = client(app, "clara")
+    done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk)}))
+    make_key(tmp_path / "office.pem")  # as `balancer keygen --key office.pem`: the key and office.pem.pub
+    key = (tmp_path / "office.pem.pub").read_bytes()
+    with Register(data / "register.sqlite", create=False) as reg:
+        signed, head = sign_checkpoint(reg, tmp_path / "office.pem"), reg.head().hash
+    auditor = client(app, "otto")
+    assert 'name="checkpoints"' in auditor.get("/verify").text
+
+    page = check(auditor, ("day1.checkpoint", signed.encode()), key=key)
+    assert page.status_code == 200 and head in page.text
+    assert "holds: the register extends its 1 record signed at" in checkpoint_rows(page.text)["day1.checkpoint"]
+    # More draws later: the chain still extends the checkpoint.
+    done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk), "reason": "checked twice"}))
+    page = check(auditor, ("day1.checkpoint", signed.encode()), key=key)
+    assert "chain intact: 2 records verified" in page.text
+    assert "holds: the register extends its 1 record" in checkpoint_rows(page.text)["day1.checkpoint"]
+
+    # An edited head, another office's key, files that are not checkpoints or keys: each refused
+    # with a plain message beside its file, none of them a server error or a server path.
+    edited = signed.replace(head, "0" * 64)
+    page = check(auditor, ("edited.checkpoint", edited.encode()), ("notes.txt", b"hello"),
+                 ("photo.png", b"\x89PNG\r\n\x1a\n\xff\xfe"), ("day1.checkpoint", signed.encode()), key=key)
+    rows = checkpoint_rows(page.text)
+    assert "signature does not verify: its text was changed after it was signed" in rows["edited.checkpoint"]
+    assert "not a balancer checkpoint" in rows["notes.txt"] and "not a balancer checkpoint" in rows["photo.png"]
+    assert "holds" in rows["day1.checkpoint"] and "holds" not in rows["edited.checkpoint"]
+    assert str(data) not in page.text and str(tmp_path) not in page.text
+    make_key(tmp_path / "other.pem")
+    wrong = check(auditor, ("day1.checkpoint", signed.encode()), key=(tmp_path / "other.pem.pub").read_bytes())
+    assert "not by this public key" in checkpoint_rows(wrong.text)["day1.checkpoint"] and "refused" in wrong.text
+    garbage = check(auditor, ("day1.checkpoint", signed.encode()), key=b"-----BEGIN PUBLIC KEY-----\nxx\n")
+    assert garbage.status_code == 400 and "not a key balancer can use" in garbage.text
+    assert "not checked: no public key" in checkpoint_rows(garbage.text)["day1.checkpoint"]
+    assert "Choose one or more checkpoint files" in check(auditor, key=key).text
+    # The register put back as it was before the second draw: the checkpoint of two records says so.
+    before = (data / "register.sqlite").read_bytes()
+    done(clerk, clerk.post(f"/scenarios/{sid}/draw", data={"csrf": token(clerk), "reason": "once more"}))
+    with Register(data / "register.sqlite", create=False) as reg:
+        later = sign_checkpoint(reg, tmp_path / "office.pem")
+    (data / "register.sqlite").write_bytes(before)
+    page = check(auditor, ("later.checkpoint", later.encode()), ("day1.checkpoint", signed.encode()), key=key)
+    assert "the register holds 2 records, the checkpoint 3: records were deleted since it was signed" in \
+        checkpoint_rows(page.text)["later.checkpoint"]
+    assert "holds" in checkpoint_rows(page.text)["day1.checkpoint"]
+
+    # No key uploaded: the one the operator put in the data folder, if there is one.
+    missing = check(auditor, ("day1.checkpoint", signed.encode()))
+    assert missing.status_code == 400 and "Upload the office's public key" in html.unescape(missing.text)
+    (data / "office.pem.pub").write_bytes(key)
+    page = check(auditor, ("day1.checkpoint", signed.encode()))
+    assert "holds: the register extends" in checkpoint_rows(page.text)["day1.checkpoint"]
+    assert "office.pem.pub (on the server)" in page.text
+
+
+def test_only_an_auditor_checks_checkpoints_and_only_with_the_sessions_csrf_token(app):
+    for user in ("paula", "clara"):
+        c = client(app, user)
+        refused = c.post("/verify", data={"csrf": token(c)}, files=[("checkpoints", ("a.checkpoint", b"x"))])
+        assert refused.status_code == 403 and "do not allow" in refused.text
+    auditor = client(app, "otto")
+    for sent in ({}, {"csrf": "forged"}):
+        assert auditor.post("/verify", data=sent, files=[("checkpoints", ("a.checkpoint", b"x"))]).status_code == 403
+
+
+def test_intakes_are_listed_among_recent_runs_and_linked_from_history(app, data):
+    sid = upload(client(app, "paula"))
+    c = client(app, "clara")
+    drawn = done(c, c.post(f"/scenarios/{sid}/draw", data={"csrf": token(c)})).headers["location"]
+    files = [("new_cases", ("new.csv", NEW_CASES.encode()))]
+    taken = done(c, c.post(f"/scenarios/{sid}/intake", data={"csrf": token(c), "reason": ""}, files=files))
+    where = taken.headers["location"]
+    assert where.startswith(f"/intakes/{sid}/")
+    auditor = client(app, "otto")
+    recent = re.search(r'<ul id="recent">(.*?)</ul>', auditor.get("/").text, re.S).group(1)
+    assert f'href="{where}"' in recent and f'href="{drawn}"' in recent and "intake of office.yaml" in recent
+    history = auditor.get("/history").text
+    # Record 1 the draw, records 2 and 3 the intake's two days: each links to its page.
+    links = dict(re.findall(r'<tr[^>]*><td>(\d+)</td>.*?<a href="([^"]+)">', history, re.S))
+    assert links == {"1": drawn, "2": where, "3": where}
+    assert auditor.get(where).status_code == 200
+    assert "names its records, with their hashes" in auditor.get("/verify").text
 
 
 def test_hostile_ids_are_shown_as_text_and_no_case_id_reaches_a_log(app, caplog):

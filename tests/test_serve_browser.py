@@ -1,6 +1,7 @@
 """`balancer serve` as planners use it: a real server on the loopback address, a real headless
 Chromium, through sign-in → upload → a validation error → the fix → preview → draw → results, the
-workbook downloaded, and why one case went where it did → history and verify, each role signing in for its own steps.
+workbook downloaded, and why one case went where it did → history and verify (a signed checkpoint
+uploaded), each role signing in for its own steps.
 Every page must leave the browser's console clean (no script, style or CSP error); a screenshot
 of each is kept in tests/artifacts/serve-*.png."""
 
@@ -132,3 +133,16 @@ def test_the_planner_path_in_a_browser(browser, server, tmp_path):
     assert "Record 1 verified: replaying seed" in text
     text = view(browser, url + "/verify", tmp_path / "serve-10-verify.png")
     assert "chain intact: 1 record verified" in text and "names its record, with its hash" in text
+
+    # The office's signed checkpoint (the key made and used off the server), checked on the page.
+    from balancer.register import Register
+    from balancer.register.checkpoint import make_key, sign_checkpoint
+
+    make_key(tmp_path / "office.pem")
+    with Register(folder / "register.sqlite", create=False) as reg:
+        checkpoint = write(tmp_path / "day1.checkpoint", sign_checkpoint(reg, tmp_path / "office.pem"))
+    find(browser, "name", "checkpoints").send_keys(str(checkpoint))
+    find(browser, "name", "public_key").send_keys(str(tmp_path / "office.pem.pub"))
+    send(browser, "form[action='/verify']")
+    text = shoot(browser, tmp_path / "serve-11-checkpoints.png")
+    assert "holds: the register extends its 1 record signed at" in text

@@ -18,7 +18,7 @@ from balancer.register import (Register, RegisterError, current_operator,
                                load_recorded, register_location, replay, replay_intake, seed_problems,
                                summary_problems)
 from balancer.register.ceremony import named_public
-from balancer.register.checkpoint import make_key, read_checkpoint, sign_checkpoint, verify_checkpoint
+from balancer.register.checkpoint import extends, make_key, read_checkpoint, sign_checkpoint, verify_checkpoint
 
 KeyOption = Annotated[Path, typer.Option("--key", help="The Ed25519 signing key (PEM; `balancer keygen`).")]
 
@@ -130,8 +130,7 @@ def verify(
                 for p in problems:
                     say(Outcome.MISMATCH, f"checkpoint {path} (size {cp.size}, {cp.time}): {p}")
                 if not problems:
-                    console.print(f"checkpoint {path} holds: the register extends its {cp.size} "
-                                  f"record{'s' * (cp.size != 1)} signed at {cp.time}")
+                    console.print(f"checkpoint {path} holds: {extends(cp)}")
                 if cp.origin != reg.location:
                     echo(f"note: checkpoint {path} was made of {cp.origin}, this register is "
                                f"{reg.location} (a copy or a move?)", err=True)

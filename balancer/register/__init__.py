@@ -2,7 +2,7 @@
 replayed from it (`draws`), and where it is by default (`location`)."""
 
 from balancer.register.draws import (
-    Recorded, applied_settings, current_operator, load_recorded, record_draw, replay, replay_intake, result_digest,
+    Recorded, applied_settings, claimed_records, current_operator, load_recorded, record_draw, replay, replay_intake, result_digest,
     seed_problems, software_versions, summary_problems,
 )
 from balancer.register.ceremony import SALT_BYTES, CeremonyError, seed_commitment
@@ -14,6 +14,6 @@ from balancer.register.store import (
 
 __all__ = [
     "GENESIS", "SALT_BYTES", "CeremonyError", "ChainReport", "MissingRegister", "OpenCommitments", "Record", "Recorded", "RedrawWithoutReason", "Register",
-    "RegisterError", "applied_settings", "canonical_json", "current_operator", "load_recorded", "record_draw",
+    "RegisterError", "applied_settings", "canonical_json", "claimed_records", "current_operator", "load_recorded", "record_draw",
     "register_location", "replay", "replay_intake", "result_digest", "seed_commitment", "seed_problems", "software_versions", "summary_problems",
 ]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -134,11 +134,12 @@ def read_checkpoint(text: str, *, file: str | Path | None = None) -> Checkpoint:
     return Checkpoint(origin, int(fields["size"]), fields["head"], fields["time"], parts[1], signature, body)
 
 
-def verify_checkpoint(register: Register, checkpoint: Checkpoint, public_key_path: str | Path, *,
+def verify_checkpoint(register: Register, checkpoint: Checkpoint, public_key: str | Path | Ed25519PublicKey, *,
                       chain: ChainReport | None = None) -> list[str]:
-    """What keeps the register from extending `checkpoint` (empty: it does). `chain`: the
-    register's `verify_chain()` report when the caller has it already."""
-    public = _load_key(Path(public_key_path), private=False)
+    """What keeps the register from extending `checkpoint` (empty: it does). `public_key`: its
+    file, or the key read already (`read_public_key`). `chain`: the register's `verify_chain()`
+    report when the caller has it already."""
+    public = public_key if isinstance(public_key, Ed25519PublicKey) else _load_key(Path(public_key), private=False)
     if checkpoint.key_id != key_id(public):
         return [f"the checkpoint is signed by key {checkpoint.key_id}, not by this public key "
                 f"({key_id(public)}): it is refused"]
@@ -165,6 +166,17 @@ def verify_checkpoint(register: Register, checkpoint: Checkpoint, public_key_pat
     return problems
 
 
+def extends(checkpoint: Checkpoint) -> str:
+    """What holds when the register extends `checkpoint` (`verify --chain`, the verify page)."""
+    n = checkpoint.size
+    return f"the register extends its {n} record{'s' * (n != 1)} signed at {checkpoint.time}"
+
+
+def read_public_key(data: bytes, *, file: str | Path) -> Ed25519PublicKey:
+    """A public key from the bytes of its file (`file`, named in the InputError when it is not one)."""
+    return _parse_key(data, Path(file), private=False)
+
+
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     """Create `path` with `mode` from its first byte; never over a file that is there."""
     try:
@@ -179,17 +191,25 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         os.fsync(f.fileno())
 
 
+def _kind(private: bool) -> str:
+    return "private signing key (balancer keygen)" if private else "public key (the .pub beside the signing key)"
+
+
 def _load_key(path: Path, *, private: bool) -> Ed25519PrivateKey | Ed25519PublicKey:
-    what = "private signing key (balancer keygen)" if private else "public key (the .pub beside the signing key)"
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise InputError(f"cannot read the key: {e.strerror or e}", file=path, expected=f"an Ed25519 {what}") from None
+        raise InputError(f"cannot read the key: {e.strerror or e}", file=path,
+                         expected=f"an Ed25519 {_kind(private)}") from None
+    return _parse_key(data, path, private=private)
+
+
+def _parse_key(data: bytes, path: Path, *, private: bool) -> Ed25519PrivateKey | Ed25519PublicKey:
     try:
         key = (serialization.load_pem_private_key(data, password=None) if private
                else serialization.load_pem_public_key(data))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         key = None
     if not isinstance(key, Ed25519PrivateKey if private else Ed25519PublicKey):
-        raise InputError("not a key balancer can use", file=path, expected=f"an Ed25519 {what} in PEM")
+        raise InputError("not a key balancer can use", file=path, expected=f"an Ed25519 {_kind(private)} in PEM")
     return key

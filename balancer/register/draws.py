@@ -139,15 +139,21 @@ def replay_intake(register: Register, rec: Record, scenario_path, new_cases_path
     return problems
 
 
+def claimed_records(summary: dict) -> list[tuple]:
+    """The (record id, hash) pairs a `summary.json` claims, as written: a run's `register` block,
+    or each day of an intake."""
+    if isinstance(summary.get("register"), dict):
+        return [(summary["register"].get("id"), summary["register"].get("hash"))]
+    return [(d.get("record"), d.get("record_hash")) for d in summary.get("days") or []
+            if isinstance(d, dict) and d.get("record")]
+
+
 def summary_problems(register: Register, summary: dict) -> tuple[int, list[str]]:
     """Cross-check a published `summary.json` against the register: each draw it claims (a run's
     `register` block, or each day of an intake) must be a record of this register with the same
     hash, and a run's seed and canonical digest must be the record's. Returns how many records the
     summary claims, and what does not hold."""
-    if isinstance(summary.get("register"), dict):
-        claimed = [(summary["register"].get("id"), summary["register"].get("hash"))]
-    else:
-        claimed = [(d.get("record"), d.get("record_hash")) for d in summary.get("days") or [] if d.get("record")]
+    claimed = claimed_records(summary)
     problems = []
     for rid, digest in claimed:
         try:

@@ -1,7 +1,7 @@
 """What every page shares: who is signed in and what they may do, CSRF, size limits and the
 headers every page carries. The pages are in `balancer.web.pages`, `balancer.web.runs`,
-`balancer.web.intake` and `balancer.web.commitments`; the application is put together in
-`balancer.web.server`."""
+`balancer.web.intake`, `balancer.web.commitments` and `balancer.web.checkpoints`; the application
+is put together in `balancer.web.server`."""
 
 from __future__ import annotations
 

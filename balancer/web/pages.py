@@ -2,8 +2,8 @@
 scenario or pick a stored one; validate (every error with its file, line and field); preview
 (nothing drawn for real, nothing recorded), with a move budget and the frontier chart to choose
 it by when rebalancing; draw (`balancer.drawing.draw`, as `balancer run`); results, history and
-verify (in `balancer.web.runs`); intake and commitments (`balancer.web.intake`,
-`balancer.web.commitments`).
+verify (in `balancer.web.runs`, the checkpoints in `balancer.web.checkpoints`); intake and
+commitments (`balancer.web.intake`, `balancer.web.commitments`).
 
 A preview and a draw run as jobs (`balancer.web.jobs`): no request waits on a solve, so no other
 user's page does. Two draws at once are serialised by the register, as on the CLI."""
@@ -73,7 +73,11 @@ def signout(request: Request, visit: Visit = Depends(allowed(None))):
 def home(request: Request, visit: Visit = Depends(allowed(None))):
     storage = storage_of(request)
     scenarios = [dict(s, drawn=len(storage.runs_of(s["id"]))) for s in request.app.state.accounts.scenarios()]
-    return render(request, "home.html", visit, scenarios=scenarios, runs=storage.all_runs()[:20],
+    files = {s["id"]: s["file"] for s in scenarios}
+    # Draws and intakes alike: each is a folder with its page, `/runs/…` or `/intakes/…`.
+    runs = [(f"/{kind}/{sid}/{rid}", "intake" if kind == "intakes" else "draw", rid, files.get(sid, ""))
+            for kind, sid, rid in storage.all_runs()[:20]]
+    return render(request, "home.html", visit, scenarios=scenarios, runs=runs,
                   on_server=storage.on_server() if visit.may("upload") else [])
 
 

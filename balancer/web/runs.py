@@ -132,35 +132,43 @@ def _register(request: Request):
 
 @router.get("/history")
 def history(request: Request, visit: Visit = Depends(allowed("history"))):
+    from balancer.register import claimed_records
+
     reg = _register(request)
     if reg is None:
         return render(request, "history.html", visit, records=[], counts={}, runs={})
     with reg:
         records, counts = reg.history(), reg.redraw_counts()
-    runs = {rec: f"/runs/{sid}/{rid}" for (sid, rid), (rec, _) in _claims(request).items()}
+    # Each record's page: a draw's run, or the intake one of whose days it is.
+    runs = {rec: url for url, _, summary in _folders(request) for rec, _ in claimed_records(summary)
+            if isinstance(rec, int)}
     return render(request, "history.html", visit, records=list(reversed(records)), counts=counts, runs=runs)
 
 
-def _claims(request: Request) -> dict[tuple[str, str], tuple[int | None, dict]]:
-    """Each run folder on this server: the record its summary.json claims, and the summary."""
-    found = {}
-    for sid, rid in storage_of(request).all_runs():
-        summary = summary_of(storage_of(request).run_folder(sid, rid))
-        claimed = summary.get("register") if isinstance(summary.get("register"), dict) else {}
-        found[sid, rid] = (claimed.get("id"), summary)
-    return found
+def _folders(request: Request) -> list[tuple[str, str, dict]]:
+    """Each draw's and intake's folder on this server, newest first: its page, its name, its summary."""
+    storage = storage_of(request)
+    return [(f"/{kind}/{sid}/{rid}", rid, summary_of(storage.run_folder(sid, rid, kind)))
+            for kind, sid, rid in storage.all_runs()]
 
 
 @router.get("/verify")
 def verify(request: Request, visit: Visit = Depends(allowed("verify"))):
-    """The register's chain (`verify --chain`), and every run folder here against it (`--summaries`)."""
+    return verify_page(request, visit)
+
+
+def verify_page(request: Request, visit: Visit, checking=None, status_code: int = 200, **shown):
+    """The register's chain (`verify --chain`), every run and intake folder here against it
+    (`--summaries`), and what `checking(register, chain report)` adds to the page (the
+    checkpoints uploaded: `balancer.web.checkpoints`), all read in one look at the register."""
     from balancer.register import summary_problems
 
-    reg = _register(request)
+    reg, server_key = _register(request), storage_of(request).public_key.is_file()
     if reg is None:
-        return render(request, "verify.html", visit, report=None)
+        return render(request, "verify.html", visit, status_code=status_code, report=None, **shown)
     with reg:
         report = reg.verify_chain()
-        runs = [(f"/runs/{sid}/{rid}", rid, summary_problems(reg, summary)[1])
-                for (sid, rid), (_, summary) in _claims(request).items()]
-    return render(request, "verify.html", visit, report=report, runs=runs)
+        runs = [(url, rid, summary_problems(reg, summary)[1]) for url, rid, summary in _folders(request)]
+        shown.update(checking(reg, report) if checking is not None else {})
+    return render(request, "verify.html", visit, status_code=status_code, report=report, runs=runs,
+                  server_key=server_key, **shown)

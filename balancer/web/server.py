@@ -1,6 +1,6 @@
 """The application put together (`create_app`): the data folder, accounts, jobs, sessions and
 limits of `balancer.web.app`, and the pages of `balancer.web.pages`, `balancer.web.runs`,
-`balancer.web.intake` and `balancer.web.commitments`."""
+`balancer.web.intake`, `balancer.web.commitments` and `balancer.web.checkpoints`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from balancer.web import commitments, intake, pages, runs
+from balancer.web import checkpoints, commitments, intake, pages, runs
 from balancer.web.accounts import Accounts
 from balancer.web.app import MAX_UPLOAD_BYTES, LimitBody, SignInFirst, Throttle, error_page, security_headers
 from balancer.web.jobs import Jobs
@@ -40,6 +40,7 @@ def create_app(data_dir: str | Path, *, scenarios: str | Path | None = None, htt
     app.include_router(runs.router)
     app.include_router(intake.router)
     app.include_router(commitments.router)
+    app.include_router(checkpoints.router)
     app.add_exception_handler(SignInFirst, lambda request, exc: RedirectResponse("/signin", status_code=303))
     app.add_exception_handler(StarletteHTTPException, error_page)
     return app

@@ -8,6 +8,8 @@
     DATA/web.sqlite        accounts, and which file is each scenario (in its folder, or among
                            the scenarios kept on the server: `balancer serve --scenarios DIR`)
     DATA/secret.key        the key that signs sessions (0600)
+    DATA/office.pem.pub    the office's checkpoint public key, if the operator put it there
+                           (`balancer keygen`'s .pub; the signing key itself stays off the server)
 
 Every path built from a request goes through `inside` or a name rule first: ids are random hex,
 file names are a plain word with a known suffix, and nothing resolves outside its folder."""
@@ -29,6 +31,8 @@ SUFFIXES = {".yaml": None, ".yml": None, ".csv": None, ".xlsx": b"PK\x03\x04", "
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 SCENARIO_ID = re.compile(r"[0-9a-f]{12}")
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+PUBLIC_KEY = "office.pem.pub"
+"""`balancer keygen --key office.pem`'s public half, as the README names it."""
 MAX_ON_SERVER = 2000
 """YAML files looked at in the folder of scenarios kept on the server."""
 
@@ -71,6 +75,12 @@ class Storage:
     @property
     def register(self) -> Path:
         return self.root / "register.sqlite"
+
+    @property
+    def public_key(self) -> Path:
+        """Where the operator may put the office's checkpoint public key: the verify page checks
+        checkpoints with it when none is uploaded."""
+        return self.root / PUBLIC_KEY
 
     def secret_key(self) -> str:
         """The session-signing key, made once (0600) and kept: a new key signs everyone out."""
@@ -171,7 +181,9 @@ class Storage:
         return sorted((p.name for p in folder.iterdir() if RUN_ID.fullmatch(p.name) and p.is_dir()),
                       reverse=True) if folder.is_dir() else []
 
-    def all_runs(self) -> list[tuple[str, str]]:
-        found = [(p.parent.name, p.name) for p in (self.root / "runs").glob("*/*")
-                 if SCENARIO_ID.fullmatch(p.parent.name) and RUN_ID.fullmatch(p.name)]
-        return sorted(found, key=lambda r: r[1], reverse=True)
+    def all_runs(self) -> list[tuple[str, str, str]]:
+        """Every draw's and intake's folder, newest first, as (kind, scenario id, run id): kind
+        "runs" or "intakes", which is also where its page is (`/runs/…`, `/intakes/…`)."""
+        found = [(kind, p.parent.name, p.name) for kind in ("runs", "intakes") for p in (self.root / kind).glob("*/*")
+                 if SCENARIO_ID.fullmatch(p.parent.name) and RUN_ID.fullmatch(p.name) and p.is_dir()]
+        return sorted(found, key=lambda r: r[2], reverse=True)
