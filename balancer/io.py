@@ -250,8 +250,10 @@ def write_outputs(result: Result, out_dir: str | Path, formats=("csv",), record:
     names: list[str] = []
 
     def write(tmp: Path) -> None:
-        names.extend(path.name for path in write_files(result, tmp, formats, record))
-        write_report(result, tmp / "report.html", record)
+        tables = output_tables(result)  # once, for the files and the report alike
+        groups = indicators(result, tables)
+        names.extend(path.name for path in write_files(result, tmp, formats, record, tables, groups))
+        write_report(result, tmp / "report.html", record, groups)
         names.append("report.html")
         if inside:
             _write_probabilities(result, tmp / probabilities.absolute().relative_to(out.absolute()))
@@ -280,32 +282,38 @@ def write_intake(intake, folder: Path) -> list[Path]:
     return [*written, folder / "report.html"]
 
 
-def write_report(result: Result, path: Path, record: Recorded | None = None) -> None:
+def write_report(result: Result, path: Path, record: Recorded | None = None,
+                 groups: dict[str, pd.DataFrame] | None = None) -> None:
+    """report.html; `groups`: the run's `indicators`, when the caller has them already."""
     from balancer.report import report_html  # matplotlib only when a report is written
 
-    text = report_html(result, record.to_dict() if record is not None else None)
+    text = report_html(result, record.to_dict() if record is not None else None, groups)
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded | None = None) -> list[Path]:
+def write_files(result: Result, folder: Path, formats=("csv",), record: Recorded | None = None,
+                tables: dict[str, pd.DataFrame] | None = None,
+                groups: dict[str, pd.DataFrame] | None = None) -> list[Path]:
     """assignments and staff tables (and moves, when rebalancing) in each format — XLSX as one
-    workbook, plan.xlsx — then summary.json naming `record`, where the draw was recorded, into `folder`."""
+    workbook, plan.xlsx — then summary.json naming `record`, where the draw was recorded, into `folder`.
+    `tables`, `groups`: the run's `output_tables` and `indicators`, when the caller has them."""
     from balancer.workbook import write_workbook
 
-    tables = output_tables(result)
-    summary = with_indicators(result.summary(record.to_dict() if record is not None else None), result, tables)
+    tables = tables if tables is not None else output_tables(result)
+    groups = groups if groups is not None else indicators(result, tables)
+    summary = with_indicators(result.summary(record.to_dict() if record is not None else None), groups)
     return write_tables(folder, tables, summary, formats,
                         workbook=lambda shown, path: write_workbook(result, shown, summary, path))
 
 
-def with_indicators(summary: dict, result: Result, tables: dict[str, pd.DataFrame]) -> dict:
-    """summary.json's `indicators` (`balancer.indicators`: per office, specialisation and case
-    type), right after its `metrics`."""
+def with_indicators(summary: dict, groups: dict[str, pd.DataFrame]) -> dict:
+    """summary.json with `groups` (`balancer.indicators`: per office, specialisation and case
+    type) as its `indicators`, right after its `metrics`."""
     out = {}
     for key, value in summary.items():
         out[key] = value
         if key == "metrics":
-            out["indicators"] = records(indicators(result, tables))
+            out["indicators"] = records(groups)
     return out
 
 

@@ -28,13 +28,15 @@ SEED_SOURCES = {
 }
 
 
-def report_html(result: Result, register: dict | None = None) -> str:
-    """The whole report; `register`: where the draw was recorded (`Recorded.to_dict()`)."""
+def report_html(result: Result, register: dict | None = None, groups: dict | None = None) -> str:
+    """The whole report; `register`: where the draw was recorded (`Recorded.to_dict()`); `groups`:
+    the run's `indicators`, when the caller has them already."""
     sc = result.scenario
     parts = [f'<p class="note">{escape(sc.description)}</p>'] if sc.description else []
     parts.append(summary(summary_sentences(result, register)))
     if result.status is Status.DONE:
-        staff, groups = _staff(result), indicators(result)
+        staff = _staff(result)
+        groups = groups if groups is not None else indicators(result)
         parts += [section(title, body) for title, body in (*_charts(result, staff, groups),
                                                            *_tables(result, staff, groups))]
     parts.append(section("Findings", _findings(result)))
