@@ -233,10 +233,11 @@ def run_intake(scenario: Scenario, new_cases: pd.DataFrame, *, file: str, sha256
     source = SeedSource.OPERATOR if seed is not None else SeedSource.OS
     previous = None
     for n, ((day, cases), s, key) in enumerate(zip(days, seeds or day_seeds(seed, len(days)), keys), start=1):
-        new, absent = office.away(day, cases)
+        gone = office.gone(day)
+        new, absent = office.away(day, gone, cases)
         sc = replace(scenario, staff=office.staff(), cases=pd.concat([held, new], ignore_index=True),
                      policy=policy, inputs=day_inputs(scenario, file, day, cases))
-        office.arrive(day, cases)
+        office.arrive(gone, cases)
         result = solve(sc, seed=s, incremental=True, source=source, ahead=office.ahead(policy, day))
         result.findings[:0] = absent
         if intake.days and not keep:
@@ -258,7 +259,8 @@ def as_drawn(scenario: Scenario, new_cases: pd.DataFrame) -> pd.DataFrame:
     them, each excluding whoever is away the day it arrives (`_Office.away`). The same cases
     drawn at once this way are what a day-by-day intake is judged against."""
     office = _Office(scenario)
-    return pd.concat([office.away(day, cases)[0] for day, cases in batches(new_cases)], ignore_index=True)
+    drawn = [office.away(day, office.gone(day), cases)[0] for day, cases in batches(new_cases)]
+    return pd.concat(drawn, ignore_index=True)
 
 
 def _held_after(cases: pd.DataFrame, result: Result) -> pd.DataFrame:
@@ -291,7 +293,7 @@ class _Office:
         self.arrived: list[np.ndarray] = []  # hours by type of each day's new cases
         self.allocated: dict[bytes, np.ndarray] = {}
         """Hours by type held at the start and drawn since, by who was away when they arrived
-        (`_gone(day).tobytes()`): what `leximin_so_far` balances."""
+        (`gone(day).tobytes()`): what `leximin_so_far` balances."""
         self._allocate(np.zeros(len(self.staff_pos), dtype=bool),
                        self._hours_by_type(scenario.cases[scenario.cases["assigned_to"].notna()]))
         self._empty = compile_problem(replace(scenario, cases=scenario.cases.iloc[:0]), allow_empty=True)
@@ -317,11 +319,10 @@ class _Office:
         staff = self.scenario.staff
         return staff.assign(current_load_hours=staff["current_load_hours"].to_numpy(np.float64) + self.folded)
 
-    def away(self, day: date | None, cases: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
-        """The day's new cases, each excluding the prosecutors away that day — unless nobody else
+    def away(self, day: date | None, gone: np.ndarray, cases: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
+        """The day's new cases, each excluding the prosecutors away that day (`gone`) — unless nobody else
         may take a case of its type, then nobody is excluded for that type and a warning says so."""
         cases = cases.assign(assigned_to=None)
-        gone = self._gone(day)
         if not gone.any():
             return cases, []
         t = self.type_ids.get_indexer(cases["type"])
@@ -335,16 +336,16 @@ class _Office:
             "them as if they were present."), numbers={"date": str(day), "types": stranded})] if stranded else []
         return cases.assign(excluded=excluded), found
 
-    def _gone(self, day: date | None) -> np.ndarray:
+    def gone(self, day: date | None) -> np.ndarray:
         """(P,) bool: away on `day` (nobody for rows without a date)."""
         spans = self.scenario.staff["unavailable"]
         return np.array([day is not None and any(a <= day <= b for a, b in s) for s in spans], dtype=bool)
 
-    def arrive(self, day: date | None, cases: pd.DataFrame) -> None:
+    def arrive(self, gone: np.ndarray, cases: pd.DataFrame) -> None:
         """The day's new cases have arrived: they count for the forecast and, once drawn, as allocated."""
         hours = self._hours_by_type(cases)
         self.arrived.append(hours)
-        self._allocate(self._gone(day), hours)
+        self._allocate(gone, hours)
 
     def _allocate(self, gone: np.ndarray, hours: np.ndarray) -> None:
         key = gone.tobytes()

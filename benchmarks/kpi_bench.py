@@ -14,7 +14,6 @@ process's peak RSS. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import resource
 import subprocess
@@ -25,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "scenarios" / "measure" / "model.yaml"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.run import load_script  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -46,20 +48,13 @@ print(json.dumps({"cases": found.cases, "prosecutors": len(reg.staff), "rows": l
 """
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("kpi_generate", ROOT / "scenarios" / "kpi" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[60, 240, 740], help="prosecutors")
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="the register's table")
     parser.add_argument("--period", default="2025-07:2026-06")
     args = parser.parse_args()
-    gen = _generator()
+    gen = load_script(ROOT / "scenarios" / "kpi" / "generate.py")
     rows = []
     for prosecutors in args.sizes:
         with tempfile.TemporaryDirectory(prefix="kpi-bench-") as tmp:

@@ -12,7 +12,6 @@ included), and the process's peak RSS. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
@@ -22,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = (ROOT / "scenarios" / "measure" / "study.yaml").read_text()
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.run import load_script  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -41,19 +43,12 @@ print(json.dumps({"records": found.records, "prosecutors": len(data.staff), "imp
 """
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("measure_generate", ROOT / "scenarios" / "measure" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["60x8", "240x20", "600x48"], help="PROSECUTORSxWEEKS")
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="the time records' table")
     args = parser.parse_args()
-    generate = _generator().generate
+    generate = load_script(ROOT / "scenarios" / "measure" / "generate.py").generate
     rows = []
     for size in args.sizes:
         prosecutors, weeks = map(int, size.split("x"))

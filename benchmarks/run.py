@@ -47,6 +47,16 @@ KEEP_SECTIONS = ("<!-- rebalance_bench: start -->", "<!-- balance_bench: start -
 staffing_bench.py."""
 
 
+def load_script(path: Path):
+    """A script that is not in a package (an example's `generate.py`), imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.parent.name + "_" + path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # --------------------------------------------------------------------------- child
 
 def _jsonable(v):

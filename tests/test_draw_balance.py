@@ -6,7 +6,6 @@ two points of the integral limit."""
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -98,10 +97,9 @@ def test_every_draw_keeps_the_promises_and_the_leaf_step_bound(text, pool_confli
 
 def generated_office(tmp_path):
     """The benchmark generator's office at 10,000 cases × 200 staff (benchmarks/generate.py)."""
-    spec = importlib.util.spec_from_file_location("generate", ROOT / "benchmarks" / "generate.py")
-    generate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate)
-    return generate.generate(tmp_path / "office", 10_000, 200)
+    from benchmarks.generate import generate
+
+    return generate(tmp_path / "office", 10_000, 200)
 
 
 @pytest.mark.parametrize("source", ["generated", "regional", "preflib"])

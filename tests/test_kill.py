@@ -9,7 +9,6 @@ the shipped regional office with workbooks (each kill costs a whole start-up, so
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -33,10 +32,9 @@ KILLS = 30
 def generate(folder: Path, n_cases: int, n_staff: int) -> Path:
     """A synthetic scenario from the benchmarks' generator, without its fixed seed (a recorded draw
     with a chosen seed needs a reason)."""
-    spec = importlib.util.spec_from_file_location("generate", ROOT / "benchmarks" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    path = module.generate(folder, n_cases, n_staff)
+    from benchmarks.generate import generate as write_office
+
+    path = write_office(folder, n_cases, n_staff)
     path.write_text(path.read_text(encoding="utf-8").replace("seed: 0,", "seed: null,"), encoding="utf-8")
     return path
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 
 import numpy as np
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.run import load_script
 from balancer.cli import app
 from balancer.errors import InputError
 from balancer.kpi import KpiOptions, compute, group_quantiles, load_register, parse_period
@@ -262,10 +262,7 @@ def test_parse_period():
 
 
 def test_the_example_register_is_what_its_script_writes():
-    spec = importlib.util.spec_from_file_location("kpi_generate", EXAMPLE / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text = module.generate().to_csv(index=False)
+    text = load_script(EXAMPLE / "generate.py").generate().to_csv(index=False)
     shipped = (EXAMPLE / "cases.csv").read_text()
     assert hashlib.sha256(text.encode()).hexdigest() == hashlib.sha256(shipped.encode()).hexdigest()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import date
 
@@ -12,6 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from benchmarks.run import load_script
 from balancer.cli import app
 from balancer.errors import InputError
 from balancer.measure import (StudyData, draw_counts, load_adjustments, load_study, longest_gaps, measure,
@@ -26,10 +26,7 @@ runner = CliRunner()
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("measure_generate", EXAMPLE / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLE / "generate.py")
 
 
 STUDY = """\

@@ -119,14 +119,9 @@ def _flow_chart(service: pd.DataFrame, months: list[str]):
 def _lines(table: pd.DataFrame, column: str, months: list[str], label: str, share: bool = False,
            reference: float | None = None):
     """One line per group of `table` (in the order of first appearance)."""
-    groups = list(dict.fromkeys(table["group"]))
-
     def draw(plt):
         fig, ax = plt.subplots(figsize=(9, 3.5))
-        for g in groups:
-            rows = table[table["group"] == g]
-            index = pd.Index(months).get_indexer(rows["month"])
-            ax.plot(index, rows[column], marker="o", markersize=3, label="all" if g == "all" else str(g))
+        _group_lines(ax, table, column, months, "all")
         if reference is not None:
             ax.axhline(reference, color="tab:grey", linestyle="--", linewidth=1, label="100 %" if share else None)
         ax.set_ylabel(label)
@@ -139,6 +134,17 @@ def _lines(table: pd.DataFrame, column: str, months: list[str], label: str, shar
         return fig
 
     return draw
+
+
+def _group_lines(ax, table: pd.DataFrame, column: str, months: list[str], all_label: str,
+                 widths: tuple[float, float] | None = None) -> None:
+    """One line of `column` per group of `table`, in the order of first appearance; the group
+    "all" is labelled `all_label` (and drawn `widths[0]` wide, the others `widths[1]`)."""
+    for g in dict.fromkeys(table["group"]):
+        rows = table[table["group"] == g]
+        width = None if widths is None else widths[0] if g == "all" else widths[1]
+        ax.plot(pd.Index(months).get_indexer(rows["month"]), rows[column], marker="o", markersize=3,
+                linewidth=width, label=all_label if g == "all" else str(g))
 
 
 def _pending_chart(service: pd.DataFrame, months: list[str]):
@@ -166,15 +172,10 @@ def _pending_chart(service: pd.DataFrame, months: list[str]):
 
 def _per_fte_chart(service: pd.DataFrame, offices: pd.DataFrame, months: list[str]):
     both = pd.concat([service, offices[offices["fte"] > 0]])
-    groups = list(dict.fromkeys(both["group"]))
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(9, 3.5))
-        for g in groups:
-            rows = both[both["group"] == g]
-            index = pd.Index(months).get_indexer(rows["month"])
-            ax.plot(index, rows["pending_hours_per_fte"], marker="o", markersize=3,
-                    linewidth=2.5 if g == "all" else 1.2, label="whole service" if g == "all" else str(g))
+        _group_lines(ax, both, "pending_hours_per_fte", months, "whole service", widths=(2.5, 1.2))
         ax.plot(np.arange(len(months)), service["standard_hours_per_fte"], color="black", linestyle="--",
                 linewidth=1, label="standard: one FTE's case hours in the month")
         ax.set_ylabel("pending hours per FTE")
