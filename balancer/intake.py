@@ -5,10 +5,10 @@ not move for balance (`moves: {max: 0}`; cases whose holder may no longer keep t
 and the day's new cases are balanced and drawn with the same leximin profile and lottery. So each
 day's promise is the run's: every case once, to an eligible prosecutor, with exactly the published
 π, and loads within the proven bound of that day's leximin profile. One difference: a day's
-expected load also stays within `tolerance` × its own leximin share (`lottery.design(within_share=
-True)`), so whoever is above the day's water level gets nothing that day; otherwise the band would
-let them drift up by the tolerance every day (a simulated year in the tests ends within the
-tolerance plus one case of the balance of the whole year's cases allocated at once).
+expected loads are its leximin shares themselves (`lottery.design(at_share=True)`), so whoever is
+above the day's water level gets nothing that day; a band around them would let some drift up by
+the tolerance of what each day adds (a simulated year in the tests ends within the tolerance plus
+one case of the balance of the whole year's cases allocated at once).
 
 Three things keep a long series of days fair and small:
 - **Look-ahead** (`policy.forecast`): the work expected later in the period enters each day's

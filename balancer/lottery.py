@@ -90,7 +90,7 @@ class Design:
 
 
 def design(problem: Problem, balance: Balance, *, tolerance: float, max_probability: float,
-           hard_capacity: bool = False, within_share: bool = False,
+           hard_capacity: bool = False, at_share: bool = False,
            integral_gap: float = 0.0, integral_max: float | None = None) -> Design:
     """The most spread-out lottery whose draws stay within the band around the leximin profile.
 
@@ -105,10 +105,15 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     count caps need it — below D* no lottery of whole items keeps every draw in the band. With
     tolerance 0 the expected loads are the leximin loads themselves.
 
-    `within_share` (daily intake): each expected load also stays within `tolerance` × its own
-    leximin share, so someone the profile gives nothing today gets nothing. Without it, a
-    prosecutor above the day's water level could take up to `tolerance` of capacity more every
-    day, and drift without bound; with it, the drift is at most `tolerance` of what intake adds."""
+    `at_share` (daily intake): each expected load is its leximin share (to `BAND_SLACK`); the
+    tolerance still bounds each draw through the count caps. A band around the day's target lets a
+    prosecutor drift up by `tolerance` of capacity every day; a band around the day's *share*
+    (earlier) still let those whom the spread favours (eligible for much, so each of their classes
+    wants more of them) drift up by `tolerance` of what each day adds, and prosecutors whose
+    remaining work is only what they alone may take could never shed it: on a generated year the
+    four corruption specialists' projected year end rose from 92.4 to 95.6 % even with an exact
+    forecast. Held at their shares, the days' draws spread as much (mean π of the drawn cases
+    0.065 → 0.066 on that year) and the drift is gone."""
     E, K, P = problem.n_edges, problem.n_classes, problem.n_staff
     unit = hour_unit(problem)
     n_k = problem.class_count.astype(np.float64)
@@ -120,7 +125,7 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     w_e = problem.class_weight[problem.edge_class] / unit
     hours = by_staff @ sp.diags(w_e)  # P×E: hours each edge's items bring to its prosecutor
     light = light_edges(problem)
-    band = _band(problem, balance, light, tolerance, within_share, hard_capacity, integral_gap, integral_max)
+    band = _band(problem, balance, light, tolerance, at_share, hard_capacity, integral_gap, integral_max)
     lower, upper, stretch = (v / unit for v in band)
     caps, caps_rhs = count_caps(problem, balance, max(tolerance, integral_gap), light)
     if tolerance == 0:  # the leximin loads themselves: no promise about single draws to keep
@@ -174,7 +179,7 @@ IDLE_SHARE = 0.1
 def busy_only(problem: Problem, balance: Balance) -> tuple[Problem, Balance]:
     """An intake day's problem without the prosecutors its profile gives nothing, and its balance.
 
-    With `within_share` their band is empty (the slack aside), so their edges only make the
+    With `at_share` their expected load is nil (the slack aside), so their edges only make the
     limit's and the design's problems bigger: against uneven held loads, half of a day's edges at
     2,000 staff. The leximin flow carries over (it sends them at most round-off), so the loads
     are the same; a class may merge with another that differed only in who was left out."""
@@ -192,13 +197,13 @@ def busy_only(problem: Problem, balance: Balance) -> tuple[Problem, Balance]:
 
 
 def _band(problem: Problem, balance: Balance, light: np.ndarray, tolerance: float,
-          within_share: bool, hard_capacity: bool, integral_gap: float, integral_max: float | None):
+          at_share: bool, hard_capacity: bool, integral_gap: float, integral_max: float | None):
     """(lower, upper, stretch) in hours: the band each expected load keeps, and how far above it
     a prosecutor with heavy work may go (see `design`)."""
     load, a, b = balance.load, problem.capacity, problem.base_load
     band = tolerance * a
-    if within_share:
-        band = np.minimum(band, tolerance * load)
+    if at_share:
+        band = np.zeros_like(band)  # an intake day: the share itself (see `design`)
     margin = np.minimum(rounding_margin(problem, light), band / 2)
     slack = BAND_SLACK * a
     upper = load + band - margin + slack
@@ -210,7 +215,7 @@ def _band(problem: Problem, balance: Balance, light: np.ndarray, tolerance: floa
     # Where the integral limit puts someone D* above target and D* exceeds the tolerance, the band
     # of a prosecutor with heavy work may stretch up to D* (priced: only where the count caps
     # need it). Tolerance 0 asks for the leximin loads themselves: no stretch then.
-    if tolerance == 0 or within_share or integral_gap <= tolerance:
+    if tolerance == 0 or at_share or integral_gap <= tolerance:
         return lower, upper, np.zeros(problem.n_staff)
     heavy = np.zeros(problem.n_staff, dtype=bool)
     heavy[problem.edge_staff[~light]] = True

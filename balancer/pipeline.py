@@ -183,7 +183,7 @@ def fresh_seed() -> int:
 def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = False,
           source: SeedSource | None = None, ahead: balance_step.Ahead | None = None) -> Result:
     """Run every step after loading. `seed` beats `policy.seed`; neither: a fresh one.
-    `incremental`: one batch of a series (daily intake), see `lottery.design(within_share=)`.
+    `incremental`: one batch of a series (daily intake), see `lottery.design(at_share=)`.
     `source`: where a given `seed` came from (default: `seed_source`, i.e. a person).
     `ahead`: work expected later in the period, balanced with this batch (`balance.leximin`)."""
     policy = scenario.policy
@@ -221,7 +221,7 @@ def solve(scenario: Scenario, *, seed: int | None = None, incremental: bool = Fa
     with _timed(timings, "design"):
         result.design = lottery.design(
             pool, result.balance, tolerance=policy.tolerance,
-            max_probability=policy.max_probability, hard_capacity=hard, within_share=incremental,
+            max_probability=policy.max_probability, hard_capacity=hard, at_share=incremental,
             integral_gap=result.limit.above_target if known else 0.0,
             integral_max=result.limit.upper if known else None,
         )

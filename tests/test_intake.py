@@ -68,8 +68,8 @@ def year(tmp_path_factory):
 
 
 def test_every_day_keeps_the_runs_promises(year):
-    """Each day: every new case once, only to eligible staff, and each prosecutor's hours from that
-    day within the proven bound of that day's leximin profile (band + one-weight rounding bound)."""
+    """Each day: every new case once, only to eligible staff, each prosecutor's expected hours from
+    that day its leximin share, and the drawn hours within the proven rounding bound of them."""
     sc, intake = year
     assert len(intake.days) == 250 and intake.status is balancer.Status.DONE
     staff = sc.staff.set_index("id")
@@ -89,8 +89,9 @@ def test_every_day_keeps_the_runs_promises(year):
                                minlength=pool.n_staff)
         drawn = r.plan.staff["assigned_hours"].to_numpy() - (pool.base_load - r.problem.base_load)
         assert np.all(np.abs(drawn - expected) <= load_bound(pool, r.design) + 1e-6)
-        band = (TOLERANCE + 1e-6) * pool.capacity
-        assert np.all(np.abs(expected - r.balance.load) <= band + 1e-6)
+        # a day's expected loads are its leximin shares (`at_share`): a band around them let
+        # whoever the spread favours drift up by the tolerance of each day's intake
+        assert np.all(np.abs(expected - r.balance.load) <= 2e-6 * pool.capacity + 1e-3)
     # and held cases never moved (nobody here has to give a case up): each case is drawn once, and
     # at the end everyone holds what they held at the start plus what they were drawn
     drawn = intake.assignments()
