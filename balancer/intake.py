@@ -13,7 +13,8 @@ one case of the balance of the whole year's cases allocated at once).
 Three things keep a long series of days fair and small:
 - **Look-ahead** (`policy.forecast`): the work expected later in the period enters each day's
   balance (`balance.Ahead`), so prosecutors who alone can take some of it (a corruption wave in
-  spring) are kept for it instead of filling up with general work while it is quiet.
+  spring) are kept for it instead of filling up with general work while it is quiet; it is
+  expected over the days left, each day's to those present that day.
 - **Absence by date**: a prosecutor away on a day gets none of that day's cases (unless nobody
   else may take them; a warning then says so), where a run only prorates the time away.
 - **Folding**: a case held by someone who may keep it cannot move (moves: {max: 0}), so it adds
@@ -272,9 +273,18 @@ def _held_after(cases: pd.DataFrame, result: Result) -> pd.DataFrame:
 ABSENT_ALL = "intake-everyone-eligible-away"
 
 FORECAST_MARGIN = 2.0
-"""Standard deviations of Poisson arrivals added to each type's expected remaining cases: what
-the look-ahead reserves, so that a type arriving a little above its forecast still finds room with
-those who alone may take it."""
+"""Standard deviations of Poisson arrivals added to each type's expected remaining cases, times
+the share of the office that may not take it: what the look-ahead reserves, so that a type
+arriving a little above its forecast still finds room with those who alone may take it."""
+
+
+ABSENCE_PATTERNS = 16
+"""The look-ahead splits the work to come by who is away when, in at most this many patterns."""
+
+ABSENT_SHARE = 0.05
+"""A pattern of absence changes the look-ahead's expected work of a type only where it takes away
+at least this share of those who may take it (one of four corruption specialists, not one of 2,000
+prosecutors): so a large office's many short absences do not multiply the look-ahead's size."""
 
 
 class _Office:
@@ -297,6 +307,7 @@ class _Office:
         self._allocate(np.zeros(len(self.staff_pos), dtype=bool),
                        self._hours_by_type(scenario.cases[scenario.cases["assigned_to"].notna()]))
         self._empty = compile_problem(replace(scenario, cases=scenario.cases.iloc[:0]), allow_empty=True)
+        self.workdays, self.day_pattern, self.patterns = self._absence_patterns()
 
     def fold(self, cases: pd.DataFrame) -> pd.DataFrame:
         """Fold the held cases their holders may keep into their loads; returns the cases that stay
@@ -361,8 +372,10 @@ class _Office:
     def ahead(self, policy: Policy, day: date | None) -> Ahead | None:
         """The work `policy.forecast` expects after `day` (None: no forecast, or none left): of each
         type, what the scenario's `caseload` expects in the period less what has arrived — or, if
-        more, the pace so far (hours a working day) over the working days left. Expecting too much
-        of a type costs everyone a little; expecting too little costs its few specialists a lot."""
+        more, the pace so far (hours a working day) over the working days left, plus a margin for
+        chance (`FORECAST_MARGIN`); spread evenly over the working days left, each day's part to
+        those present that day. Expecting too much of a type costs everyone a little; expecting
+        too little costs its few specialists a lot."""
         if policy.forecast is None:
             return None
         arrived = np.sum(self.arrived, axis=0)
@@ -373,12 +386,51 @@ class _Office:
             done = np.busday_count(start, np.datetime64(day) + 1)
             left = np.busday_count(np.datetime64(day) + 1, np.datetime64(period.end) + 1)
             remaining = np.maximum(remaining, arrived / max(int(done), 1) * max(int(left), 0))
-        # Arrivals are random: a type expecting n more cases may bring about √n more. Reserving for
-        # that costs the many who share a common type almost nothing, and saves the few who alone
-        # take a scarce one from ending a whole wave above everyone (FORECAST_MARGIN).
+        # Arrivals are random: a type expecting n more cases may bring about √n more. What the few
+        # who alone may take a type must keep back for that is the part of it the rest of the
+        # office does not share: a type everyone may take raises everyone alike, and reserving
+        # for it too would only lift the level the few are kept below (FORECAST_MARGIN).
         weight = np.where(self.type_weight > 0, self.type_weight, 1.0)
-        remaining = remaining + FORECAST_MARGIN * np.sqrt(remaining / weight) * weight
-        return Ahead(remaining, self.eligible, self.staff_pos.to_numpy()) if remaining.sum() > 0 else None
+        apart = 1.0 - self.eligible.mean(axis=1)
+        remaining = remaining + FORECAST_MARGIN * apart * np.sqrt(remaining / weight) * weight
+        if remaining.sum() <= 0:
+            return None
+        # The work is expected evenly over the working days left; on a day someone is away, its
+        # share goes to those present (as `away` will send it), so whoever will be away later
+        # takes more before, and the specialists left behind are kept for it.
+        left = self.day_pattern[self.workdays > np.datetime64(day)] if day is not None else self.day_pattern
+        share = np.bincount(left, minlength=len(self.patterns)) / max(len(left), 1)
+        hours, rows = [remaining], [self.eligible]  # first as if nobody were away, then the patterns that matter
+        for q in np.flatnonzero(share[1:] > 0) + 1:
+            present = self.eligible & ~self.patterns[q]
+            gone = 1.0 - present.sum(axis=1) / np.maximum(self.eligible.sum(axis=1), 1)
+            matters = (gone >= ABSENT_SHARE) & present.any(axis=1)  # nobody present: drawn among them all
+            hours[0] = hours[0] - np.where(matters, remaining * share[q], 0.0)
+            hours.append(np.where(matters, remaining * share[q], 0.0))
+            rows.append(present)
+        return Ahead(np.concatenate(hours), np.vstack(rows), self.staff_pos.to_numpy())
+
+    def _absence_patterns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The period's working days (D,), the pattern of who is away on each (D,) and the
+        patterns (Q, P) bool, the first nobody away; at most `ABSENCE_PATTERNS`, the rarest
+        counted as nobody away. Empty without a period."""
+        period, spans = self.scenario.period, self.scenario.staff["unavailable"]
+        P = len(self.staff_pos)
+        if period is None:
+            return np.zeros(0, "datetime64[D]"), np.zeros(0, np.int64), np.zeros((1, P), dtype=bool)
+        days = np.arange(np.datetime64(period.start), np.datetime64(period.end) + 1)
+        days = days[np.is_busday(days)]
+        gone = np.zeros((len(days), P), dtype=bool)
+        for p in np.flatnonzero(spans.map(len).to_numpy() > 0):
+            for a, b in spans.iat[p]:
+                gone[(days >= np.datetime64(a)) & (days <= np.datetime64(b)), p] = True
+        patterns, pattern = np.unique(np.vstack([np.zeros((1, P), dtype=bool), gone]), axis=0, return_inverse=True)
+        pattern = pattern.ravel()
+        order = np.argsort(-np.bincount(pattern[1:], minlength=len(patterns)), kind="stable")
+        order = np.r_[pattern[0], order[order != pattern[0]]][:ABSENCE_PATTERNS]  # nobody away first
+        rank = np.zeros(len(patterns), dtype=np.int64)  # a pattern past the cap: nobody away
+        rank[order] = np.arange(len(order))
+        return days, rank[pattern[1:]], patterns[order]
 
     def _expected_hours(self) -> np.ndarray:
         load = self.scenario.caseload

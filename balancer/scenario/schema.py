@@ -175,7 +175,8 @@ class Forecast(BaseModel):
     source: Literal["caseload"]
     """`caseload`: the scenario's `caseload` (expected filings of each type in the period), less
     what has arrived so far — or, where more, the pace of arrivals so far continued to the
-    period's end (working days)."""
+    period's end (working days); expected evenly over the working days left, each day's part to
+    those present that day (`unavailable`)."""
 
 
 class Policy(BaseModel):
