@@ -313,23 +313,12 @@ def test_a_look_ahead_keeps_specialists_for_the_work_to_come(tmp_path, skewed):
     (`policy.forecast: caseload`) they are kept for it, and the period ends within the tolerance
     plus one case of the same cases drawn at once. With the same cases shuffled over the days
     (no wave), the look-ahead changes nothing that matters: both end there."""
-    from balancer.intake import as_drawn
-    from balancer.scenario import Forecast
-
     general = "\n".join(f"  - {{id: G{i}, fte: 1.0}}" for i in range(8))
     sc = balancer.load_scenario(write(tmp_path / "office.yaml", WAVE % general))
     for seed in (1,):
         wave_cases(skewed, seed).to_csv(tmp_path / "new.csv", index=False)
-        cases, name, sha = load_new_cases(tmp_path / "new.csv", sc)
-        once = balancer.solve(dataclasses.replace(sc, cases=as_drawn(sc, cases)), seed=seed)
-        at_once = once.plan.staff["utilisation"].max()
-        one_case = 15 / once.plan.staff["capacity_hours"].min()
-        ends = {}
-        for forecast in (None, Forecast(source="caseload")):
-            run = dataclasses.replace(sc, policy=sc.policy.model_copy(update={"forecast": forecast}))
-            intake = run_intake(run, cases, file=name, sha256=sha, seed=seed)
-            assert intake.status is balancer.Status.DONE and intake.days_table()["gap_to_leximin"].notna().all()
-            ends[forecast is not None] = intake.staff()["utilisation"].max()
+        cases, _, _ = load_new_cases(tmp_path / "new.csv", sc)
+        ends, at_once, one_case = ends_with_and_without_look_ahead(sc, cases, seed)
         assert ends[True] <= at_once + TOLERANCE + one_case, (ends, at_once)
         if skewed:
             assert ends[False] >= ends[True] + 0.25, ends
@@ -337,50 +326,44 @@ def test_a_look_ahead_keeps_specialists_for_the_work_to_come(tmp_path, skewed):
             assert ends[False] <= at_once + TOLERANCE + one_case, (ends, at_once)
 
 
-AWAY_LATER = """\
-name: away-later
-period: {start: 2025-02-03, end: 2025-03-14}
-case_types:
-  - {id: standard, weight_hours: 6}
-  - {id: cyber, weight_hours: 15, specialisation: cyber}
-hours_per_fte: 1600
-staff:
-  - {id: S1, fte: 1.0, specialisations: [cyber]}
-  - {id: S2, fte: 1.0, specialisations: [cyber], unavailable: [{from: 2025-03-03, to: 2025-03-14}]}
-%s
-cases: []
-caseload: [{type: standard, filings: 150}, {type: cyber, filings: 30}]
-policy: {tolerance: 0.05, max_probability: 0.5}
-"""
+AWAY_LATER = WAVE.replace(
+    "  - {id: S2, fte: 1.0, specialisations: [corruption]}",
+    "  - {id: S2, fte: 1.0, specialisations: [corruption], unavailable: [{from: 2025-03-03, to: 2025-03-14}]}",
+).replace("filings: 100}, {type: corruption, filings: 20}", "filings: 150}, {type: corruption, filings: 30}")
+
+
+def ends_with_and_without_look_ahead(sc, cases: pd.DataFrame, seed: int) -> tuple[dict, float, float]:
+    """The highest utilisation after the period, day by day without and with the caseload
+    look-ahead ({False: …, True: …}); the same cases drawn at once; one 15-hour case in points."""
+    from balancer.intake import as_drawn
+    from balancer.scenario import Forecast
+
+    once = balancer.solve(dataclasses.replace(sc, cases=as_drawn(sc, cases)), seed=seed)
+    ends = {}
+    for forecast in (None, Forecast(source="caseload")):
+        run = dataclasses.replace(sc, policy=sc.policy.model_copy(update={"forecast": forecast}))
+        intake = run_intake(run, cases, file="new.csv", sha256="", seed=seed)
+        assert intake.status is balancer.Status.DONE and intake.days_table()["gap_to_leximin"].notna().all()
+        ends[forecast is not None] = intake.staff()["utilisation"].max()
+    return ends, once.plan.staff["utilisation"].max(), 15 / once.plan.staff["capacity_hours"].min()
 
 
 def test_the_look_ahead_knows_who_will_be_away(tmp_path):
-    """Two cyber specialists among ten, cyber cases every day, and one specialist away for the
-    last third of the period: then the other must take every cyber case alone. The look-ahead
+    """Two corruption specialists among ten, corruption cases every day, and one away for the
+    last third of the period: then the other must take every such case alone. The look-ahead
     expects the work to come on the days it will come, each day's share to those present that day,
     so the one who stays is kept for it; the period ends within the tolerance plus one case of
     the same cases drawn at once (which give each case only to those present the day it
     arrives). Counting the absent specialist as there for the work to come lifts the one who
     stays by the general work taken in the first weeks."""
-    from balancer.intake import as_drawn
-    from balancer.scenario import Forecast
-
     general = "\n".join(f"  - {{id: G{i}, fte: 1.0}}" for i in range(8))
     sc = balancer.load_scenario(write(tmp_path / "office.yaml", AWAY_LATER % general))
     days = pd.bdate_range("2025-02-03", periods=30).date
-    cases = pd.DataFrame({"id": [f"A{i:03d}" for i in range(180)], "type": ["standard"] * 150 + ["cyber"] * 30,
+    cases = pd.DataFrame({"id": [f"A{i:03d}" for i in range(180)], "type": ["standard"] * 150 + ["corruption"] * 30,
                           "excluded": "", "date": [days[i // 5] for i in range(150)] + list(days)})
     cases.to_csv(tmp_path / "new.csv", index=False)
-    cases, name, sha = load_new_cases(tmp_path / "new.csv", sc)
-    once = balancer.solve(dataclasses.replace(sc, cases=as_drawn(sc, cases)), seed=1)
-    at_once = once.plan.staff["utilisation"].max()
-    one_case = 15 / once.plan.staff["capacity_hours"].min()
-    ends = {}
-    for forecast in (None, Forecast(source="caseload")):
-        run = dataclasses.replace(sc, policy=sc.policy.model_copy(update={"forecast": forecast}))
-        intake = run_intake(run, cases, file=name, sha256=sha, seed=1)
-        assert intake.status is balancer.Status.DONE
-        ends[forecast is not None] = intake.staff()["utilisation"].max()
+    cases, _, _ = load_new_cases(tmp_path / "new.csv", sc)
+    ends, at_once, one_case = ends_with_and_without_look_ahead(sc, cases, seed=1)
     assert ends[True] <= at_once + TOLERANCE + one_case, (ends, at_once)
     assert ends[False] >= ends[True] + 0.2, ends
 
