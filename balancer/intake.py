@@ -26,6 +26,7 @@ Three things keep a long series of days fair and small:
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -307,7 +308,6 @@ class _Office:
         self._allocate(np.zeros(len(self.staff_pos), dtype=bool),
                        self._hours_by_type(scenario.cases[scenario.cases["assigned_to"].notna()]))
         self._empty = compile_problem(replace(scenario, cases=scenario.cases.iloc[:0]), allow_empty=True)
-        self.workdays, self.day_pattern, self.patterns = self._absence_patterns()
 
     def fold(self, cases: pd.DataFrame) -> pd.DataFrame:
         """Fold the held cases their holders may keep into their loads; returns the cases that stay
@@ -349,8 +349,18 @@ class _Office:
 
     def gone(self, day: date | None) -> np.ndarray:
         """(P,) bool: away on `day` (nobody for rows without a date)."""
+        if day is None:
+            return np.zeros(len(self.staff_pos), dtype=bool)
+        return self._away_on(np.array([day], dtype="datetime64[D]"))[0]
+
+    def _away_on(self, days: np.ndarray) -> np.ndarray:
+        """(D, P) bool: who is away (`unavailable`) on each of `days` (datetime64[D])."""
         spans = self.scenario.staff["unavailable"]
-        return np.array([day is not None and any(a <= day <= b for a, b in s) for s in spans], dtype=bool)
+        away = np.zeros((len(days), len(self.staff_pos)), dtype=bool)
+        for p in np.flatnonzero(spans.map(len).to_numpy() > 0):
+            for a, b in spans.iat[p]:
+                away[(days >= np.datetime64(a)) & (days <= np.datetime64(b)), p] = True
+        return away
 
     def arrive(self, gone: np.ndarray, cases: pd.DataFrame) -> None:
         """The day's new cases have arrived: they count for the forecast and, once drawn, as allocated."""
@@ -398,39 +408,51 @@ class _Office:
         # The work is expected evenly over the working days left; on a day someone is away, its
         # share goes to those present (as `away` will send it), so whoever will be away later
         # takes more before, and the specialists left behind are kept for it.
-        left = self.day_pattern[self.workdays > np.datetime64(day)] if day is not None else self.day_pattern
-        share = np.bincount(left, minlength=len(self.patterns)) / max(len(left), 1)
+        first, end, pattern, patterns = self._absences
+        after = np.datetime64(day) + 1 if day is not None else first[:1]
+        left = np.busday_count(np.maximum(first, after), np.maximum(end, after)) if len(first) else first
+        share = np.bincount(pattern, weights=left, minlength=len(patterns)) / max(left.sum(), 1)
         hours, rows = [remaining], [self.eligible]  # first as if nobody were away, then the patterns that matter
+        eligible = np.maximum(self.eligible.sum(axis=1), 1)
         for q in np.flatnonzero(share[1:] > 0) + 1:
-            present = self.eligible & ~self.patterns[q]
-            gone = 1.0 - present.sum(axis=1) / np.maximum(self.eligible.sum(axis=1), 1)
-            matters = (gone >= ABSENT_SHARE) & present.any(axis=1)  # nobody present: drawn among them all
+            present = self.eligible & ~patterns[q]
+            away_share = 1.0 - present.sum(axis=1) / eligible
+            matters = (away_share >= ABSENT_SHARE) & present.any(axis=1)  # nobody present: drawn among them all
+            if not matters.any():
+                continue
             hours[0] = hours[0] - np.where(matters, remaining * share[q], 0.0)
             hours.append(np.where(matters, remaining * share[q], 0.0))
             rows.append(present)
         return Ahead(np.concatenate(hours), np.vstack(rows), self.staff_pos.to_numpy())
 
-    def _absence_patterns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The period's working days (D,), the pattern of who is away on each (D,) and the
-        patterns (Q, P) bool, the first nobody away; at most `ABSENCE_PATTERNS`, the rarest
-        counted as nobody away. Empty without a period."""
-        period, spans = self.scenario.period, self.scenario.staff["unavailable"]
-        P = len(self.staff_pos)
+    @cached_property
+    def _absences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Who is away when in the period, for the look-ahead: the period cut into stretches in
+        which nobody's absence begins or ends (first day and day after the end of each, (S,)
+        datetime64[D]), the pattern of each (S,) and the patterns (Q, P) bool, the first nobody
+        away. At most `ABSENCE_PATTERNS`, those covering the fewest working days counted as nobody
+        away. A stretch per change, not a row per day: a period of centuries costs no more than
+        the absences in it. Empty without a period."""
+        period, P = self.scenario.period, len(self.staff_pos)
+        nobody = np.zeros((1, P), dtype=bool)
         if period is None:
-            return np.zeros(0, "datetime64[D]"), np.zeros(0, np.int64), np.zeros((1, P), dtype=bool)
-        days = np.arange(np.datetime64(period.start), np.datetime64(period.end) + 1)
-        days = days[np.is_busday(days)]
-        gone = np.zeros((len(days), P), dtype=bool)
-        for p in np.flatnonzero(spans.map(len).to_numpy() > 0):
-            for a, b in spans.iat[p]:
-                gone[(days >= np.datetime64(a)) & (days <= np.datetime64(b)), p] = True
-        patterns, pattern = np.unique(np.vstack([np.zeros((1, P), dtype=bool), gone]), axis=0, return_inverse=True)
-        pattern = pattern.ravel()
-        order = np.argsort(-np.bincount(pattern[1:], minlength=len(patterns)), kind="stable")
-        order = np.r_[pattern[0], order[order != pattern[0]]][:ABSENCE_PATTERNS]  # nobody away first
-        rank = np.zeros(len(patterns), dtype=np.int64)  # a pattern past the cap: nobody away
-        rank[order] = np.arange(len(order))
-        return days, rank[pattern[1:]], patterns[order]
+            return np.zeros(0, "datetime64[D]"), np.zeros(0, "datetime64[D]"), np.zeros(0, np.int64), nobody
+        start, stop = np.datetime64(period.start), np.datetime64(period.end) + 1
+        changes = [np.datetime64(d) + k for spans in self.scenario.staff["unavailable"] for a, b in spans
+                   for d, k in ((a, 0), (b, 1))]
+        cuts = np.unique(np.clip(np.array([start, stop, *changes], dtype="datetime64[D]"), start, stop))
+        first, end = cuts[:-1], cuts[1:]
+        keys: dict[bytes, int] = {np.packbits(nobody[0]).tobytes(): 0}
+        pattern = np.array([keys.setdefault(row.tobytes(), len(keys))  # a few stretches at a time: S × P stays small
+                            for i in range(0, len(first), 1024)
+                            for row in np.packbits(self._away_on(first[i:i + 1024]), axis=1)], dtype=np.int64)
+        days = np.bincount(pattern, weights=np.busday_count(first, end), minlength=len(keys))
+        kept = np.r_[0, np.argsort(-days[1:], kind="stable")[:ABSENCE_PATTERNS - 1] + 1]
+        rank = np.zeros(len(keys), dtype=np.int64)  # a pattern past the cap: nobody away
+        rank[kept] = np.arange(len(kept))
+        rows = np.unpackbits(np.frombuffer(b"".join(list(keys)), dtype=np.uint8).reshape(len(keys), -1),
+                             axis=1, count=P).astype(bool)
+        return first, end, rank[pattern], rows[kept]
 
     def _expected_hours(self) -> np.ndarray:
         load = self.scenario.caseload

@@ -106,14 +106,14 @@ def design(problem: Problem, balance: Balance, *, tolerance: float, max_probabil
     tolerance 0 the expected loads are the leximin loads themselves.
 
     `at_share` (daily intake): each expected load is its leximin share (to `BAND_SLACK`); the
-    tolerance still bounds each draw through the count caps. A band around the day's target lets a
-    prosecutor drift up by `tolerance` of capacity every day; a band around the day's *share*
-    (earlier) still let those whom the spread favours (eligible for much, so each of their classes
-    wants more of them) drift up by `tolerance` of what each day adds, and prosecutors whose
-    remaining work is only what they alone may take could never shed it: on a generated year the
-    four corruption specialists' projected year end rose from 92.4 to 95.6 % even with an exact
-    forecast. Held at their shares, the days' draws spread as much (mean π of the drawn cases
-    0.065 → 0.066 on that year) and the drift is gone."""
+    tolerance still bounds each draw through the count caps. Why no band: one around the day's
+    target would let a prosecutor drift up by `tolerance` of capacity every day, and one around
+    the day's share still lets those whom the spread favours (eligible for much, so each of their
+    classes wants more of them) drift up by `tolerance` of what each day adds; prosecutors whose
+    remaining work is only what they alone may take can never shed that (on a generated year, the
+    four corruption specialists' projected year end rose from 92.4 to 95.6 % with an exact
+    forecast). Held at their shares, the days' draws spread as much (mean π of the drawn cases
+    0.065 with the share band, 0.066 without)."""
     E, K, P = problem.n_edges, problem.n_classes, problem.n_staff
     unit = hour_unit(problem)
     n_k = problem.class_count.astype(np.float64)

@@ -368,6 +368,29 @@ def test_the_look_ahead_knows_who_will_be_away(tmp_path):
     assert ends[False] >= ends[True] + 0.2, ends
 
 
+def test_a_period_of_centuries_costs_the_look_ahead_only_its_absences(tmp_path):
+    """A hostile or mistyped period (year 1 to 9999) with the look-ahead on: who is away when is
+    kept as stretches between absences' starts and ends, not a row per working day (2.6 million
+    of them), and the look-ahead still sends the work of S2's days away to those present."""
+    import balancer.intake as intake_module
+    from balancer.scenario import Forecast
+
+    general = "\n".join(f"  - {{id: G{i}, fte: 1.0}}" for i in range(8))
+    text = (AWAY_LATER % general).replace("period: {start: 2025-02-03, end: 2025-03-14}",
+                                          "period: {start: 0001-01-01, end: 9999-12-31}")
+    sc = balancer.load_scenario(write(tmp_path / "office.yaml", text))
+    sc = dataclasses.replace(sc, policy=sc.policy.model_copy(update={"forecast": Forecast(source="caseload")}))
+    office = intake_module._Office(sc)
+    first, end, pattern, patterns = office._absences
+    assert len(first) == 3 and patterns.sum() == 1  # before, during and after S2's one absence
+    office.arrived.append(np.zeros(len(office.type_ids)))
+    ahead = office.ahead(sc.policy, pd.Timestamp("2025-02-28").date())
+    S2 = list(office.staff_pos).index("S2")
+    away_rows = ~ahead.eligible[:, S2] & office.eligible[[0, 1] * (len(ahead.hours) // 2), S2]
+    # each type's work on S2's ten days away goes to those present: a sliver of a long period
+    assert len(ahead.hours) == 4 and away_rows.sum() == 2 and (ahead.hours[2:] > 0).all()
+
+
 def test_the_forecast_reserves_for_chance(tmp_path, monkeypatch):
     """What the look-ahead expects of a type: its expected remaining cases plus FORECAST_MARGIN
     Poisson standard deviations, times the share of the office that may not take it
