@@ -3,6 +3,7 @@ the YAML line map, and what was expected in words a scenario author understands.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -78,7 +79,8 @@ def _describe(err: dict, cls: type[BaseModel], loc: tuple) -> tuple[str, str | N
         problem += f" (got {_show(err['input'])})"
     if kind in _NUMBER_ERRORS:
         noun = "a whole number" if kind.startswith("int") else "a number"
-        return problem, noun + _bounds(_field_at(cls, loc)[0])
+        bounds = _bounds(_field_at(cls, loc)[0]) or _bounds(SimpleNamespace(metadata=[SimpleNamespace(**ctx)]))
+        return problem, noun + bounds  # a field's own bounds, or (in a mapping's keys and values) the error's
     if kind == "literal_error":
         return problem, f"one of {ctx.get('expected')}"
     if kind == "too_short":
