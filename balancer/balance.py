@@ -34,6 +34,11 @@ class Ahead:
     staff_ids: np.ndarray
     """(P,) the prosecutor of each column: a scenario's order, which need not be the problem's
     (`Problem.staff_ids` are sorted); `leximin` lines them up by id."""
+    until: np.ndarray | None = None
+    """(F,) int: by which checkpoint each kind of work is expected — 0: the period's end; c ≥ 1:
+    the c-th checkpoint (daily intake's: the end of the c-th month from today), and so by every
+    later one too. The profile is balanced at each checkpoint with the work expected by then
+    (`leximin`). None: all by the period's end."""
 
     def aligned(self, problem: Problem) -> np.ndarray:
         """`eligible` with its columns in `problem.staff_ids`' order."""
@@ -88,8 +93,11 @@ def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
 
     With `ahead`, the profile is that of today's work and the expected work together (flows w of
     it, loads T = L + its share): Σ (b + T)² / a, plus `TODAY_WEIGHT` × Σ (b + L)² / a so that
-    among the ways to reach that profile today's loads are the most even. The balance returned is
-    today's part: the loads L the lottery then draws towards."""
+    among the ways to reach that profile today's loads are the most even. With checkpoints
+    (`Ahead.until`), the loads with the work expected by each (T_c) are balanced too, with the same
+    weight: a wave expected in spring is then met by specialists who took less general work
+    before it, not only by the period's end. The balance returned is today's part: the loads L the
+    lottery then draws towards."""
     E, P = problem.n_edges, problem.n_staff
     unit = hour_unit(problem)
     a = problem.capacity / unit
@@ -139,27 +147,32 @@ def exact_flow(problem: Problem, flow: np.ndarray) -> np.ndarray:
 
 def _with_ahead(ahead: Ahead, eligible: np.ndarray, unit: float, A_eq, b_eq, A_le, b_le, diag, q):
     """The leximin QP of `leximin` extended by the expected work: variables z, L (today), then
-    T (P, the loads with the expected work) and w (its flows, one per `eligible` pair: the
-    look-ahead's, in the problem's staff order); T and L both weigh in the objective, so it stays
-    diagonal."""
+    T_0 (P, the loads with all the expected work, at the period's end), T_1 … T_C (the loads with
+    the work expected by each earlier checkpoint, `Ahead.until`) and w (its flows, one per
+    `eligible` pair: the look-ahead's, in the problem's staff order). Every T weighs in the
+    objective like T_0, and L by `TODAY_WEIGHT`, so it stays diagonal."""
     P = len(diag)
     F_rows, F_staff = np.nonzero(eligible & (ahead.hours[:, None] > 0))
     W = len(F_rows)
-    ones = np.ones(W)
-    by_kind = sp.csr_matrix((ones, (F_rows, np.arange(W))), shape=(len(ahead.hours), W))
-    to_staff = sp.csr_matrix((ones, (F_staff, np.arange(W))), shape=(P, W))
-    n_today = A_eq.shape[1]
+    until = np.zeros(len(ahead.hours), dtype=np.int64) if ahead.until is None else ahead.until
+    C = int(until.max(initial=0))
+    by_kind = sp.csr_matrix((np.ones(W), (F_rows, np.arange(W))), shape=(len(ahead.hours), W))
+    n_today, n_loads = A_eq.shape[1], (C + 1) * P
     pad = lambda m, cols: sp.hstack([m, sp.csr_matrix((m.shape[0], cols))])  # noqa: E731
     today = sp.hstack([sp.csr_matrix((P, n_today - P)), sp.identity(P)])  # picks L
-    A_eq = sp.vstack([
-        pad(A_eq, P + W),
-        sp.hstack([sp.csr_matrix((len(ahead.hours), n_today + P)), by_kind]),  # expected hours, all placed
-        sp.hstack([today, -sp.identity(P), to_staff]),                          # T = L + expected share
-    ]).tocsr()
-    b_eq = np.concatenate([b_eq, ahead.hours / unit, np.zeros(P)])
-    A_le = sp.vstack([pad(A_le, P + W), sp.hstack([sp.csr_matrix((W, n_today + P)), -sp.identity(W)])]).tocsr()
+    by = until[F_rows]
+    rows = [pad(A_eq, n_loads + W), sp.hstack([sp.csr_matrix((len(ahead.hours), n_today + n_loads)), by_kind])]
+    for c in range(C + 1):  # T_c = L + the expected work that has come by checkpoint c
+        counted = np.ones(W) if c == 0 else ((by >= 1) & (by <= c)).astype(float)
+        share = sp.csr_matrix((counted, (F_staff, np.arange(W))), shape=(P, W))
+        T_c = sp.csr_matrix((-np.ones(P), (np.arange(P), c * P + np.arange(P))), shape=(P, n_loads))
+        rows.append(sp.hstack([today, T_c, share]))
+    A_eq = sp.vstack(rows).tocsr()
+    b_eq = np.concatenate([b_eq, ahead.hours / unit, np.zeros(n_loads)])
+    A_le = sp.vstack([pad(A_le, n_loads + W), sp.hstack([sp.csr_matrix((W, n_today + n_loads)), -sp.identity(W)])]).tocsr()
     b_le = np.concatenate([b_le, np.zeros(W)])
-    return A_eq, b_eq, A_le, b_le, np.concatenate([TODAY_WEIGHT * diag, diag]), np.concatenate([TODAY_WEIGHT * q, q])
+    return (A_eq, b_eq, A_le, b_le, np.concatenate([TODAY_WEIGHT * diag] + [diag] * (C + 1)),
+            np.concatenate([TODAY_WEIGHT * q] + [q] * (C + 1)))
 
 
 def utilisation(problem: Problem, load: np.ndarray) -> np.ndarray:

@@ -14,7 +14,9 @@ Three things keep a long series of days fair and small:
 - **Look-ahead** (`policy.forecast`): the work expected later in the period enters each day's
   balance (`balance.Ahead`), so prosecutors who alone can take some of it (a corruption wave in
   spring) are kept for it instead of filling up with general work while it is quiet; it is
-  expected over the days left, each day's to those present that day.
+  expected over the days left, each day's to those present that day. With seasons
+  (`forecast.seasons`) it is expected by month, and each day is balanced at the coming months'
+  ends as well as the period's, so the specialists are kept for a wave before it comes.
 - **Absence by date**: a prosecutor away on a day gets none of that day's cases (unless nobody
   else may take them; a warning then says so), where a run only prorates the time away.
 - **Folding**: a case held by someone who may keep it cannot move (moves: {max: 0}), so it adds
@@ -279,6 +281,33 @@ the share of the office that may not take it: what the look-ahead reserves, so t
 arriving a little above its forecast still finds room with those who alone may take it."""
 
 
+CHECKPOINTS = 12
+"""With seasons, the look-ahead balances each of the next this many months' ends as well as the
+period's (`balance.Ahead.until`); the work of later months counts at the period's end."""
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """Stretches of working days (`_Office._calendar`): each within one month and one pattern of
+    who is away."""
+
+    days: np.ndarray
+    """(S,) working days in each."""
+    pattern: np.ndarray
+    """(S,) who is away in it (a row of `_Office._absences`' patterns; 0: nobody)."""
+    month: np.ndarray
+    """(S,) its month of the year, 0 for January."""
+    checkpoint: np.ndarray
+    """(S,) its month counted from the first stretch's month (1: that month)."""
+    last: np.ndarray
+    """(S,) bool: in the last month of the stretches."""
+
+    @classmethod
+    def none(cls) -> _Calendar:
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros(0), empty, empty, empty, np.zeros(0, dtype=bool))
+
+
 ABSENCE_PATTERNS = 16
 """The look-ahead splits the work to come by who is away when, in at most this many patterns."""
 
@@ -382,20 +411,27 @@ class _Office:
     def ahead(self, policy: Policy, day: date | None) -> Ahead | None:
         """The work `policy.forecast` expects after `day` (None: no forecast, or none left): of each
         type, what the scenario's `caseload` expects in the period less what has arrived — or, if
-        more, the pace so far (hours a working day) over the working days left, plus a margin for
-        chance (`FORECAST_MARGIN`); spread evenly over the working days left, each day's part to
-        those present that day. Expecting too much of a type costs everyone a little; expecting
-        too little costs its few specialists a lot."""
+        more, the pace so far (hours a working day, or a season's working day) over the working
+        days left, plus a margin for chance (`FORECAST_MARGIN`); spread over the working days left
+        (as the seasons say), each day's part to those present that day, and with seasons counted
+        by the month it comes in (`CHECKPOINTS`). Expecting too much of a type costs everyone a
+        little; expecting too little costs its few specialists a lot."""
         if policy.forecast is None:
             return None
+        season = self._season(policy.forecast)
+        period = self.scenario.period
+        if period is None or day is None:
+            left = _Calendar.none()
+            pace = None
+        else:
+            after, stop = np.datetime64(day) + 1, np.datetime64(period.end) + 1
+            left = self._calendar(after, max(after, stop))
+            done = self._calendar(min(np.datetime64(period.start), np.datetime64(day)), after)
+            pace = (done.days @ season[done.month], left.days @ season[left.month])  # (T,) season-days each
         arrived = np.sum(self.arrived, axis=0)
         remaining = np.maximum(self._expected_hours() - arrived, 0.0)
-        period = self.scenario.period
-        if period is not None and day is not None:
-            start = min(np.datetime64(period.start), np.datetime64(day))
-            done = np.busday_count(start, np.datetime64(day) + 1)
-            left = np.busday_count(np.datetime64(day) + 1, np.datetime64(period.end) + 1)
-            remaining = np.maximum(remaining, arrived / max(int(done), 1) * max(int(left), 0))
+        if pace is not None:
+            remaining = np.maximum(remaining, arrived / np.maximum(pace[0], 1.0) * pace[1])
         # Arrivals are random: a type expecting n more cases may bring about √n more. What the few
         # who alone may take a type must keep back for that is the part of it the rest of the
         # office does not share: a type everyone may take raises everyone alike, and reserving
@@ -405,25 +441,58 @@ class _Office:
         remaining = remaining + FORECAST_MARGIN * apart * np.sqrt(remaining / weight) * weight
         if remaining.sum() <= 0:
             return None
-        # The work is expected evenly over the working days left; on a day someone is away, its
-        # share goes to those present (as `away` will send it), so whoever will be away later
-        # takes more before, and the specialists left behind are kept for it.
-        first, end, pattern, patterns = self._absences
-        after = np.datetime64(day) + 1 if day is not None else first[:1]
-        left = np.busday_count(np.maximum(first, after), np.maximum(end, after)) if len(first) else first
-        share = np.bincount(pattern, weights=left, minlength=len(patterns)) / max(left.sum(), 1)
-        hours, rows = [remaining], [self.eligible]  # first as if nobody were away, then the patterns that matter
+        return self._spread(remaining, left, season, seasonal=policy.forecast.seasons is not None)
+
+    def _season(self, forecast) -> np.ndarray:
+        """(12, T) each type's filings in each month (January first) relative to its usual month."""
+        factor = np.ones((12, len(self.type_ids)))
+        for name, months in (forecast.seasons or {}).items():
+            for month, f in months.items():
+                factor[month - 1, self.type_ids.get_loc(name)] = f
+        return factor
+
+    def _calendar(self, start: np.datetime64, stop: np.datetime64) -> _Calendar:
+        """The days from `start` up to `stop` (excluded) in stretches cut at each month's start and
+        each change in who is away (`_absences`): a row per stretch, not per day."""
+        first, end, pattern, _ = self._absences
+        months = np.arange(start.astype("datetime64[M]") + 1, stop.astype("datetime64[M]") + 1).astype("datetime64[D]")
+        cuts = np.unique(np.clip(np.concatenate([[start, stop], first, months]), start, stop))
+        lo, hi = cuts[:-1], cuts[1:]
+        within = np.searchsorted(first, lo, side="right") - 1
+        inside = (within >= 0) & (lo < (end[-1] if len(end) else start))
+        month = lo.astype("datetime64[M]").astype(np.int64)
+        return _Calendar(days=np.busday_count(lo, hi).astype(np.float64),
+                         pattern=np.where(inside, pattern[np.maximum(within, 0)] if len(pattern) else 0, 0),
+                         month=month % 12, checkpoint=month - start.astype("datetime64[M]").astype(np.int64) + 1,
+                         last=month == month.max(initial=0))
+
+    def _spread(self, remaining: np.ndarray, left: _Calendar, season: np.ndarray, seasonal: bool) -> Ahead:
+        """The expected work `remaining` (T,) as the look-ahead's kinds: by the stretches of `left`,
+        in proportion to their working days (× the season), each stretch's to those present in it;
+        with `seasonal`, counted by the month it comes in (up to `CHECKPOINTS` months; later ones,
+        and the period's last, count at its end). Kinds expected by the same checkpoint of the same
+        people are one."""
+        _, _, _, patterns = self._absences
+        share = left.days[:, None] * season[left.month]  # (S, T)
+        total = share.sum(axis=0)
+        share = np.divide(share, total, out=np.zeros_like(share), where=total > 0)
+        until = np.where(seasonal & ~left.last & (left.checkpoint <= CHECKPOINTS), left.checkpoint, 0)
+        # who takes each type in each pattern: those present, where the pattern takes away enough of
+        # them to matter (ABSENT_SHARE) and somebody is left; else all who may take it
         eligible = np.maximum(self.eligible.sum(axis=1), 1)
-        for q in np.flatnonzero(share[1:] > 0) + 1:
+        kinds: dict[tuple[int, bytes], list] = {}
+        def add(c: int, row: np.ndarray, hours: float) -> None:  # noqa: E306
+            kinds.setdefault((c, row.tobytes()), [0.0, row, c])[0] += hours
+        for t in np.flatnonzero(total <= 0):  # no working day left for it: by the period's end
+            add(0, self.eligible[t], remaining[t])
+        for (c, q), rows in pd.DataFrame({"c": until, "q": left.pattern}).groupby(["c", "q"]).indices.items():
+            hours = remaining * share[rows].sum(axis=0)
             present = self.eligible & ~patterns[q]
-            away_share = 1.0 - present.sum(axis=1) / eligible
-            matters = (away_share >= ABSENT_SHARE) & present.any(axis=1)  # nobody present: drawn among them all
-            if not matters.any():
-                continue
-            hours[0] = hours[0] - np.where(matters, remaining * share[q], 0.0)
-            hours.append(np.where(matters, remaining * share[q], 0.0))
-            rows.append(present)
-        return Ahead(np.concatenate(hours), np.vstack(rows), self.staff_pos.to_numpy())
+            matters = (1.0 - present.sum(axis=1) / eligible >= ABSENT_SHARE) & present.any(axis=1)
+            for t in np.flatnonzero(hours > 0):
+                add(int(c), present[t] if matters[t] else self.eligible[t], hours[t])
+        hours, rows, until = zip(*kinds.values())
+        return Ahead(np.array(hours), np.vstack(rows), self.staff_pos.to_numpy(), np.array(until, dtype=np.int64))
 
     @cached_property
     def _absences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ once would, with and without a look-ahead, on a skewed and on a stationary case 
 
 `--part year` (the default): for each year (`benchmarks/year.py`): the whole year drawn at once (`solve` on every case,
 each excluding whoever is away the day it arrives, as the days must: `intake.as_drawn`), its
-fluid leximin, and intake day by day with `policy.forecast` none and `caseload`, each drawn `--draws` times
+fluid leximin, and intake day by day with `policy.forecast` none, `caseload` and `caseload` with the generator's
+`seasons` (wrong on the stationary mix, which has none), each drawn `--draws` times
 (one draw's rounding moves a year's end by 2–3 points; the table gives medians and the range). Reported: the year's highest utilisation and spread after the last day, the largest
 month-end and daily gap to the leximin of the cases so far (`days.csv`'s `gap_to_leximin`), cases
 drawn to someone away that day, the median seconds a day and the peak memory. Each intake runs in a
@@ -32,13 +33,16 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.year import write_year  # noqa: E402
+from benchmarks.year import SEASONS, write_year  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "_work"
 RESULTS = Path(__file__).resolve().parent / "results.md"
 MARK = "## Daily intake over a year (intake_bench.py)"
 SCALE_MARK = "## Daily intake at scale (intake_bench.py --part scale)"
-FORECASTS = {"none": None, "caseload": {"source": "caseload"}}
+FORECASTS = {"none": None, "caseload": {"source": "caseload"},
+             "caseload + seasons": {"source": "caseload", "seasons": SEASONS}}
+"""The look-ahead of each run: none, the year's filings, and the filings with the generator's seasons
+(on the stationary mix those seasons are wrong: it has none; what a wrong declaration costs)."""
 
 
 def _peak_mib() -> float:
@@ -223,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"tolerance 0.05; {a.draws} draws of each year (intake's seeds 7 to {6 + a.draws}): medians, and the "
                    "range of the points above; each intake in a process of its own; 'at once': the same cases in one "
                    "run, each excluding whoever was away the day it arrived (`intake.as_drawn`); gaps are to the fluid "
-                   "leximin of the cases allocated so far, each to those present the day it arrived.", head, rows)
+                   "leximin of the cases allocated so far, each to those present the day it arrived; 'caseload + seasons' "
+                   "gives the generator's seasons (`year.SEASONS`), which on the stationary mix are wrong.", head, rows)
     return 0
 
 

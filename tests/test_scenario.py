@@ -465,6 +465,15 @@ BAD = [
         says=("no rows",)),
     Bad("caseload of an unknown type", inline(cases=rows("caseload", "{type: thief, filings: 3}  # <-")), "type",
         says=("theft",)),
+    Bad("seasons of an unknown type",
+        inline(tail="policy:\n  forecast:\n    source: caseload\n    seasons:\n      thief: {3: 2.0}  # <-\n"),
+        "seasons", says=("thief", "did you mean 'theft'")),
+    Bad("season month 13", inline(tail="policy:\n  forecast:\n    source: caseload\n    seasons:\n"
+                                        "      theft: {13: 2.0}  # <-\n"), "seasons", says=("12",)),
+    Bad("negative season factor", inline(tail="policy:\n  forecast:\n    source: caseload\n    seasons:\n"
+                                              "      theft: {3: -1}  # <-\n"), "seasons", says=("0",)),
+    Bad("season factor NaN", inline(tail="policy:\n  forecast:\n    source: caseload\n    seasons:\n"
+                                         "      theft: {3: .nan}  # <-\n"), "seasons", says=("finite",)),
 ]
 
 

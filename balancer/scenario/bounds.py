@@ -51,6 +51,8 @@ CASELOAD_SCALE = (0.0, 1e3)
 """The `caseload.scale` setting."""
 MAX_SEED = 2**64 - 1
 """Seeds are 64-bit, like the ones drawn from the OS."""
+SEASON_FACTOR = (0.0, 1e3)
+"""A type's filings in a month relative to its usual month (`policy.forecast.seasons`)."""
 
 
 def span(bounds: tuple[float, float]) -> str:

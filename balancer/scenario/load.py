@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from balancer.errors import InputError, InputErrors
 from balancer.scenario.bounds import MAX_TABLE_BYTES
-from balancer.scenario.messages import _collecting, _confined, _display, _error, _read_bytes, _relative, _report, _show
+from balancer.scenario.messages import (_collecting, _confined, _display, _error, _listing, _read_bytes, _relative,
+                                        _report, _show, _suggest)
 from balancer.scenario.readers import READERS
 from balancer.scenario.rows import _caseload, _cases, _no_cases, _staff
 from balancer.scenario.schema import Policy, Scenario, TableRef, WorkloadModel, _Header
@@ -129,10 +130,23 @@ def _load_scenario(file: Path, path: str, variant: str | None, settings: Mapping
         overrides=header.overrides or {},
         variants=header.scenarios or {},
     )
-    if variant is None and not settings:
-        return scenario
-    explicit = [(key, value, None) for key, value in (settings or {}).items()]
-    return _apply(scenario, named + explicit, variant, doc.shown)
+    if variant is not None or settings:
+        explicit = [(key, value, None) for key, value in (settings or {}).items()]
+        scenario = _apply(scenario, named + explicit, variant, doc.shown)
+    _check_seasons(scenario, doc)
+    return scenario
+
+
+def _check_seasons(scenario: Scenario, doc: _Doc) -> None:
+    """`policy.forecast.seasons` names case types of the model."""
+    forecast = scenario.policy.forecast
+    types = [t.id for t in scenario.model.case_types]
+    for name in (forecast.seasons or {}) if forecast is not None else ():
+        if name not in types:
+            field = ("policy", "forecast", "seasons", name)
+            raise _error(f"the forecast's seasons name {name!r}, which is not a case type{_suggest(name, types)}",
+                         file=doc.shown, line=doc.lines.at(field), field=".".join(field),
+                         expected=f"a case type of the model: {_listing(types)}")
 
 
 _SKIPPABLE = {"name", "description", "policy", "overrides", "scenarios"}

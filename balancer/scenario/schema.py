@@ -44,6 +44,8 @@ def _no_number(value: Any) -> Any:
 Day = Annotated[date, BeforeValidator(_no_number)]
 Id = Annotated[str, Field(min_length=1, max_length=bounds.MAX_ID_CHARS)]
 """Ids and names: one short word or phrase."""
+Month = Annotated[int, Field(ge=1, le=12)]
+SeasonFactor = Annotated[float, Field(ge=bounds.SEASON_FACTOR[0], le=bounds.SEASON_FACTOR[1])]
 Text = Annotated[str, Field(max_length=bounds.MAX_TEXT_CHARS)]
 """Free text for readers."""
 
@@ -175,8 +177,13 @@ class Forecast(BaseModel):
     source: Literal["caseload"]
     """`caseload`: the scenario's `caseload` (expected filings of each type in the period), less
     what has arrived so far — or, where more, the pace of arrivals so far continued to the
-    period's end (working days); expected evenly over the working days left, each day's part to
-    those present that day (`unavailable`)."""
+    period's end (working days); expected evenly over the working days left (or as `seasons`
+    says), each day's part to those present that day (`unavailable`)."""
+    seasons: dict[Id, dict[Month, SeasonFactor]] | None = None
+    """Case type → month (1–12) → how many times its usual filings arrive in that month (1 where
+    not given): `{corruption: {3: 4.5, 4: 4.5, 5: 4.5}}` for a spring wave. The work to come is
+    then expected by month, and each day is balanced at every month's end as well as the
+    period's, so specialists are kept for a wave before it comes. None: no seasons."""
 
 
 class Policy(BaseModel):
@@ -204,6 +211,8 @@ class Policy(BaseModel):
         data = self.model_dump(mode="json")
         if data.get("forecast") is None:
             data.pop("forecast", None)
+        elif data["forecast"].get("seasons") is None:  # likewise for seasons
+            data["forecast"].pop("seasons", None)
         return data
 
 
