@@ -94,9 +94,9 @@ def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
     With `ahead`, the profile is that of today's work and the expected work together (flows w of
     it, loads T = L + its share): Σ (b + T)² / a, plus `TODAY_WEIGHT` × Σ (b + L)² / a so that
     among the ways to reach that profile today's loads are the most even. With checkpoints
-    (`Ahead.until`), the loads with the work expected by each (T_c) are balanced too, with the same
-    weight: a wave expected in spring is then met by specialists who took less general work
-    before it, not only by the period's end. The balance returned is today's part: the loads L the
+    (`Ahead.until`), the loads with the work expected by each (T_c) are balanced too, all of them
+    together weighing as much as the period's end: a wave expected in spring is then met by
+    specialists who took less general work before it, not only by the period's end. The balance returned is today's part: the loads L the
     lottery then draws towards."""
     E, P = problem.n_edges, problem.n_staff
     unit = hour_unit(problem)
@@ -149,8 +149,10 @@ def _with_ahead(ahead: Ahead, eligible: np.ndarray, unit: float, A_eq, b_eq, A_l
     """The leximin QP of `leximin` extended by the expected work: variables z, L (today), then
     T_0 (P, the loads with all the expected work, at the period's end), T_1 … T_C (the loads with
     the work expected by each earlier checkpoint, `Ahead.until`) and w (its flows, one per
-    `eligible` pair: the look-ahead's, in the problem's staff order). Every T weighs in the
-    objective like T_0, and L by `TODAY_WEIGHT`, so it stays diagonal."""
+    `eligible` pair: the look-ahead's, in the problem's staff order). T_0 weighs in the objective
+    as much as all earlier checkpoints together (each like a period's end), and L by
+    `TODAY_WEIGHT`, so it stays diagonal. (Weighed like one checkpoint among twelve, the period's
+    end of two generated skewed years came out a point higher, and their month ends no lower.)"""
     P = len(diag)
     F_rows, F_staff = np.nonzero(eligible & (ahead.hours[:, None] > 0))
     W = len(F_rows)
@@ -171,8 +173,9 @@ def _with_ahead(ahead: Ahead, eligible: np.ndarray, unit: float, A_eq, b_eq, A_l
     b_eq = np.concatenate([b_eq, ahead.hours / unit, np.zeros(n_loads)])
     A_le = sp.vstack([pad(A_le, n_loads + W), sp.hstack([sp.csr_matrix((W, n_today + n_loads)), -sp.identity(W)])]).tocsr()
     b_le = np.concatenate([b_le, np.zeros(W)])
-    return (A_eq, b_eq, A_le, b_le, np.concatenate([TODAY_WEIGHT * diag] + [diag] * (C + 1)),
-            np.concatenate([TODAY_WEIGHT * q] + [q] * (C + 1)))
+    end = max(C, 1)  # the period's end weighs as much as all the checkpoints before it
+    return (A_eq, b_eq, A_le, b_le, np.concatenate([TODAY_WEIGHT * diag, end * diag] + [diag] * C),
+            np.concatenate([TODAY_WEIGHT * q, end * q] + [q] * C))
 
 
 def utilisation(problem: Problem, load: np.ndarray) -> np.ndarray:
