@@ -407,16 +407,17 @@ def test_seasons_keep_specialists_for_a_wave_before_it_comes(tmp_path):
     assert ends[True] <= once["utilisation"].max() + TOLERANCE + one_case, (ends, once["utilisation"].max())
 
 
-def test_a_period_of_centuries_costs_the_look_ahead_only_its_absences(tmp_path):
-    """A hostile or mistyped period (year 1 to 9999) with the look-ahead on: who is away when is
-    kept as stretches between absences' starts and ends, not a row per working day (2.6 million
-    of them), and the look-ahead still sends the work of S2's days away to those present."""
+def test_a_period_of_a_century_costs_the_look_ahead_only_its_absences(tmp_path):
+    """The longest period a scenario may have (100 years; longer ones are refused as typos) with
+    the look-ahead on: who is away when is kept as stretches between absences' starts and ends,
+    not a row per working day (26,000 of them), and the look-ahead still sends the work of S2's
+    days away to those present."""
     import balancer.intake as intake_module
     from balancer.scenario import Forecast
 
     general = "\n".join(f"  - {{id: G{i}, fte: 1.0}}" for i in range(8))
     text = (AWAY_LATER % general).replace("period: {start: 2025-02-03, end: 2025-03-14}",
-                                          "period: {start: 0001-01-01, end: 9999-12-31}")
+                                          "period: {start: 1950-01-01, end: 2049-12-31}")
     sc = balancer.load_scenario(write(tmp_path / "office.yaml", text))
     sc = dataclasses.replace(sc, policy=sc.policy.model_copy(update={"forecast": Forecast(source="caseload")}))
     office = intake_module._Office(sc)

@@ -454,6 +454,8 @@ BAD = [
     Bad("missing name", inline(head="model: model.yaml  # <-\n"), "name"),
     Bad("period end before start", inline(tail="period:\n  start: 2025-03-01\n  end: 2025-01-31  # <-\n"), "end",
         says=("before",)),
+    Bad("period of millennia", inline(tail="period:\n  start: 0001-01-01\n  end: 9999-12-31  # <-\n"), "end",
+        says=("36,525 days",)),
     Bad("unavailable without period",
         inline(staff=rows("staff", "id: P01\n    fte: 1\n    unavailable: [{from: 2025-02-01, to: 2025-02-03}]  # <-")),
         "unavailable", says=("period",)),

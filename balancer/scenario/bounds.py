@@ -59,3 +59,5 @@ def span(bounds: tuple[float, float]) -> str:
     """'between 0.001 and 100,000': how messages and the README state a range."""
     lo, hi = bounds
     return f"between {lo:,.10g} and {hi:,.10g}"
+MAX_PERIOD_DAYS = 36_525
+"""A period's days, both ends included: 100 years."""

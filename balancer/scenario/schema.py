@@ -145,6 +145,18 @@ class Period(BaseModel):
     _not_before_start = _span("start", "end", "period_order", "end {last} is before start {first}",
                               "an end on or after the start")
 
+    @field_validator("end")
+    @classmethod
+    def _not_centuries(cls, end: date, info: Any) -> date:
+        # Capacity is prorated over the period: over millennia a day's cases are a millionth of
+        # anyone's capacity, below what the solvers resolve. Such a period is a typo.
+        start = info.data.get("start")
+        if start is not None and (end - start).days + 1 > bounds.MAX_PERIOD_DAYS:
+            raise _at((), "period_length", "the period from {first} to {last} is longer than {most} days",
+                      f"a period of at most {bounds.MAX_PERIOD_DAYS:,} days (100 years)",
+                      first=str(start), last=str(end), most=f"{bounds.MAX_PERIOD_DAYS:,}")
+        return end
+
     @property
     def days(self) -> int:
         """Number of days in the period, both ends included."""
