@@ -103,13 +103,18 @@ def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and np.isnan(value))
 
 
+def _unsigned_zero(text: str) -> str:
+    """A number as shown, without the sign of a zero: a gap of −10⁻¹² reads 0.0 %, not −0.0 %."""
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
+
+
 def _cell(value) -> str:
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return f'<td class="n">{value:,}</td>'
     if isinstance(value, (float, np.floating)):
-        return f'<td class="n">{"" if np.isnan(value) else f"{value:,.1f}"}</td>'
+        return f'<td class="n">{"" if np.isnan(value) else _unsigned_zero(f"{value:,.1f}")}</td>'
     return f"<td>{'' if _missing(value) else escape(str(value))}</td>"
 
 
 def _share(value) -> str:
-    return f'<td class="n">{"" if _missing(value) else f"{float(value):.1%}"}</td>'
+    return f'<td class="n">{"" if _missing(value) else _unsigned_zero(f"{float(value):.1%}")}</td>'

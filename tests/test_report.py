@@ -279,3 +279,11 @@ def test_an_intake_report_shows_the_days(browser, tmp_path):
     assert f"at once, the most loaded would be at {days[-1]['leximin_so_far']:.0%}" in text
     assert f"records {days[0]['record']}–{days[-1]['record']}" in text
     assert charts(browser) == 3  # day by day, cases a day, per prosecutor
+
+
+def test_a_zero_is_shown_without_a_sign():
+    """A gap of −10⁻¹² (the solver's rounding) reads 0.0 %, not −0.0 %; a real negative keeps its sign."""
+    table = pd.DataFrame({"gap_to_leximin": [-1e-12, -0.004], "hours": [-1e-9, -2.5]})
+    html = page.edges(table, report.SHARES)
+    assert "-0.0" not in html and ">0.0%<" in html and ">0.0<" in html
+    assert ">-0.4%<" in html and ">-2.5<" in html
