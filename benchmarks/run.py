@@ -26,6 +26,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -41,10 +42,9 @@ ROOT = HERE.parent
 WORK = HERE / "_work"
 STEPS = [s for s in STEP_NAMES if s != "select"]  # a backlog without holders selects nothing
 BASELINE_SIZE = (10_000, 200)
-KEEP_SECTIONS = ("<!-- rebalance_bench: start -->", "<!-- balance_bench: start -->",
-                 "<!-- staffing_bench: start -->")
-"""results.md from the first of these on belongs to rebalance_bench.py, balance_bench.py and
-staffing_bench.py."""
+SECTION_START = re.compile(r"^<!-- [\w .-]+: start -->$", re.MULTILINE)
+"""Where the first section another benchmark maintains begins (`<!-- rebalance_bench: start -->`,
+`<!-- intake_bench year: start -->`, …): results.md from there on belongs to those scripts."""
 
 
 def load_script(path: Path):
@@ -483,11 +483,11 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     results = Path(args.results)
-    if results.exists():  # keep the sections rebalance_bench.py and balance_bench.py maintain
+    if results.exists():  # keep the sections the other benchmarks maintain
         previous = results.read_text(encoding="utf-8")
-        kept = [previous.index(m) for m in KEEP_SECTIONS if m in previous]
-        if kept:
-            md += [previous[min(kept):].rstrip("\n"), ""]
+        first = SECTION_START.search(previous)
+        if first:
+            md += [previous[first.start():].rstrip("\n"), ""]
     results.write_text("\n".join(md), encoding="utf-8")
     WORK.mkdir(exist_ok=True)
     (WORK / "results.json").write_text(json.dumps({"runs": runs, "baseline": bl}, indent=1,
