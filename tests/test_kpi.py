@@ -332,3 +332,16 @@ def test_a_register_without_prosecutors_and_staff_without_offices(tmp_path):
     assert rows(found, "office", "north")["fte"].isna().all()  # no office in the staff table: no FTE by office
     assert rows(found, "prosecutor", "A")["pending"].tolist() == [0, 0, 0]
     assert [w["kind"] for w in found.register.warnings] == ["no_prosecutor_column"]
+
+
+def test_a_case_assigned_after_its_disposal_is_named_in_a_warning(tmp_path):
+    """An assignment dated after the disposal (a data-entry slip in real registers) is no reason to
+    refuse the register, but the prosecutor never held the case while it was pending: a warning
+    names how many, and the first with both dates."""
+    late = CASES.replace("C2,fraud,north,A,2026-01-05,2026-01-05,2026-03-05", "C2,fraud,north,A,2026-01-05,2026-03-09,2026-03-05")
+    options = KpiOptions(start=parse_period("2026-01:2026-03")[0], end=parse_period("2026-01:2026-03")[1])
+    found = load_register(*tiny(tmp_path, cases=late), options)
+    [warning] = [w for w in found.warnings if w["kind"] == "assigned_after_disposal"]
+    assert warning["subject"] == "C2" and "1 case is" in warning["message"]
+    assert "2026-03-09" in warning["message"] and "2026-03-05" in warning["message"]
+    assert "assigned_after_disposal" not in [w["kind"] for w in load_register(*tiny(tmp_path), options).warnings]

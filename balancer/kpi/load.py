@@ -158,6 +158,14 @@ def load_register(cases: str | Path, model: str | Path, staff: str | Path, optio
                          "message": f"{_cases(unassigned.sum(), 'has', 'have')} no prosecutor and no disposal date: "
                                     "counted for their office, type and the service, for no prosecutor"})
 
+    late = assigned > disposed  # NaN (no date) compares False
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        warnings.append({"kind": "assigned_after_disposal", "subject": str(ids.iat[i]),
+                         "message": f"{_cases(late.sum())} assigned after their disposal date (the first: "
+                                    f"{rows.label(i)}, assigned {_day(assigned[i])}, disposed {_day(disposed[i])}): "
+                                    "counted as filed and disposed, but never pending with their prosecutor"})
+
     def whole(days: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(days), UNSET, days).astype(np.int64)
 
