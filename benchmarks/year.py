@@ -9,10 +9,11 @@ shuffled over the days (the same work, no seasons).
 
 Usable as a library (`write_year(folder, skewed=True)`) or from the shell:
 
-    python benchmarks/year.py --out benchmarks/_work/year [--stationary] [--staff 60 --days 249]
+    python benchmarks/year.py --out benchmarks/_work/year [--stationary] [--staff 60 --days 249] [--start DAY]
 
-Writes `office.yaml` (staff and model, no cases: a year starts empty) and `new.csv` (`id, type,
-date`) for `balancer intake office.yaml new.csv`. A deterministic function of its arguments.
+Writes `office.yaml` (staff and model, no cases: a year starts empty; the expected filings as
+`caseload`, and `policy.forecast` reading them, with the seasons in a skewed year) and `new.csv`
+(`id, type, date`) for `balancer intake office.yaml new.csv`. A deterministic function of its arguments.
 """
 
 from __future__ import annotations
@@ -100,9 +101,11 @@ def year_cases(days: pd.DatetimeIndex, capacity_hours: float, skewed: bool, rng:
                          "date": days[day_of].strftime("%Y-%m-%d")})
 
 
-def office(staff: pd.DataFrame, days: pd.DatetimeIndex, filings: np.ndarray) -> dict:
+def office(staff: pd.DataFrame, days: pd.DatetimeIndex, filings: np.ndarray, skewed: bool) -> dict:
     """The scenario: the model inline, the staff with their absences, the period of the year, and
-    the year's expected filings by type as its `caseload` (what `policy.forecast: caseload` reads)."""
+    the year's expected filings by type as its `caseload`, which `policy.forecast` reads (with the
+    seasons the skewed year has)."""
+    forecast = {"source": "caseload", **({"seasons": SEASONS} if skewed else {})}
     first, last = days[0].date(), days[-1].date()
     rows = []
     for r in staff.itertuples():
@@ -127,7 +130,7 @@ def office(staff: pd.DataFrame, days: pd.DatetimeIndex, filings: np.ndarray) -> 
             "case_types": types, "grades": ["junior", "senior", "head"], "hours_per_fte": HOURS_PER_FTE,
             "staff": rows, "cases": [],
             "caseload": [{"type": t[0], "filings": round(float(f), 1)} for t, f in zip(TYPES, filings)],
-            "policy": {"tolerance": 0.05, "max_probability": 0.5}}
+            "policy": {"tolerance": 0.05, "max_probability": 0.5, "forecast": forecast}}
 
 
 def write_year(folder: str | Path, *, skewed: bool = True, staff: int = 60, days: int = 249, seed: int = 0,
@@ -144,7 +147,7 @@ def write_year(folder: str | Path, *, skewed: bool = True, staff: int = 60, days
     year_cases(dates, capacity, skewed, rng).to_csv(folder / "new.csv", index=False)
     path = folder / "office.yaml"
     filings = expected_rates(dates, capacity).sum(axis=0)
-    path.write_text(yaml.safe_dump(office(team, dates, filings), sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.safe_dump(office(team, dates, filings, skewed), sort_keys=False), encoding="utf-8")
     return path
 
 
@@ -155,8 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--staff", type=int, default=60)
     ap.add_argument("--days", type=int, default=249)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--start", default="2025-01-02", help="the first working day (the seasons stay in their months)")
     a = ap.parse_args(argv)
-    path = write_year(a.out, skewed=not a.stationary, staff=a.staff, days=a.days, seed=a.seed)
+    path = write_year(a.out, skewed=not a.stationary, staff=a.staff, days=a.days, seed=a.seed, start=a.start)
     n = len(pd.read_csv(Path(a.out) / "new.csv"))
     print(f"wrote {path} and new.csv: {n} cases over {a.days} working days, {a.staff} staff")
 
