@@ -40,7 +40,7 @@ from balancer.balance import Ahead, leximin
 from balancer.checks import Finding, Severity
 from balancer.pipeline import Result, Status, fresh_seed, inputs_digest, package_version, SeedSource, solve
 from balancer.problem import compile_problem, staff_capacity, type_eligibility
-from balancer.scenario import Moves, Policy, Scenario
+from balancer.scenario import Forecast, Moves, Policy, Scenario
 from balancer.scenario.canonical import batch_digest
 
 if TYPE_CHECKING:
@@ -443,7 +443,7 @@ class _Office:
             return None
         return self._spread(remaining, left, season, seasonal=policy.forecast.seasons is not None)
 
-    def _season(self, forecast) -> np.ndarray:
+    def _season(self, forecast: Forecast) -> np.ndarray:
         """(12, T) each type's filings in each month (January first) relative to its usual month."""
         factor = np.ones((12, len(self.type_ids)))
         for name, months in (forecast.seasons or {}).items():
@@ -480,17 +480,15 @@ class _Office:
         # who takes each type in each pattern: those present, where the pattern takes away enough of
         # them to matter (ABSENT_SHARE) and somebody is left; else all who may take it
         eligible = np.maximum(self.eligible.sum(axis=1), 1)
-        kinds: dict[tuple[int, bytes], list] = {}
-        def add(c: int, row: np.ndarray, hours: float) -> None:  # noqa: E306
-            kinds.setdefault((c, row.tobytes()), [0.0, row, c])[0] += hours
-        for t in np.flatnonzero(total <= 0):  # no working day left for it: by the period's end
-            add(0, self.eligible[t], remaining[t])
+        parts = [(0, self.eligible[t], remaining[t]) for t in np.flatnonzero(total <= 0)]  # no day left: by the end
         for (c, q), rows in pd.DataFrame({"c": until, "q": left.pattern}).groupby(["c", "q"]).indices.items():
             hours = remaining * share[rows].sum(axis=0)
             present = self.eligible & ~patterns[q]
             matters = (1.0 - present.sum(axis=1) / eligible >= ABSENT_SHARE) & present.any(axis=1)
-            for t in np.flatnonzero(hours > 0):
-                add(int(c), present[t] if matters[t] else self.eligible[t], hours[t])
+            parts += [(int(c), present[t] if matters[t] else self.eligible[t], hours[t]) for t in np.flatnonzero(hours > 0)]
+        kinds: dict[tuple[int, bytes], list] = {}
+        for c, row, h in parts:  # the same checkpoint, the same people: one kind
+            kinds.setdefault((c, row.tobytes()), [0.0, row, c])[0] += h
         hours, rows, until = zip(*kinds.values())
         return Ahead(np.array(hours), np.vstack(rows), self.staff_pos.to_numpy(), np.array(until, dtype=np.int64))
 
