@@ -96,8 +96,8 @@ def leximin(problem: Problem, ahead: Ahead | None = None) -> Balance:
     among the ways to reach that profile today's loads are the most even. With checkpoints
     (`Ahead.until`), the loads with the work expected by each (T_c) are balanced too, all of them
     together weighing as much as the period's end: a wave expected in spring is then met by
-    specialists who took less general work before it, not only by the period's end. The balance returned is today's part: the loads L the
-    lottery then draws towards."""
+    specialists who took less general work before it, not only by the period's end. The balance
+    returned is today's part: the loads L the lottery then draws towards."""
     E, P = problem.n_edges, problem.n_staff
     unit = hour_unit(problem)
     a = problem.capacity / unit

@@ -453,16 +453,17 @@ class _Office:
 
     def _calendar(self, start: np.datetime64, stop: np.datetime64) -> _Calendar:
         """The days from `start` up to `stop` (excluded) in stretches cut at each month's start and
-        each change in who is away (`_absences`): a row per stretch, not per day."""
+        each change in who is away (`_absences`): a row per stretch, not per day. Needs a period;
+        days outside it count as nobody away."""
         first, end, pattern, _ = self._absences
         months = np.arange(start.astype("datetime64[M]") + 1, stop.astype("datetime64[M]") + 1).astype("datetime64[D]")
         cuts = np.unique(np.clip(np.concatenate([[start, stop], first, months]), start, stop))
         lo, hi = cuts[:-1], cuts[1:]
         within = np.searchsorted(first, lo, side="right") - 1
-        inside = (within >= 0) & (lo < (end[-1] if len(end) else start))
+        inside = (within >= 0) & (lo < end[-1])
         month = lo.astype("datetime64[M]").astype(np.int64)
         return _Calendar(days=np.busday_count(lo, hi).astype(np.float64),
-                         pattern=np.where(inside, pattern[np.maximum(within, 0)] if len(pattern) else 0, 0),
+                         pattern=np.where(inside, pattern[np.maximum(within, 0)], 0),
                          month=month % 12, checkpoint=month - start.astype("datetime64[M]").astype(np.int64) + 1,
                          last=month == month.max(initial=0))
 

@@ -51,6 +51,8 @@ CASELOAD_SCALE = (0.0, 1e3)
 """The `caseload.scale` setting."""
 MAX_SEED = 2**64 - 1
 """Seeds are 64-bit, like the ones drawn from the OS."""
+MAX_PERIOD_DAYS = 36_525
+"""A period's days, both ends included: 100 years."""
 SEASON_FACTOR = (0.0, 1e3)
 """A type's filings in a month relative to its usual month (`policy.forecast.seasons`)."""
 
@@ -59,5 +61,3 @@ def span(bounds: tuple[float, float]) -> str:
     """'between 0.001 and 100,000': how messages and the README state a range."""
     lo, hi = bounds
     return f"between {lo:,.10g} and {hi:,.10g}"
-MAX_PERIOD_DAYS = 36_525
-"""A period's days, both ends included: 100 years."""

@@ -3,7 +3,6 @@ the YAML line map, and what was expected in words a scenario author understands.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -52,14 +51,18 @@ def _field_at(cls: type[BaseModel], loc: tuple) -> tuple[Any, type[BaseModel] | 
     return info, model
 
 
-def _bounds(info: Any) -> str:
-    parts = []
-    for meta in getattr(info, "metadata", []):
-        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            bound = getattr(meta, attr, None)
-            if bound is not None:
-                parts.append(f"{sign} {bound:,.10g}")
+def _bounds(limits: list[dict]) -> str:
+    """' >= 1 and <= 12': the limits (each a mapping that may hold gt, ge, lt, le) in words."""
+    parts = [f"{sign} {limit[attr]:,.10g}" for limit in limits
+             for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+             if limit.get(attr) is not None]
     return (" " + " and ".join(parts)) if parts else ""
+
+
+def _field_limits(info: Any) -> list[dict]:
+    """A field's bounds (its `Field(ge=…, le=…)` metadata) as `_bounds` reads them."""
+    return [{attr: getattr(meta, attr, None) for attr in ("gt", "ge", "lt", "le")}
+            for meta in getattr(info, "metadata", [])]
 
 
 def _describe(err: dict, cls: type[BaseModel], loc: tuple) -> tuple[str, str | None]:
@@ -79,8 +82,8 @@ def _describe(err: dict, cls: type[BaseModel], loc: tuple) -> tuple[str, str | N
         problem += f" (got {_show(err['input'])})"
     if kind in _NUMBER_ERRORS:
         noun = "a whole number" if kind.startswith("int") else "a number"
-        bounds = _bounds(_field_at(cls, loc)[0]) or _bounds(SimpleNamespace(metadata=[SimpleNamespace(**ctx)]))
-        return problem, noun + bounds  # a field's own bounds, or (in a mapping's keys and values) the error's
+        # a field's own bounds, or (in a mapping's keys and values, which no field names) the error's
+        return problem, noun + (_bounds(_field_limits(_field_at(cls, loc)[0])) or _bounds([ctx]))
     if kind == "literal_error":
         return problem, f"one of {ctx.get('expected')}"
     if kind == "too_short":
